@@ -1,0 +1,18 @@
+//! gap-mm: a thread-per-core, busy-poll market maker for Bybit v5.
+//!
+//! The library is laid out by pipeline stage; each module's doc states its
+//! hot-path contract (what it allocates, whether it blocks, which clock it
+//! reads).
+//!
+//! - [`units`], [`ids`], [`time`]: integer ticks and lots, inline identifiers, timestamps.
+//! - [`codec`]: sans-I/O Bybit v5 codecs (public WS, private WS, WS trade, REST, signing).
+//! - [`book`]: tick-indexed L2 book with occupancy bitsets.
+//! - [`analytics`]: gap analytics and market metrics from the book.
+//! - [`strategy`]: signal, quotes, inventory-aware reservation price, statistics.
+//! - [`replay`]: Bybit archive recordings and the stream mode.
+#![warn(missing_docs)]
+
+pub mod codec;
+pub mod ids;
+pub mod time;
+pub mod units;
