@@ -88,8 +88,25 @@ macro_rules! int_newtype_ops {
         }
     };
 }
+/// A price in half ticks: exactly represents a mid price `(bid + ask) / 2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct HalfTicks(pub i64);
+
 int_newtype_ops!(Ticks);
 int_newtype_ops!(Lots);
+int_newtype_ops!(HalfTicks);
+
+impl HalfTicks {
+    /// The exact mid of two prices.
+    #[inline]
+    pub const fn mid(bid: Ticks, ask: Ticks) -> HalfTicks {
+        HalfTicks(bid.0.saturating_add(ask.0))
+    }
+    /// The mid as a number of ticks (may end in .5); for reporting only.
+    pub fn as_ticks_f64(self) -> f64 {
+        self.0 as f64 / 2.0
+    }
+}
 
 /// Order side, spelled as Bybit spells it (`Buy` / `Sell`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
