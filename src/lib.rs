@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+pub mod engine;
 pub mod ids;
 pub mod time;
 pub mod units;

@@ -1,0 +1,539 @@
+//! Engine configuration: command-line flags, environment variables and `.env`.
+//!
+//! Precedence: flag > environment > `.env` file > default. Every value is read
+//! as text and validated here, so a bad value is reported as
+//! `VARIABLE=value: what is wrong`, naming the variable the operator set.
+//! Secrets (`BYBIT_API_KEY`, `BYBIT_API_SECRET`) are never shown: clap is told
+//! to hide their environment values in `--help`, and [`Config`]'s `Debug`
+//! redacts them.
+//!
+//! Contract: start-up only; allocates freely; never on a hot thread.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::ids::{Category, Symbol};
+use crate::units::Step;
+
+/// Where the engine trades.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Venue {
+    /// The embedded simulator on loopback (default; no keys, no money).
+    Sim,
+    /// Bybit testnet.
+    Testnet,
+    /// Bybit mainnet: real money.
+    Mainnet,
+}
+
+impl Venue {
+    /// Whether orders reach a real exchange.
+    pub const fn is_live(self) -> bool {
+        !matches!(self, Venue::Sim)
+    }
+}
+
+/// How orders are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// WebSocket trade API (`/v5/trade`), the default.
+    Ws,
+    /// REST over a keep-alive HTTP/1.1 connection.
+    Rest,
+}
+
+/// What a hot thread does when it finds no work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdlePolicy {
+    /// Busy-poll with a PAUSE hint (lowest latency; burns the core).
+    Spin,
+    /// Busy-poll but yield the core to the scheduler between polls.
+    Yield,
+    /// Sleep in the poller until a socket is ready (laptop-friendly).
+    Park,
+}
+
+/// The raw flags and variables, as text. `gapmm-hot --help` documents these.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EngineArgs {
+    /// Venue: sim (embedded simulator, default), testnet or mainnet.
+    #[arg(long, env = "GAPMM_VENUE", default_value = "sim")]
+    pub venue: String,
+    /// Required (with keys and a typed YES) before any order on testnet or mainnet.
+    #[arg(long, env = "GAPMM_LIVE", default_value_t = false)]
+    pub live: bool,
+    /// Bybit API key (testnet/mainnet only). Read from .env or the environment.
+    #[arg(long = "api-key", env = "BYBIT_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Bybit API secret. Read from .env or the environment; never printed.
+    #[arg(long = "api-secret", env = "BYBIT_API_SECRET", hide_env_values = true)]
+    pub api_secret: Option<String>,
+    /// Symbol to quote.
+    #[arg(long, env = "TRADING_SYMBOL", default_value = "BTCUSDT")]
+    pub symbol: String,
+    /// Market type: spot or linear.
+    #[arg(long = "market-type", env = "MARKET_TYPE", default_value = "spot")]
+    pub market_type: String,
+    /// Price increment; must agree with the exchange's instruments-info.
+    #[arg(long = "tick-size", env = "TICK_SIZE", default_value = "0.10")]
+    pub tick_size: String,
+    /// Maximum absolute net position in base units.
+    #[arg(
+        long = "max-position",
+        env = "MAX_POSITION_SIZE",
+        default_value = "0.01"
+    )]
+    pub max_position: String,
+    /// Quote size per side in base units (raised to the exchange minimum if below it).
+    #[arg(
+        long = "min-order-size",
+        env = "MIN_ORDER_SIZE",
+        default_value = "0.001"
+    )]
+    pub min_order_size: String,
+    /// Minimum seconds between order updates per side (0 = as fast as the rate budget allows).
+    #[arg(
+        long = "min-update-interval",
+        env = "MIN_UPDATE_INTERVAL",
+        default_value = "0.0"
+    )]
+    pub min_update_interval: String,
+    /// Order transport: ws (WebSocket trade API) or rest.
+    #[arg(long, env = "GAPMM_ORDER_TRANSPORT", default_value = "ws")]
+    pub transport: String,
+    /// Order-book depth topic: 1, 50, 200 or 1000.
+    #[arg(long, env = "GAPMM_DEPTH", default_value = "50")]
+    pub depth: String,
+    /// CPU cores for the hot threads: "auto", or a list such as "1" (one thread runs every
+    /// stage), "0,1" (feed+strategy | orders) or "0,1,2" (one stage per core).
+    #[arg(long, env = "GAPMM_CORES", default_value = "auto")]
+    pub cores: String,
+    /// Idle policy of hot threads: spin, yield or park.
+    #[arg(long, env = "GAPMM_IDLE", default_value = "spin")]
+    pub idle: String,
+    /// Distance in ticks of the tight quote from the (reservation) mid.
+    #[arg(long = "tight-ticks", env = "GAPMM_TIGHT_TICKS", default_value = "1")]
+    pub tight_ticks: String,
+    /// Distance in ticks of the wide quote from the (reservation) mid.
+    #[arg(long = "wide-ticks", env = "GAPMM_WIDE_TICKS", default_value = "100")]
+    pub wide_ticks: String,
+    /// Inventory risk aversion gamma; "auto" picks the value that keeps the growing side wide at max position, 0 reproduces the original.
+    #[arg(long, env = "GAPMM_GAMMA", default_value = "auto")]
+    pub gamma: String,
+    /// Alpha adjustment in ticks per unit of (0.5 - gap score); 0 disables it.
+    #[arg(
+        long = "alpha-ticks",
+        env = "GAPMM_ALPHA_TICKS",
+        default_value = "0",
+        allow_hyphen_values = true
+    )]
+    pub alpha_ticks: String,
+    /// Pull quotes when no market message arrived for this many milliseconds.
+    #[arg(long = "stale-ms", env = "GAPMM_STALE_MS", default_value = "3000")]
+    pub stale_ms: String,
+    /// Pull quotes when exchange time lags local time by more than this many milliseconds.
+    #[arg(long = "max-lag-ms", env = "GAPMM_MAX_LAG_MS", default_value = "5000")]
+    pub max_lag_ms: String,
+    /// recv_window sent with signed requests, in milliseconds.
+    #[arg(
+        long = "recv-window",
+        env = "GAPMM_RECV_WINDOW",
+        default_value = "5000"
+    )]
+    pub recv_window: String,
+    /// Journal file (JSON Lines of every order action and fill).
+    #[arg(long, env = "GAPMM_JOURNAL", default_value = "gapmm-journal.jsonl")]
+    pub journal: String,
+    /// Simulator only: use TLS (wss/https) towards the embedded simulator.
+    #[arg(long = "sim-tls", env = "GAPMM_SIM_TLS", default_value_t = false)]
+    pub sim_tls: bool,
+    /// Simulator only: market-model seed.
+    #[arg(long = "sim-seed", env = "GAPMM_SIM_SEED", default_value = "7")]
+    pub sim_seed: String,
+    /// Simulator only: synthetic market events per second.
+    #[arg(long = "sim-rate", env = "GAPMM_SIM_RATE", default_value = "200")]
+    pub sim_rate: String,
+}
+
+/// What was wrong with the configuration: the variable and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The environment variable (or flag) at fault.
+    pub var: &'static str,
+    /// What was wrong, including the offending value unless it is a secret.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration error in {}: {}", self.var, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn bad(var: &'static str, value: &str, why: impl fmt::Display) -> ConfigError {
+    ConfigError {
+        var,
+        reason: format!("{var}={value:?}: {why}"),
+    }
+}
+
+/// API credentials. `Debug` and `Display` never show the secret, and show
+/// only the first four characters of the key.
+#[derive(Clone)]
+pub struct ApiKeys {
+    /// API key.
+    pub key: String,
+    /// API secret.
+    pub secret: String,
+}
+
+impl fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown: String = self.key.chars().take(4).collect();
+        write!(f, "ApiKeys {{ key: \"{shown}…\", secret: <redacted> }}")
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Venue.
+    pub venue: Venue,
+    /// Live flag given.
+    pub live: bool,
+    /// Keys (required for testnet/mainnet; the simulator supplies its own).
+    pub keys: Option<ApiKeys>,
+    /// Symbol.
+    pub symbol: Symbol,
+    /// spot or linear.
+    pub category: Category,
+    /// Configured tick size (checked against instruments-info at start-up).
+    pub tick_size: Step,
+    /// The configured tick size as the operator wrote it (for error messages).
+    pub tick_size_text: String,
+    /// Maximum position, base units as text (converted with the qty step once known).
+    pub max_position: String,
+    /// Quote size, base units as text.
+    pub min_order_size: String,
+    /// Minimum interval between order updates per side.
+    pub min_update_interval: Duration,
+    /// Order transport.
+    pub transport: Transport,
+    /// Book depth topic.
+    pub depth: u16,
+    /// Cores for hot threads (`None` = automatic layout).
+    pub cores: Option<Vec<usize>>,
+    /// Idle policy.
+    pub idle: IdlePolicy,
+    /// Tight edge in ticks.
+    pub tight_ticks: u32,
+    /// Wide edge in ticks.
+    pub wide_ticks: u32,
+    /// Gamma (`None` = automatic from max position).
+    pub gamma: Option<f64>,
+    /// Alpha ticks per unit score deviation.
+    pub alpha_ticks: f64,
+    /// Feed staleness limit.
+    pub stale: Duration,
+    /// Exchange-time lag limit.
+    pub max_lag: Duration,
+    /// recv_window in ms.
+    pub recv_window_ms: u32,
+    /// Journal path.
+    pub journal: std::path::PathBuf,
+    /// TLS towards the simulator.
+    pub sim_tls: bool,
+    /// Simulator seed.
+    pub sim_seed: u64,
+    /// Simulator event rate.
+    pub sim_rate: u32,
+}
+
+fn parse_num<T: std::str::FromStr>(var: &'static str, v: &str) -> Result<T, ConfigError>
+where
+    T::Err: fmt::Display,
+{
+    v.trim().parse::<T>().map_err(|e| bad(var, v, e))
+}
+
+fn parse_positive_decimal(var: &'static str, v: &str) -> Result<String, ConfigError> {
+    let d = crate::units::Decimal::parse(v.trim().as_bytes()).map_err(|e| bad(var, v, e))?;
+    if d.mantissa <= 0 {
+        return Err(bad(var, v, "must be greater than zero"));
+    }
+    Ok(v.trim().to_string())
+}
+
+impl Config {
+    /// Validates raw arguments.
+    pub fn from_args(a: &EngineArgs) -> Result<Config, ConfigError> {
+        let venue = match a.venue.trim() {
+            "sim" => Venue::Sim,
+            "testnet" => Venue::Testnet,
+            "mainnet" => Venue::Mainnet,
+            v => return Err(bad("GAPMM_VENUE", v, "expected sim, testnet or mainnet")),
+        };
+        let keys = match (&a.api_key, &a.api_secret) {
+            (Some(k), Some(s)) if !k.trim().is_empty() && !s.trim().is_empty() => Some(ApiKeys {
+                key: k.trim().to_string(),
+                secret: s.trim().to_string(),
+            }),
+            (Some(k), _) if !k.trim().is_empty() => {
+                return Err(ConfigError {
+                    var: "BYBIT_API_SECRET",
+                    reason: "BYBIT_API_SECRET is missing while BYBIT_API_KEY is set".into(),
+                })
+            }
+            (_, Some(s)) if !s.trim().is_empty() => {
+                return Err(ConfigError {
+                    var: "BYBIT_API_KEY",
+                    reason: "BYBIT_API_KEY is missing while BYBIT_API_SECRET is set".into(),
+                })
+            }
+            _ => None,
+        };
+        if venue.is_live() {
+            if keys.is_none() {
+                return Err(ConfigError {
+                    var: "BYBIT_API_KEY",
+                    reason: format!(
+                        "venue {:?} needs BYBIT_API_KEY and BYBIT_API_SECRET (in .env or the environment)",
+                        venue
+                    ),
+                });
+            }
+            if !a.live {
+                return Err(ConfigError {
+                    var: "GAPMM_LIVE",
+                    reason: "trading a real exchange needs the explicit --live flag (or GAPMM_LIVE=true)".into(),
+                });
+            }
+        }
+        let symbol_text = a.symbol.trim();
+        if symbol_text.is_empty()
+            || !symbol_text
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
+            return Err(bad(
+                "TRADING_SYMBOL",
+                &a.symbol,
+                "expected an upper-case symbol such as BTCUSDT",
+            ));
+        }
+        let symbol =
+            Symbol::from_str(symbol_text).map_err(|e| bad("TRADING_SYMBOL", &a.symbol, e))?;
+        let category = Category::parse(a.market_type.trim().as_bytes())
+            .ok_or_else(|| bad("MARKET_TYPE", &a.market_type, "expected spot or linear"))?;
+        let tick_size =
+            Step::parse(a.tick_size.trim()).map_err(|e| bad("TICK_SIZE", &a.tick_size, e))?;
+        let max_position = parse_positive_decimal("MAX_POSITION_SIZE", &a.max_position)?;
+        let min_order_size = parse_positive_decimal("MIN_ORDER_SIZE", &a.min_order_size)?;
+        let interval: f64 = parse_num("MIN_UPDATE_INTERVAL", &a.min_update_interval)?;
+        if !(0.0..=3600.0).contains(&interval) {
+            return Err(bad(
+                "MIN_UPDATE_INTERVAL",
+                &a.min_update_interval,
+                "expected seconds between 0 and 3600",
+            ));
+        }
+        let transport = match a.transport.trim() {
+            "ws" => Transport::Ws,
+            "rest" => Transport::Rest,
+            v => return Err(bad("GAPMM_ORDER_TRANSPORT", v, "expected ws or rest")),
+        };
+        let depth: u16 = parse_num("GAPMM_DEPTH", &a.depth)?;
+        if ![1, 50, 200, 1000].contains(&depth) {
+            return Err(bad("GAPMM_DEPTH", &a.depth, "expected 1, 50, 200 or 1000"));
+        }
+        let cores = match a.cores.trim() {
+            "auto" | "" => None,
+            list => {
+                let mut v = Vec::new();
+                for part in list.split(',') {
+                    v.push(parse_num::<usize>("GAPMM_CORES", part).map_err(|_| {
+                        bad(
+                            "GAPMM_CORES",
+                            list,
+                            "expected auto or a comma-separated list of core ids",
+                        )
+                    })?);
+                }
+                if v.is_empty() || v.len() > 3 {
+                    return Err(bad("GAPMM_CORES", list, "expected one to three core ids"));
+                }
+                Some(v)
+            }
+        };
+        let idle = match a.idle.trim() {
+            "spin" => IdlePolicy::Spin,
+            "yield" => IdlePolicy::Yield,
+            "park" => IdlePolicy::Park,
+            v => return Err(bad("GAPMM_IDLE", v, "expected spin, yield or park")),
+        };
+        let tight_ticks: u32 = parse_num("GAPMM_TIGHT_TICKS", &a.tight_ticks)?;
+        let wide_ticks: u32 = parse_num("GAPMM_WIDE_TICKS", &a.wide_ticks)?;
+        if tight_ticks == 0 || wide_ticks < tight_ticks || wide_ticks > 100_000 {
+            return Err(bad(
+                "GAPMM_WIDE_TICKS",
+                &a.wide_ticks,
+                format!(
+                    "need 1 <= GAPMM_TIGHT_TICKS ({tight_ticks}) <= GAPMM_WIDE_TICKS <= 100000"
+                ),
+            ));
+        }
+        let gamma = match a.gamma.trim() {
+            "auto" => None,
+            v => {
+                let g: f64 = parse_num("GAPMM_GAMMA", v)?;
+                if !g.is_finite() || g < 0.0 {
+                    return Err(bad(
+                        "GAPMM_GAMMA",
+                        v,
+                        "expected auto or a non-negative number",
+                    ));
+                }
+                Some(g)
+            }
+        };
+        let alpha_ticks: f64 = parse_num("GAPMM_ALPHA_TICKS", &a.alpha_ticks)?;
+        if !alpha_ticks.is_finite() || alpha_ticks.abs() > 1e6 {
+            return Err(bad(
+                "GAPMM_ALPHA_TICKS",
+                &a.alpha_ticks,
+                "expected a finite number",
+            ));
+        }
+        let stale_ms: u64 = parse_num("GAPMM_STALE_MS", &a.stale_ms)?;
+        let max_lag_ms: u64 = parse_num("GAPMM_MAX_LAG_MS", &a.max_lag_ms)?;
+        if stale_ms == 0 {
+            return Err(bad("GAPMM_STALE_MS", &a.stale_ms, "must be positive"));
+        }
+        let recv_window_ms: u32 = parse_num("GAPMM_RECV_WINDOW", &a.recv_window)?;
+        if !(100..=60_000).contains(&recv_window_ms) {
+            return Err(bad(
+                "GAPMM_RECV_WINDOW",
+                &a.recv_window,
+                "expected 100..=60000 ms",
+            ));
+        }
+        Ok(Config {
+            venue,
+            live: a.live,
+            keys,
+            symbol,
+            category,
+            tick_size,
+            tick_size_text: a.tick_size.trim().to_string(),
+            max_position,
+            min_order_size,
+            min_update_interval: Duration::from_secs_f64(interval),
+            transport,
+            depth,
+            cores,
+            idle,
+            tight_ticks,
+            wide_ticks,
+            gamma,
+            alpha_ticks,
+            stale: Duration::from_millis(stale_ms),
+            max_lag: Duration::from_millis(max_lag_ms),
+            recv_window_ms,
+            journal: a.journal.trim().into(),
+            sim_tls: a.sim_tls,
+            sim_seed: parse_num("GAPMM_SIM_SEED", &a.sim_seed)?,
+            sim_rate: parse_num("GAPMM_SIM_RATE", &a.sim_rate)?,
+        })
+    }
+}
+
+/// Loads `.env` from the working directory if present (never overriding
+/// variables already set in the environment).
+pub fn load_dotenv() -> Result<(), ConfigError> {
+    match dotenvy::dotenv() {
+        Ok(_) => Ok(()),
+        Err(e) if e.not_found() => Ok(()),
+        // The error text may quote a line of the file, which can hold a secret.
+        Err(_) => Err(ConfigError {
+            var: ".env",
+            reason: "the .env file could not be parsed (check its KEY=value lines)".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        a: EngineArgs,
+    }
+
+    fn args(extra: &[&str]) -> EngineArgs {
+        let mut v = vec!["t"];
+        v.extend_from_slice(extra);
+        T::try_parse_from(v).unwrap().a
+    }
+
+    #[test]
+    fn defaults_are_the_simulator_with_the_original_values() {
+        // Environment variables could leak in from the test runner; these
+        // names are specific enough that CI does not set them.
+        let c = Config::from_args(&args(&[])).unwrap();
+        assert_eq!(c.venue, Venue::Sim);
+        assert_eq!(c.symbol.as_str(), "BTCUSDT");
+        assert_eq!(c.category, Category::Spot);
+        assert_eq!(c.tick_size, Step::parse("0.1").unwrap());
+        assert_eq!(c.depth, 50);
+        assert_eq!(c.transport, Transport::Ws);
+        assert_eq!((c.tight_ticks, c.wide_ticks), (1, 100));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (flags, var) in [
+            (&["--tick-size", "abc"][..], "TICK_SIZE"),
+            (&["--market-type", "futures"][..], "MARKET_TYPE"),
+            (&["--depth", "25"][..], "GAPMM_DEPTH"),
+            (&["--max-position=-1"][..], "MAX_POSITION_SIZE"),
+            (
+                &["--min-update-interval", "soon"][..],
+                "MIN_UPDATE_INTERVAL",
+            ),
+            (&["--venue", "binance"][..], "GAPMM_VENUE"),
+            (&["--symbol", "btc usdt"][..], "TRADING_SYMBOL"),
+            (&["--cores", "a,b"][..], "GAPMM_CORES"),
+        ] {
+            let e = Config::from_args(&args(flags)).unwrap_err();
+            assert_eq!(e.var, var, "{flags:?}");
+            assert!(e.to_string().contains(var), "{e}");
+        }
+    }
+
+    #[test]
+    fn live_venues_need_keys_and_the_live_flag_and_never_echo_the_secret() {
+        let e = Config::from_args(&args(&["--venue", "mainnet"])).unwrap_err();
+        assert_eq!(e.var, "BYBIT_API_KEY");
+        let with_keys = [
+            "--venue",
+            "testnet",
+            "--api-key",
+            "AKEY1234",
+            "--api-secret",
+            "s3cr3t-value",
+        ];
+        let e = Config::from_args(&args(&with_keys)).unwrap_err();
+        assert_eq!(e.var, "GAPMM_LIVE");
+        let mut live = with_keys.to_vec();
+        live.push("--live");
+        let c = Config::from_args(&args(&live)).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cr3t-value"), "{shown}");
+        assert!(!shown.contains("AKEY1234"), "{shown}");
+    }
+}
