@@ -409,5 +409,37 @@ mod tests {
             prop_assert_eq!((t.bid, t.ask), (q.bid, q.ask));
             prop_assert!(t.bid < a && t.ask > b);
         }
+
+        /// End to end with the defaults: at ±max (after any volatility
+        /// history) the side that would grow the position is never nearer
+        /// the mid than the wide quote at the raw mid, and quotes never cross.
+        #[test]
+        fn default_strategy_never_grows_a_full_position_tightly(
+            bid in 1i64..10_000_000_000,
+            spread in 1i64..50,
+            score in prop_oneof![0.0f64..1.0, Just(0.0), Just(1.0), Just(f64::NAN)],
+            max in 1i64..100_000_000,
+            long in any::<bool>(),
+            warm in proptest::collection::vec(-20i64..20, 0..30),
+        ) {
+            let mut s = Strategy::new(StrategyParams::default_for(Lots(max)).unwrap());
+            s.set_inventory(if long { Lots(max) } else { Lots(-max) });
+            for (i, d) in warm.iter().enumerate() {
+                let b = Ticks(bid + d);
+                if b.0 > 0 {
+                    s.on_market(b, b + Ticks(1), HalfTicks::mid(b, b + Ticks(1)), score, ExchMs(i as u64)).unwrap();
+                }
+            }
+            let (b, a) = (Ticks(bid), Ticks(bid + spread));
+            let mid = HalfTicks::mid(b, a);
+            let t = s.on_market(b, a, mid, score, ExchMs(1000)).unwrap();
+            let wide = calculate_quotes(mid, Signal::Neutral, Confidence::Low, QuoteEdges::default());
+            if long {
+                prop_assert!(t.bid <= wide.bid);
+            } else {
+                prop_assert!(t.ask >= wide.ask);
+            }
+            prop_assert!(t.bid < a && t.ask > b && t.bid < t.ask);
+        }
     }
 }
