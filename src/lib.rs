@@ -15,5 +15,6 @@
 pub mod codec;
 pub mod engine;
 pub mod ids;
+pub mod strategy;
 pub mod time;
 pub mod units;
