@@ -1,0 +1,95 @@
+//! The fixed-size records that travel between stages over SPSC rings.
+//!
+//! Each record is plain `Copy` data of at most two cache lines, aligned to a
+//! cache line so a producer and a consumer never share one. They carry the
+//! TSC stamps of every hop so the stage that finishes a path can record the
+//! whole chain into its histograms.
+
+use crate::ids::UpdateId;
+use crate::strategy::signal::{Confidence, Signal};
+use crate::time::{ExchMs, Tsc};
+use crate::units::{HalfTicks, Lots, Ticks};
+
+/// Feed → strategy: the book's state after one market message.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(C, align(64))]
+pub struct MarketUpdate {
+    /// Update id `u` of the message.
+    pub u: UpdateId,
+    /// Exchange time of the message.
+    pub exch_ts: ExchMs,
+    /// Best bid.
+    pub bid: Ticks,
+    /// Best ask.
+    pub ask: Ticks,
+    /// Exact mid.
+    pub mid: HalfTicks,
+    /// `gap_prob_resistance_up`.
+    pub gap_score: f64,
+    /// Order-book imbalance over the top 5 levels.
+    pub imbalance: f64,
+    /// False when the book is invalid or the feed is stale: pull quotes.
+    pub tradable: bool,
+    /// Frame read from the socket.
+    pub t_read: Tsc,
+    /// Message parsed.
+    pub t_parsed: Tsc,
+    /// Book applied and analytics computed.
+    pub t_applied: Tsc,
+}
+
+impl MarketUpdate {
+    /// An update that carries no market, only "pull your quotes".
+    pub fn pull(u: UpdateId, now: Tsc) -> MarketUpdate {
+        MarketUpdate {
+            u,
+            exch_ts: ExchMs(0),
+            bid: Ticks(0),
+            ask: Ticks(0),
+            mid: HalfTicks(0),
+            gap_score: 0.5,
+            imbalance: 0.0,
+            tradable: false,
+            t_read: now,
+            t_parsed: now,
+            t_applied: now,
+        }
+    }
+}
+
+/// Strategy → orders: the quotes wanted now (conflated: only the latest matters).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(C, align(64))]
+pub struct QuoteTarget {
+    /// Bid price wanted, or `None` to have no bid.
+    pub bid: Option<Ticks>,
+    /// Ask price wanted, or `None` to have no ask.
+    pub ask: Option<Ticks>,
+    /// Best bid of the book the target was computed from (PostOnly clamp).
+    pub touch_bid: Ticks,
+    /// Best ask of the book the target was computed from.
+    pub touch_ask: Ticks,
+    /// Mid of that book (unrealised PnL).
+    pub mid: HalfTicks,
+    /// Signal behind the quotes.
+    pub signal: Signal,
+    /// Its confidence.
+    pub conf: Confidence,
+    /// Update id of the market message that caused this target.
+    pub u: UpdateId,
+    /// Hop stamps carried from the market update.
+    pub t_read: Tsc,
+    /// Parsed.
+    pub t_parsed: Tsc,
+    /// Applied.
+    pub t_applied: Tsc,
+    /// Quote computed.
+    pub t_quoted: Tsc,
+}
+
+/// Orders → strategy: the position after a fill (or an exchange snapshot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PositionNote {
+    /// Net position in lots (positive long).
+    pub position: Lots,
+}
