@@ -202,6 +202,45 @@ mod tests {
         assert_eq!(r.line_no(), 5);
     }
 
+    fn write_zip(name: &str, members: &[(&str, &[u8])], method: zip::CompressionMethod) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = std::env::temp_dir().join(format!("gapmm-{}-{name}.zip", std::process::id()));
+        let mut w = zip::ZipWriter::new(File::create(&path).unwrap());
+        let opts = zip::write::SimpleFileOptions::default().compression_method(method);
+        for (n, body) in members {
+            w.start_file(*n, opts).unwrap();
+            w.write_all(body).unwrap();
+        }
+        w.finish().unwrap();
+        path
+    }
+
+    #[test]
+    fn deflated_member_is_inflated_while_streaming() {
+        let body: Vec<u8> = (0..2000).flat_map(|i| format!("{{\"n\":{i}}}\r\n").into_bytes()).collect();
+        let path = write_zip("deflate", &[("x.data", &body)], zip::CompressionMethod::Deflated);
+        let mut r = Recording::open(&path).unwrap();
+        let mut i = 0;
+        while let Some(l) = r.next_line() {
+            assert_eq!(l.unwrap(), format!("{{\"n\":{i}}}").as_bytes());
+            i += 1;
+        }
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(i, 2000);
+    }
+
+    #[test]
+    fn zip_with_two_members_is_rejected() {
+        let path = write_zip(
+            "two",
+            &[("a", b"1\n"), ("b", b"2\n")],
+            zip::CompressionMethod::Stored,
+        );
+        let e = Recording::open(&path).unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(e, ReplayError::ZipEntries(2)), "{e}");
+    }
+
     #[test]
     fn missing_file_is_an_io_error() {
         let e = Recording::open("/nonexistent/recording.data").unwrap_err();
