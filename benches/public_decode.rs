@@ -25,7 +25,13 @@ fn book(kind: &str, per_side: usize) -> Vec<u8> {
         (0..per_side as i64)
             .map(|i| {
                 let p = base + dir * i * 5;
-                format!("[\"{}.{}0\",\"{}.{:03}\"]", p / 10, p % 10, i % 7, (i * 37) % 1000)
+                format!(
+                    "[\"{}.{}0\",\"{}.{:03}\"]",
+                    p / 10,
+                    p % 10,
+                    i % 7,
+                    (i * 37) % 1000
+                )
             })
             .collect::<Vec<_>>()
             .join(",")

@@ -164,7 +164,9 @@ fn open_zip_member(file: File) -> Result<Box<dyn BufRead + Send>, ReplayError> {
         zip::ZipArchive::new(file).map_err(|_| ReplayError::Zip("central directory"))?;
     let mut members = Vec::new();
     for i in 0..archive.len() {
-        let m = archive.by_index_raw(i).map_err(|_| ReplayError::Zip("member header"))?;
+        let m = archive
+            .by_index_raw(i)
+            .map_err(|_| ReplayError::Zip("member header"))?;
         if !m.is_dir() {
             members.push((m.data_start(), m.compression(), m.compressed_size()));
         }
@@ -202,7 +204,11 @@ mod tests {
         assert_eq!(r.line_no(), 5);
     }
 
-    fn write_zip(name: &str, members: &[(&str, &[u8])], method: zip::CompressionMethod) -> std::path::PathBuf {
+    fn write_zip(
+        name: &str,
+        members: &[(&str, &[u8])],
+        method: zip::CompressionMethod,
+    ) -> std::path::PathBuf {
         use std::io::Write;
         let path = std::env::temp_dir().join(format!("gapmm-{}-{name}.zip", std::process::id()));
         let mut w = zip::ZipWriter::new(File::create(&path).unwrap());
@@ -217,8 +223,14 @@ mod tests {
 
     #[test]
     fn deflated_member_is_inflated_while_streaming() {
-        let body: Vec<u8> = (0..2000).flat_map(|i| format!("{{\"n\":{i}}}\r\n").into_bytes()).collect();
-        let path = write_zip("deflate", &[("x.data", &body)], zip::CompressionMethod::Deflated);
+        let body: Vec<u8> = (0..2000)
+            .flat_map(|i| format!("{{\"n\":{i}}}\r\n").into_bytes())
+            .collect();
+        let path = write_zip(
+            "deflate",
+            &[("x.data", &body)],
+            zip::CompressionMethod::Deflated,
+        );
         let mut r = Recording::open(&path).unwrap();
         let mut i = 0;
         while let Some(l) = r.next_line() {

@@ -57,7 +57,9 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn trade_batch(n: usize) -> Vec<u8> {
-    let mut s = String::from(r#"{"topic":"publicTrade.XRPUSDT","type":"snapshot","ts":1733011200691,"data":["#);
+    let mut s = String::from(
+        r#"{"topic":"publicTrade.XRPUSDT","type":"snapshot","ts":1733011200691,"data":["#,
+    );
     for i in 0..n {
         if i > 0 {
             s.push(',');
@@ -74,8 +76,7 @@ fn trade_batch(n: usize) -> Vec<u8> {
 #[test]
 fn decoding_allocates_nothing_after_construction() {
     let mut frames: Vec<Vec<u8>> = Vec::new();
-    let mut rec =
-        Recording::open(common::bybit("real/2024-12-01_XRPUSDT_ob500.data.zip")).unwrap();
+    let mut rec = Recording::open(common::bybit("real/2024-12-01_XRPUSDT_ob500.data.zip")).unwrap();
     while let Some(l) = rec.next_line() {
         frames.push(l.unwrap().to_vec());
     }
@@ -135,5 +136,10 @@ fn decoding_allocates_nothing_after_construction() {
     assert_eq!(other, 5 * rounds);
     assert_eq!(errors, 4 * rounds);
     assert!(levels >= 1000 * rounds, "snapshots were decoded in full");
-    assert_eq!(allocs, 0, "decode allocated {allocs} times over {} frames", frames.len() * rounds);
+    assert_eq!(
+        allocs,
+        0,
+        "decode allocated {allocs} times over {} frames",
+        frames.len() * rounds
+    );
 }

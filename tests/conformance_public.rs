@@ -24,7 +24,10 @@ fn btc() -> PublicDecoder {
 }
 
 fn lv(p: i64, q: i64) -> Level {
-    Level { price: Ticks(p), qty: Lots(q) }
+    Level {
+        price: Ticks(p),
+        qty: Lots(q),
+    }
 }
 
 /// Independent decimal → grid count: scale the digits by 10^scale as an
@@ -67,7 +70,11 @@ fn ref_book(raw: &[u8], p: (u32, i64), q: (u32, i64)) -> RefBook {
             .collect()
     };
     RefBook {
-        kind: if v["type"] == "snapshot" { BookKind::Snapshot } else { BookKind::Delta },
+        kind: if v["type"] == "snapshot" {
+            BookKind::Snapshot
+        } else {
+            BookKind::Delta
+        },
         bids: side("b"),
         asks: side("a"),
         u: v["data"]["u"].as_u64().unwrap(),
@@ -78,7 +85,9 @@ fn ref_book(raw: &[u8], p: (u32, i64), q: (u32, i64)) -> RefBook {
 }
 
 fn assert_matches_ref(ev: &PublicEvent<'_>, r: &RefBook) {
-    let PublicEvent::Book(b) = ev else { panic!("expected a book, got {ev:?}") };
+    let PublicEvent::Book(b) = ev else {
+        panic!("expected a book, got {ev:?}")
+    };
     assert_eq!(b.kind, r.kind);
     assert_eq!(b.bids, r.bids.as_slice());
     assert_eq!(b.asks, r.asks.as_slice());
@@ -93,7 +102,9 @@ fn doc_linear_snapshot() {
     let raw = common::read_bybit("examples/public_orderbook_snapshot_linear.json");
     let mut d = btc();
     let ev = d.decode(&raw).unwrap();
-    let PublicEvent::Book(b) = ev else { panic!("{ev:?}") };
+    let PublicEvent::Book(b) = ev else {
+        panic!("{ev:?}")
+    };
     assert_eq!(b.kind, BookKind::Snapshot);
     assert_eq!(b.depth, 50);
     assert_eq!(b.symbol.as_str(), "BTCUSDT");
@@ -111,7 +122,9 @@ fn doc_linear_delta_with_deletes() {
     let raw = common::read_bybit("examples/public_orderbook_delta_linear.json");
     let mut d = btc();
     let ev = d.decode(&raw).unwrap();
-    let PublicEvent::Book(b) = ev else { panic!("{ev:?}") };
+    let PublicEvent::Book(b) = ev else {
+        panic!("{ev:?}")
+    };
     assert_eq!(b.kind, BookKind::Delta);
     assert_eq!(b.depth, 50);
     assert_eq!(b.bids.len(), 5);
@@ -132,7 +145,9 @@ fn real_depth1_snapshot_and_delta_without_cts() {
     let mut d = btc();
     let raw = common::read_bybit("real/ws_orderbook_snapshot.json");
     let ev = d.decode(&raw).unwrap();
-    let PublicEvent::Book(b) = ev else { panic!("{ev:?}") };
+    let PublicEvent::Book(b) = ev else {
+        panic!("{ev:?}")
+    };
     assert_eq!((b.kind, b.depth), (BookKind::Snapshot, 1));
     assert_eq!(b.bids, &[lv(274_500, 500), lv(274_495, 1_000)]);
     assert_eq!(b.asks, &[lv(274_510, 750), lv(274_515, 900)]);
@@ -141,7 +156,9 @@ fn real_depth1_snapshot_and_delta_without_cts() {
 
     let raw = common::read_bybit("real/ws_orderbook_delta.json");
     let ev = d.decode(&raw).unwrap();
-    let PublicEvent::Book(b) = ev else { panic!("{ev:?}") };
+    let PublicEvent::Book(b) = ev else {
+        panic!("{ev:?}")
+    };
     assert_eq!((b.kind, b.depth), (BookKind::Delta, 1));
     assert_eq!(b.bids, &[lv(274_500, 400)]);
     assert_eq!(b.asks, &[lv(274_510, 0)]);
@@ -154,7 +171,9 @@ fn doc_public_trade() {
     let raw = common::read_bybit("examples/public_trade_linear.json");
     let mut d = btc();
     let ev = d.decode(&raw).unwrap();
-    let PublicEvent::Trades(t) = ev else { panic!("{ev:?}") };
+    let PublicEvent::Trades(t) = ev else {
+        panic!("{ev:?}")
+    };
     assert_eq!(t.symbol.as_str(), "BTCUSDT");
     assert_eq!(t.ts, ExchMs(1_672_304_486_868));
     assert_eq!(t.trades.len(), 1);
@@ -207,7 +226,9 @@ fn other_symbols_are_rejected() {
 fn pongs_of_every_stream() {
     let mut d = btc();
     let raw = common::read_bybit("examples/ws_pong_public_spot.json");
-    let PublicEvent::Pong(p) = d.decode(&raw).unwrap() else { panic!() };
+    let PublicEvent::Pong(p) = d.decode(&raw).unwrap() else {
+        panic!()
+    };
     assert_eq!(p.op, "ping");
     assert_eq!(p.success, Some(true));
     assert_eq!(p.req_id, None);
@@ -215,17 +236,26 @@ fn pongs_of_every_stream() {
     assert_eq!(p.server_ms, None);
 
     let raw = common::read_bybit("examples/ws_pong_public_linear.json");
-    let PublicEvent::Pong(p) = d.decode(&raw).unwrap() else { panic!() };
+    let PublicEvent::Pong(p) = d.decode(&raw).unwrap() else {
+        panic!()
+    };
     assert_eq!((p.op, p.success, p.req_id), ("ping", Some(true), Some("")));
     assert_eq!(p.conn_id, Some("465772b1-7630-4fdc-a492-e003e6f0f260"));
 
     let raw = common::read_bybit("examples/ws_pong_public_option.json");
-    let PublicEvent::Pong(p) = d.decode(&raw).unwrap() else { panic!() };
-    assert_eq!((p.op, p.success, p.req_id, p.conn_id), ("pong", None, None, None));
+    let PublicEvent::Pong(p) = d.decode(&raw).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        (p.op, p.success, p.req_id, p.conn_id),
+        ("pong", None, None, None)
+    );
     assert_eq!(p.server_ms, Some(ExchMs(1_672_916_271_846)));
 
     let raw = common::read_bybit("examples/ws_pong_private.json");
-    let PublicEvent::Pong(p) = d.decode(&raw).unwrap() else { panic!() };
+    let PublicEvent::Pong(p) = d.decode(&raw).unwrap() else {
+        panic!()
+    };
     assert_eq!((p.op, p.req_id), ("pong", Some("test")));
     assert_eq!(p.conn_id, Some("cfcb4ocsvfriu23r3er0-1b"));
     assert_eq!(p.server_ms, Some(ExchMs(1_675_418_560_633)));
@@ -235,61 +265,103 @@ fn pongs_of_every_stream() {
 fn subscribe_acks_of_every_stream() {
     let mut d = btc();
     let raw = common::read_bybit("examples/ws_subscribe_response_private.json");
-    let PublicEvent::SubscribeAck(a) = d.decode(&raw).unwrap() else { panic!() };
+    let PublicEvent::SubscribeAck(a) = d.decode(&raw).unwrap() else {
+        panic!()
+    };
     assert!(a.success);
     assert_eq!((a.op, a.ret_msg, a.req_id), (Some("subscribe"), "", None));
     assert_eq!(a.conn_id, "cejreassvfrsfvb9v1a0-2m");
     assert!(a.success_topics.is_empty() && a.fail_topics.is_empty());
 
     let raw = common::read_bybit("examples/ws_subscribe_response_public_spot.json");
-    let PublicEvent::SubscribeAck(a) = d.decode(&raw).unwrap() else { panic!() };
+    let PublicEvent::SubscribeAck(a) = d.decode(&raw).unwrap() else {
+        panic!()
+    };
     assert!(a.success);
     assert_eq!((a.ret_msg, a.req_id), ("subscribe", Some("10001")));
     assert_eq!(a.conn_id, "2324d924-aa4d-45b0-a858-7b8be29ab52b");
 
     let raw = common::read_bybit("examples/ws_subscribe_response_public_linear.json");
-    let PublicEvent::SubscribeAck(a) = d.decode(&raw).unwrap() else { panic!() };
+    let PublicEvent::SubscribeAck(a) = d.decode(&raw).unwrap() else {
+        panic!()
+    };
     assert!(a.success);
-    assert_eq!((a.op, a.ret_msg, a.req_id), (Some("subscribe"), "", Some("")));
+    assert_eq!(
+        (a.op, a.ret_msg, a.req_id),
+        (Some("subscribe"), "", Some(""))
+    );
     assert_eq!(a.conn_id, "3cd84cb1-4d06-4a05-930a-2efe5fc70f0f");
 
     let raw = common::read_bybit("examples/ws_subscribe_response_public_option.json");
-    let PublicEvent::SubscribeAck(a) = d.decode(&raw).unwrap() else { panic!() };
+    let PublicEvent::SubscribeAck(a) = d.decode(&raw).unwrap() else {
+        panic!()
+    };
     assert!(a.success);
     assert_eq!(a.op, None);
-    assert_eq!(a.conn_id, "aa01fbfffe80af37-00000001-000b37b9-7147f432704fd28c-00e1c172");
-    assert_eq!(a.success_topics.iter().collect::<Vec<_>>(), ["orderbook.100.BTC-6JAN23-18000-C"]);
+    assert_eq!(
+        a.conn_id,
+        "aa01fbfffe80af37-00000001-000b37b9-7147f432704fd28c-00e1c172"
+    );
+    assert_eq!(
+        a.success_topics.iter().collect::<Vec<_>>(),
+        ["orderbook.100.BTC-6JAN23-18000-C"]
+    );
     assert_eq!(a.fail_topics.len(), 0);
 
     // The observed failure shape (protocol.md §1.3).
     let raw = br#"{"success": false, "ret_msg": "error:handler not found,topic:dcp.future", "conn_id": "c1", "req_id": "dcp.future", "op": "subscribe"}"#;
-    let PublicEvent::SubscribeAck(a) = d.decode(raw).unwrap() else { panic!() };
+    let PublicEvent::SubscribeAck(a) = d.decode(raw).unwrap() else {
+        panic!()
+    };
     assert!(!a.success);
     assert_eq!(a.ret_msg, "error:handler not found,topic:dcp.future");
     assert_eq!((a.req_id, a.conn_id), (Some("dcp.future"), "c1"));
 
     let raw = br#"{"success":true,"conn_id":"z","data":{"failTopics":["orderbook.1.X","orderbook.1.Y"],"successTopics":[]},"type":"COMMAND_RESP"}"#;
-    let PublicEvent::SubscribeAck(a) = d.decode(raw).unwrap() else { panic!() };
+    let PublicEvent::SubscribeAck(a) = d.decode(raw).unwrap() else {
+        panic!()
+    };
     assert!(a.success_topics.is_empty());
-    assert_eq!(a.fail_topics.iter().collect::<Vec<_>>(), ["orderbook.1.X", "orderbook.1.Y"]);
+    assert_eq!(
+        a.fail_topics.iter().collect::<Vec<_>>(),
+        ["orderbook.1.X", "orderbook.1.Y"]
+    );
 }
 
 #[test]
 fn other_op_replies_are_generic() {
     let mut d = btc();
     let raw = common::read_bybit("examples/ws_private_auth_response.json");
-    let PublicEvent::OpReply(r) = d.decode(&raw).unwrap() else { panic!() };
-    assert_eq!((r.op, r.success, r.ret_msg, r.ret_code), ("auth", Some(true), "", None));
+    let PublicEvent::OpReply(r) = d.decode(&raw).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        (r.op, r.success, r.ret_msg, r.ret_code),
+        ("auth", Some(true), "", None)
+    );
     assert_eq!(r.conn_id, Some("cejreaspqfh3sjdnldmg-p"));
 
     let raw = common::read_bybit("real/ws_auth_failure.json");
-    let PublicEvent::OpReply(r) = d.decode(&raw).unwrap() else { panic!() };
-    assert_eq!((r.op, r.success, r.ret_code), ("auth", Some(false), Some(10_003)));
-    assert_eq!((r.ret_msg, r.conn_id), ("Invalid apikey", Some("cejreaspqfm9se7usbrg-3ab")));
+    let PublicEvent::OpReply(r) = d.decode(&raw).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        (r.op, r.success, r.ret_code),
+        ("auth", Some(false), Some(10_003))
+    );
+    assert_eq!(
+        (r.ret_msg, r.conn_id),
+        ("Invalid apikey", Some("cejreaspqfm9se7usbrg-3ab"))
+    );
 
     let raw = br#"{"success":true,"ret_msg":"","conn_id":"c","req_id":"u1","op":"unsubscribe"}"#;
-    let PublicEvent::OpReply(r) = d.decode(raw).unwrap() else { panic!() };
-    assert_eq!((r.op, r.success, r.req_id), ("unsubscribe", Some(true), Some("u1")));
+    let PublicEvent::OpReply(r) = d.decode(raw).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        (r.op, r.success, r.req_id),
+        ("unsubscribe", Some(true), Some("u1"))
+    );
 }
 
 #[test]
@@ -301,8 +373,13 @@ fn spot_key_order_and_string_timestamps() {
     let ea = format!("{:?}", d.decode(a).unwrap());
     let eb = format!("{:?}", d.decode(b).unwrap());
     assert_eq!(ea, eb);
-    let PublicEvent::Book(x) = d.decode(b).unwrap() else { panic!() };
-    assert_eq!((x.depth, x.bids, x.ts), (200, &[lv(1001, 500)][..], ExchMs(1_700_000_000_001)));
+    let PublicEvent::Book(x) = d.decode(b).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        (x.depth, x.bids, x.ts),
+        (200, &[lv(1001, 500)][..], ExchMs(1_700_000_000_001))
+    );
 }
 
 const ARCHIVE: &str = "real/2024-12-01_XRPUSDT_ob500.data.zip";
@@ -326,7 +403,9 @@ fn archive_recording_decodes_in_sequence() {
         let reference = ref_book(line, (4, 1), (0, 1));
         let ev = d.decode(line).unwrap();
         assert_matches_ref(&ev, &reference);
-        let PublicEvent::Book(b) = ev else { unreachable!() };
+        let PublicEvent::Book(b) = ev else {
+            unreachable!()
+        };
         assert_eq!(b.depth, 500);
         assert_eq!(b.symbol.as_str(), "XRPUSDT");
         if n == 0 {
@@ -408,14 +487,22 @@ fn every_public_fixture_is_classified() {
     ];
     // Requests we send (decoded by nobody) and the private / trade streams'
     // messages (other codecs).
-    let out_of_scope_prefixes = ["ws_trade_", "ws_private_auth_request", "ws_ping_request",
-        "ws_subscribe_request", "ws_unsubscribe_request", "ws_auth_success", "ws_account_",
-        "ws_order_response"];
+    let out_of_scope_prefixes = [
+        "ws_trade_",
+        "ws_private_auth_request",
+        "ws_ping_request",
+        "ws_subscribe_request",
+        "ws_unsubscribe_request",
+        "ws_auth_success",
+        "ws_account_",
+        "ws_order_response",
+    ];
     let mut d = btc();
     for dir in ["examples", "real"] {
         for e in std::fs::read_dir(common::bybit(dir)).unwrap() {
             let name = e.unwrap().file_name().into_string().unwrap();
-            if !(name.starts_with("ws_") || name.starts_with("public_")) || !name.ends_with(".json") {
+            if !(name.starts_with("ws_") || name.starts_with("public_")) || !name.ends_with(".json")
+            {
                 continue;
             }
             let rel = format!("{dir}/{name}");

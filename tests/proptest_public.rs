@@ -28,7 +28,11 @@ fn decoder() -> PublicDecoder {
 fn render(count: i64, scale: usize, style: u8) -> String {
     let digits = format!("{count:0>width$}", width = scale + 1);
     let (int, frac) = digits.split_at(digits.len() - scale);
-    let mut s = if scale == 0 { int.to_string() } else { format!("{int}.{frac}") };
+    let mut s = if scale == 0 {
+        int.to_string()
+    } else {
+        format!("{int}.{frac}")
+    };
     match style {
         1 => {
             if scale == 0 {
@@ -71,8 +75,16 @@ fn level() -> impl Strategy<Value = (i64, i64, u8)> {
 
 fn msg() -> impl Strategy<Value = Msg> {
     (
-        (any::<bool>(), prop::sample::select(vec![1u16, 50, 200, 500, 1000])),
-        (any::<u64>(), 0u64..i64::MAX as u64, 0u64..4_000_000_000_000, any::<bool>()),
+        (
+            any::<bool>(),
+            prop::sample::select(vec![1u16, 50, 200, 500, 1000]),
+        ),
+        (
+            any::<u64>(),
+            0u64..i64::MAX as u64,
+            0u64..4_000_000_000_000,
+            any::<bool>(),
+        ),
         proptest::option::of(0u64..4_000_000_000_000),
         prop::collection::vec(level(), 0..40),
         prop::collection::vec(level(), 0..40),
@@ -80,20 +92,24 @@ fn msg() -> impl Strategy<Value = Msg> {
         Just((0..5).collect::<Vec<usize>>()).prop_shuffle(),
         any::<bool>(),
     )
-        .prop_map(|((snapshot, depth), (u, seq, ts, tss), cts, bids, asks, top_order, data_order, ws)| Msg {
-            snapshot,
-            depth,
-            u,
-            seq,
-            ts,
-            ts_as_string: tss,
-            cts,
-            bids,
-            asks,
-            top_order,
-            data_order,
-            ws,
-        })
+        .prop_map(
+            |((snapshot, depth), (u, seq, ts, tss), cts, bids, asks, top_order, data_order, ws)| {
+                Msg {
+                    snapshot,
+                    depth,
+                    u,
+                    seq,
+                    ts,
+                    ts_as_string: tss,
+                    cts,
+                    bids,
+                    asks,
+                    top_order,
+                    data_order,
+                    ws,
+                }
+            },
+        )
 }
 
 fn encode(m: &Msg) -> String {
@@ -112,11 +128,22 @@ fn encode(m: &Msg) -> String {
         format!("\"u\":{}", m.u),
         format!("\"seq\":{}", m.seq),
     ];
-    let data: Vec<&str> = m.data_order.iter().map(|&i| data_fields[i].as_str()).collect();
-    let ts = if m.ts_as_string { format!("\"{}\"", m.ts) } else { m.ts.to_string() };
-    let mut top = vec![
+    let data: Vec<&str> = m
+        .data_order
+        .iter()
+        .map(|&i| data_fields[i].as_str())
+        .collect();
+    let ts = if m.ts_as_string {
+        format!("\"{}\"", m.ts)
+    } else {
+        m.ts.to_string()
+    };
+    let mut top = [
         format!("\"topic\":{sp}\"orderbook.{}.BTCUSDT\"", m.depth),
-        format!("\"type\":\"{}\"", if m.snapshot { "snapshot" } else { "delta" }),
+        format!(
+            "\"type\":\"{}\"",
+            if m.snapshot { "snapshot" } else { "delta" }
+        ),
         format!("\"ts\":{ts}"),
         format!("\"data\":{sp}{{{}}}", data.join(&format!(",{sp}"))),
         match m.cts {
@@ -124,12 +151,21 @@ fn encode(m: &Msg) -> String {
             None => "\"ignored\":[1,{\"x\":null}]".to_string(),
         },
     ];
-    let ordered: Vec<String> = m.top_order.iter().map(|&i| std::mem::take(&mut top[i])).collect();
+    let ordered: Vec<String> = m
+        .top_order
+        .iter()
+        .map(|&i| std::mem::take(&mut top[i]))
+        .collect();
     format!("{{{sp}{}{sp}}}", ordered.join(&format!(",{sp}")))
 }
 
 fn levels(v: &[(i64, i64, u8)]) -> Vec<Level> {
-    v.iter().map(|&(p, q, _)| Level { price: Ticks(p), qty: Lots(q) }).collect()
+    v.iter()
+        .map(|&(p, q, _)| Level {
+            price: Ticks(p),
+            qty: Lots(q),
+        })
+        .collect()
 }
 
 #[test]
@@ -144,7 +180,11 @@ fn generated_books_round_trip() {
             let Ok(PublicEvent::Book(b)) = ev else {
                 return Err(TestCaseError::fail(format!("{ev:?} for {text}")));
             };
-            let kind = if m.snapshot { BookKind::Snapshot } else { BookKind::Delta };
+            let kind = if m.snapshot {
+                BookKind::Snapshot
+            } else {
+                BookKind::Delta
+            };
             prop_assert_eq!(b.kind, kind);
             prop_assert_eq!(b.depth, m.depth);
             prop_assert_eq!(b.symbol.as_str(), "BTCUSDT");
@@ -214,23 +254,25 @@ fn arbitrary_bytes_never_panic() {
 #[test]
 fn truncations_never_panic() {
     let c = corpus();
-    check_garbage((0..c.len(), any::<prop::sample::Index>()).prop_map(move |(i, cut)| {
-        let m = &c[i];
-        m[..cut.index(m.len())].to_vec()
-    }));
+    check_garbage(
+        (0..c.len(), any::<prop::sample::Index>()).prop_map(move |(i, cut)| {
+            let m = &c[i];
+            m[..cut.index(m.len())].to_vec()
+        }),
+    );
 }
 
 #[test]
 fn single_byte_mutations_never_panic() {
     let c = corpus();
-    check_garbage((0..c.len(), any::<prop::sample::Index>(), any::<u8>()).prop_map(
-        move |(i, at, b)| {
+    check_garbage(
+        (0..c.len(), any::<prop::sample::Index>(), any::<u8>()).prop_map(move |(i, at, b)| {
             let mut m = c[i].clone();
             let at = at.index(m.len());
             m[at] = b;
             m
-        },
-    ));
+        }),
+    );
 }
 
 #[test]
@@ -239,10 +281,12 @@ fn structural_mutations_never_panic() {
     // than uniformly random ones.
     let c = corpus();
     let sig = prop::sample::select(b"[]{}\",:0-.etn ".to_vec());
-    check_garbage((0..c.len(), any::<prop::sample::Index>(), sig).prop_map(move |(i, at, b)| {
-        let mut m = c[i].clone();
-        let at = at.index(m.len());
-        m[at] = b;
-        m
-    }));
+    check_garbage(
+        (0..c.len(), any::<prop::sample::Index>(), sig).prop_map(move |(i, at, b)| {
+            let mut m = c[i].clone();
+            let at = at.index(m.len());
+            m[at] = b;
+            m
+        }),
+    );
 }

@@ -409,7 +409,10 @@ impl PublicDecoder {
     pub fn with_limits(symbol: Symbol, price: Step, qty: Step, limits: Limits) -> PublicDecoder {
         let levels = limits.max_levels_per_side;
         // Nodes: 3 per level, ~22 per trade, plus the envelope.
-        let nodes = (levels * 6).max(limits.max_trades * 24).max(limits.max_topics) + 64;
+        let nodes = (levels * 6)
+            .max(limits.max_trades * 24)
+            .max(limits.max_topics)
+            + 64;
         let mut d = PublicDecoder {
             symbol,
             price,
@@ -526,7 +529,14 @@ impl PublicDecoder {
         let buf: &'s [u8] = buf.as_slice();
         let opt = |s: Option<Span>| s.map(|s| s.text(buf));
         Ok(match parsed {
-            Parsed::Book { kind, depth, u, seq, ts, cts } => PublicEvent::Book(BookUpdate {
+            Parsed::Book {
+                kind,
+                depth,
+                u,
+                seq,
+                ts,
+                cts,
+            } => PublicEvent::Book(BookUpdate {
                 kind,
                 depth,
                 symbol: *symbol,
@@ -542,7 +552,14 @@ impl PublicDecoder {
                 ts,
                 trades: trades.as_slice(),
             }),
-            Parsed::Ack { success, op, ret_msg, conn_id, req_id, n_success } => {
+            Parsed::Ack {
+                success,
+                op,
+                ret_msg,
+                conn_id,
+                req_id,
+                n_success,
+            } => {
                 let (ok, fail) = topics.split_at(n_success.min(topics.len()));
                 PublicEvent::SubscribeAck(SubscribeAck {
                     success,
@@ -554,23 +571,34 @@ impl PublicDecoder {
                     fail_topics: Topics { buf, spans: fail },
                 })
             }
-            Parsed::Pong { op, success, req_id, conn_id, server_ms } => PublicEvent::Pong(Pong {
+            Parsed::Pong {
+                op,
+                success,
+                req_id,
+                conn_id,
+                server_ms,
+            } => PublicEvent::Pong(Pong {
                 op: op.text(buf),
                 success,
                 req_id: opt(req_id),
                 conn_id: opt(conn_id),
                 server_ms,
             }),
-            Parsed::Op { op, success, ret_code, ret_msg, req_id, conn_id } => {
-                PublicEvent::OpReply(OpReply {
-                    op: op.text(buf),
-                    success,
-                    ret_code,
-                    ret_msg: opt(ret_msg).unwrap_or(""),
-                    req_id: opt(req_id),
-                    conn_id: opt(conn_id),
-                })
-            }
+            Parsed::Op {
+                op,
+                success,
+                ret_code,
+                ret_msg,
+                req_id,
+                conn_id,
+            } => PublicEvent::OpReply(OpReply {
+                op: op.text(buf),
+                success,
+                ret_code,
+                ret_msg: opt(ret_msg).unwrap_or(""),
+                req_id: opt(req_id),
+                conn_id: opt(conn_id),
+            }),
         })
     }
 }
@@ -785,7 +813,10 @@ impl<'t> Walk<'_, 't> {
         if let Some(ti) = t.topic {
             let topic = self.str_at(ti, "topic")?.as_bytes();
             if let Some(rest) = topic.strip_prefix(b"orderbook.") {
-                let dot = rest.iter().position(|&b| b == b'.').ok_or(PublicError::UnknownTopic)?;
+                let dot = rest
+                    .iter()
+                    .position(|&b| b == b'.')
+                    .ok_or(PublicError::UnknownTopic)?;
                 let (d, sym) = rest.split_at(dot);
                 let depth = digits_u64(d)
                     .and_then(|d| u16::try_from(d).ok())
@@ -882,14 +913,13 @@ impl<'t> Walk<'_, 't> {
             Node::Array { len, .. } => len,
             _ => return Err(PublicError::WrongType(field)),
         };
-        let mut j = i + 1;
-        for _ in 0..n {
+        // Elements are strings (one node each); anything else fails in `span_at`.
+        for j in (i + 1)..(i + 1).saturating_add(n) {
             if self.topics.len() >= self.limits.max_topics {
                 return Err(PublicError::TooManyTopics);
             }
             let s = self.span_at(j, field)?;
             self.topics.push(s);
-            j += 1;
         }
         Ok(())
     }
@@ -952,18 +982,27 @@ impl<'t> Walk<'_, 't> {
         if n > self.limits.max_levels_per_side {
             return Err(PublicError::TooManyLevels);
         }
-        let out = if bids { &mut *self.bids } else { &mut *self.asks };
+        let out = if bids {
+            &mut *self.bids
+        } else {
+            &mut *self.asks
+        };
         out.clear();
         let nodes = self.nodes;
         let mut j = i + 1;
         for _ in 0..n {
             let (p, q) = match (nodes.get(j), nodes.get(j + 1), nodes.get(j + 2)) {
-                (Some(Node::Array { len: 2, .. }), Some(Node::String(p)), Some(Node::String(q))) => {
-                    (*p, *q)
-                }
+                (
+                    Some(Node::Array { len: 2, .. }),
+                    Some(Node::String(p)),
+                    Some(Node::String(q)),
+                ) => (*p, *q),
                 _ => return Err(PublicError::WrongType("level")),
             };
-            let price = self.price.ticks(p.as_bytes()).map_err(PublicError::BadPrice)?;
+            let price = self
+                .price
+                .ticks(p.as_bytes())
+                .map_err(PublicError::BadPrice)?;
             let qty = self.qty.lots(q.as_bytes()).map_err(PublicError::BadQty)?;
             // Capacity was checked against `n` above, so this never reallocates.
             out.push(Level { price, qty });
@@ -998,10 +1037,8 @@ impl<'t> Walk<'_, 't> {
         self.members(i, "data", |w, k, v| {
             match k {
                 "T" => time = Some(ExchMs(w.u64_at(v, "T")?)),
-                "s" => {
-                    if w.str_at(v, "s")?.as_bytes() != w.symbol.as_bytes() {
-                        return Err(PublicError::WrongSymbol);
-                    }
+                "s" if w.str_at(v, "s")?.as_bytes() != w.symbol.as_bytes() => {
+                    return Err(PublicError::WrongSymbol);
                 }
                 "S" => {
                     side = Some(
@@ -1011,12 +1048,16 @@ impl<'t> Walk<'_, 't> {
                 }
                 "v" => {
                     qty = Some(
-                        w.qty.lots(w.str_at(v, "v")?.as_bytes()).map_err(PublicError::BadQty)?,
+                        w.qty
+                            .lots(w.str_at(v, "v")?.as_bytes())
+                            .map_err(PublicError::BadQty)?,
                     )
                 }
                 "p" => {
                     price = Some(
-                        w.price.ticks(w.str_at(v, "p")?.as_bytes()).map_err(PublicError::BadPrice)?,
+                        w.price
+                            .ticks(w.str_at(v, "p")?.as_bytes())
+                            .map_err(PublicError::BadPrice)?,
                     )
                 }
                 "i" => {
@@ -1074,7 +1115,8 @@ impl SubOp {
 }
 
 fn json_safe(s: &str) -> bool {
-    s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
 }
 
 /// Writes `{"op":"subscribe","req_id":"…","args":["…",…]}` into `out`
@@ -1161,7 +1203,12 @@ mod tests {
             Symbol::from_str("BTCUSDT").unwrap(),
             Step::parse("0.10").unwrap(),
             Step::parse("0.001").unwrap(),
-            Limits { max_frame_bytes: 4096, max_levels_per_side: 4, max_trades: 4, max_topics: 4 },
+            Limits {
+                max_frame_bytes: 4096,
+                max_levels_per_side: 4,
+                max_trades: 4,
+                max_topics: 4,
+            },
         )
     }
 
@@ -1190,7 +1237,10 @@ mod tests {
         let five = br#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[["1","1"],["1","1"],["1","1"],["1","1"],["1","1"]],"a":[],"u":1,"seq":1}}"#;
         assert_eq!(d.decode(five), Err(PublicError::TooManyLevels));
         let off_grid = br#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[["1.05","1"]],"a":[],"u":1,"seq":1}}"#;
-        assert_eq!(d.decode(off_grid), Err(PublicError::BadPrice(UnitError::NotOnGrid)));
+        assert_eq!(
+            d.decode(off_grid),
+            Err(PublicError::BadPrice(UnitError::NotOnGrid))
+        );
         let float_ts = br#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1.5,"data":{"s":"BTCUSDT","b":[],"a":[],"u":1,"seq":1}}"#;
         assert_eq!(d.decode(float_ts), Err(PublicError::BadNumber("ts")));
         let no_u = br#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[],"a":[],"seq":1}}"#;
@@ -1208,8 +1258,13 @@ mod tests {
         let tr = trade_topic(&sym);
         assert_eq!(ob.as_str(), "orderbook.50.BTCUSDT");
         assert_eq!(tr.as_str(), "publicTrade.BTCUSDT");
-        write_subscribe(SubOp::Subscribe, &[ob.as_str(), tr.as_str()], Some("r1"), &mut out)
-            .unwrap();
+        write_subscribe(
+            SubOp::Subscribe,
+            &[ob.as_str(), tr.as_str()],
+            Some("r1"),
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
             r#"{"op":"subscribe","req_id":"r1","args":["orderbook.50.BTCUSDT","publicTrade.BTCUSDT"]}"#
@@ -1224,8 +1279,14 @@ mod tests {
             write_subscribe(SubOp::Subscribe, &["a\"b"], None, &mut out),
             Err(PublicError::Unencodable("topic"))
         );
-        assert_eq!(out, br#"{"op":"ping"}"#, "failed encode leaves out untouched");
-        assert_eq!(write_ping(Some("a\\"), &mut out), Err(PublicError::Unencodable("req_id")));
+        assert_eq!(
+            out, br#"{"op":"ping"}"#,
+            "failed encode leaves out untouched"
+        );
+        assert_eq!(
+            write_ping(Some("a\\"), &mut out),
+            Err(PublicError::Unencodable("req_id"))
+        );
         let longest = Symbol::new(&[b'Z'; 24]).unwrap();
         assert_eq!(orderbook_topic(u16::MAX, &longest).len(), 10 + 5 + 1 + 24);
     }
