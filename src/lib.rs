@@ -15,6 +15,7 @@
 pub mod codec;
 pub mod engine;
 pub mod ids;
+pub mod replay;
 pub mod strategy;
 pub mod time;
 pub mod units;

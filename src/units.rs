@@ -343,10 +343,16 @@ impl Step {
             .checked_mul(scale_mul)
             .and_then(|v| v.checked_add(frac))
             .ok_or(UnitError::Overflow)?;
-        if scaled % self.units != 0 {
-            return Err(UnitError::NotOnGrid);
-        }
-        i64::try_from(scaled / self.units).map_err(|_| UnitError::Overflow)
+        // Most instruments' steps are 1 × 10^-k: no division needed.
+        let count = if self.units == 1 {
+            scaled
+        } else {
+            if scaled % self.units != 0 {
+                return Err(UnitError::NotOnGrid);
+            }
+            scaled / self.units
+        };
+        i64::try_from(count).map_err(|_| UnitError::Overflow)
     }
 
     /// [`Step::count`] as [`Ticks`].
@@ -413,9 +419,20 @@ impl fmt::Display for StepDisplay {
     }
 }
 
+/// Powers of ten that fit in `i64`, indexed by exponent.
+const POW10: [i64; 19] = {
+    let mut t = [1i64; 19];
+    let mut i = 1;
+    while i < 19 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
 #[inline]
 fn pow10(n: u8) -> Option<i64> {
-    10i64.checked_pow(u32::from(n))
+    POW10.get(usize::from(n)).copied()
 }
 
 fn split_sign(s: &[u8]) -> Result<(bool, &[u8]), UnitError> {
