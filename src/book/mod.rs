@@ -766,7 +766,7 @@ impl Book {
             }
         }
         let touch = match (self.bids.best, self.asks.best) {
-            (Some(b), Some(a)) => Some(b + (a - b) / 2),
+            (Some(b), Some(a)) => Some(b / 2 + a / 2),
             (Some(b), None) => Some(b),
             (None, Some(a)) => Some(a),
             (None, None) => None,
@@ -896,7 +896,7 @@ fn message_centre(m: &BookUpdate<'_>) -> Option<i64> {
     let bid = m.bids.iter().filter(|l| l.qty.0 > 0).map(|l| l.price.0).max();
     let ask = m.asks.iter().filter(|l| l.qty.0 > 0).map(|l| l.price.0).min();
     match (bid, ask) {
-        (Some(b), Some(a)) => Some(b + (a - b) / 2),
+        (Some(b), Some(a)) => Some(b / 2 + a / 2),
         (Some(b), None) => Some(b),
         (None, Some(a)) => Some(a),
         (None, None) => None,
