@@ -65,7 +65,12 @@ fn messages() -> Vec<(BookKind, u64, Vec<Level>, Vec<Level>)> {
         let u = i as u64 + 2;
         // Touch walks a triangle wave of ±600 ticks.
         let phase = (i % 2400) as i64;
-        let touch = 100_000 + if phase < 1200 { phase - 600 } else { 1800 - phase };
+        let touch = 100_000
+            + if phase < 1200 {
+                phase - 600
+            } else {
+                1800 - phase
+            };
         if i % 1000 == 0 {
             let bids = (0..200).map(|k| lv(touch - 1 - k * 2, 5 + k)).collect();
             let asks = (0..200).map(|k| lv(touch + 1 + k * 2, 5 + k)).collect();

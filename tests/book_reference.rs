@@ -86,7 +86,8 @@ impl RefBook {
                 self.asks.remove(&worst);
             }
         }
-        if let (Some((&b, _)), Some((&a, _))) = (self.bids.iter().next_back(), self.asks.iter().next())
+        if let (Some((&b, _)), Some((&a, _))) =
+            (self.bids.iter().next_back(), self.asks.iter().next())
         {
             if b >= a {
                 self.invalidate();
@@ -112,7 +113,11 @@ impl RefBook {
     }
 
     fn qty(&self, side: Side, p: i64) -> i64 {
-        let m = if side == Side::Buy { &self.bids } else { &self.asks };
+        let m = if side == Side::Buy {
+            &self.bids
+        } else {
+            &self.asks
+        };
         m.get(&p).copied().unwrap_or(0)
     }
 
@@ -382,7 +387,10 @@ fn full_overflow_rejects_and_invalidates() {
     });
     let bids = [lv(1000, 1), lv(500, 1), lv(400, 1)];
     let asks = [lv(1001, 1)];
-    assert_eq!(book.apply(&msg(BookKind::Snapshot, 5, &bids, &asks)), Ok(Applied::Reset));
+    assert_eq!(
+        book.apply(&msg(BookKind::Snapshot, 5, &bids, &asks)),
+        Ok(Applied::Reset)
+    );
     assert_eq!(book.level_count(Side::Buy), 3);
     // A third out-of-window bid does not fit.
     let more = [lv(300, 1)];
@@ -397,7 +405,10 @@ fn full_overflow_rejects_and_invalidates() {
         book.apply(&msg(BookKind::Delta, 7, &[], &[])),
         Err(BookError::NeedSnapshot { got: UpdateId(7) })
     );
-    assert_eq!(book.apply(&msg(BookKind::Snapshot, 9, &bids, &asks)), Ok(Applied::Reset));
+    assert_eq!(
+        book.apply(&msg(BookKind::Snapshot, 9, &bids, &asks)),
+        Ok(Applied::Reset)
+    );
     assert!(book.is_valid());
 }
 
@@ -406,7 +417,8 @@ fn bad_levels_are_typed_errors_and_invalidate() {
     let mut book = Book::new(BookConfig::default());
     let bids = [lv(1000, 1)];
     let asks = [lv(1001, 1)];
-    book.apply(&msg(BookKind::Snapshot, 5, &bids, &asks)).unwrap();
+    book.apply(&msg(BookKind::Snapshot, 5, &bids, &asks))
+        .unwrap();
     let neg = [lv(999, -1)];
     assert_eq!(
         book.apply(&msg(BookKind::Delta, 6, &neg, &[])),
@@ -416,7 +428,8 @@ fn bad_levels_are_typed_errors_and_invalidate() {
         })
     );
     assert!(!book.is_valid());
-    book.apply(&msg(BookKind::Snapshot, 7, &bids, &asks)).unwrap();
+    book.apply(&msg(BookKind::Snapshot, 7, &bids, &asks))
+        .unwrap();
     for p in [i64::MAX, i64::MIN, (1 << 62) + 1] {
         let huge = [lv(p, 1)];
         assert_eq!(
@@ -430,7 +443,10 @@ fn bad_levels_are_typed_errors_and_invalidate() {
     // Extreme but in-range prices work, including negative ones.
     let lo = [lv(-(1 << 62), 3)];
     let hi = [lv(1 << 62, 4)];
-    assert_eq!(book.apply(&msg(BookKind::Snapshot, 9, &lo, &hi)), Ok(Applied::Reset));
+    assert_eq!(
+        book.apply(&msg(BookKind::Snapshot, 9, &lo, &hi)),
+        Ok(Applied::Reset)
+    );
     assert_eq!(book.best_bid(), Some(lv(-(1 << 62), 3)));
     assert_eq!(book.best_ask(), Some(lv(1 << 62, 4)));
     let m = analytics::compute(&book, ExchMs(1)).unwrap();
@@ -453,11 +469,13 @@ fn drifting_touch_recentres_without_losing_levels() {
     });
     let bids = [lv(1000, 1), lv(990, 2), lv(900, 3)];
     let asks = [lv(1001, 4), lv(5000, 6)];
-    book.apply(&msg(BookKind::Snapshot, 1, &bids, &asks)).unwrap();
+    book.apply(&msg(BookKind::Snapshot, 1, &bids, &asks))
+        .unwrap();
     let base0 = book.window_base();
     let mut r = RefBook::default();
     let as_pairs = |v: &[Level]| v.iter().map(|l| (l.price.0, l.qty.0)).collect::<Vec<_>>();
-    r.apply(BookKind::Snapshot, 0, 1, &as_pairs(&bids), &as_pairs(&asks)).unwrap();
+    r.apply(BookKind::Snapshot, 0, 1, &as_pairs(&bids), &as_pairs(&asks))
+        .unwrap();
     // Walk the touch up 40 ticks per delta, leaving the old levels behind.
     let mut moves = 0;
     for step in 1..=10i64 {
@@ -466,13 +484,27 @@ fn drifting_touch_recentres_without_losing_levels() {
         let d_asks = [lv(top + 1, 20 + step), lv(top - 39, 0)];
         let before = book.window_base();
         let u = 1 + step as u64;
-        assert_eq!(book.apply(&msg(BookKind::Delta, u, &d_bids, &d_asks)), Ok(Applied::Delta));
-        r.apply(BookKind::Delta, 0, u, &as_pairs(&d_bids), &as_pairs(&d_asks)).unwrap();
+        assert_eq!(
+            book.apply(&msg(BookKind::Delta, u, &d_bids, &d_asks)),
+            Ok(Applied::Delta)
+        );
+        r.apply(
+            BookKind::Delta,
+            0,
+            u,
+            &as_pairs(&d_bids),
+            &as_pairs(&d_asks),
+        )
+        .unwrap();
         if book.window_base() != before {
             moves += 1;
         }
         for side in [Side::Buy, Side::Sell] {
-            assert_eq!(book.iter_levels(side).collect::<Vec<_>>(), r.levels(side), "step {step}");
+            assert_eq!(
+                book.iter_levels(side).collect::<Vec<_>>(),
+                r.levels(side),
+                "step {step}"
+            );
         }
     }
     assert!(moves >= 5, "window moved only {moves} times");
