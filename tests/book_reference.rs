@@ -513,3 +513,106 @@ fn drifting_touch_recentres_without_losing_levels() {
     assert_eq!(book.qty_at(Side::Buy, Ticks(900)), Lots(3));
     assert_eq!(book.level_count(Side::Buy), 13);
 }
+
+/// Any input at all: prices anywhere in i64, negative sizes, any ids, any
+/// depth, a tiny window and overflow. `apply` must never panic, and whatever
+/// it accepts must leave a book that is uncrossed, within depth, and
+/// internally consistent.
+#[derive(Debug, Clone)]
+struct Wild {
+    snapshot: bool,
+    u: u64,
+    depth: u16,
+    bids: Vec<(i64, i64)>,
+    asks: Vec<(i64, i64)>,
+}
+
+fn wild() -> impl Strategy<Value = Wild> {
+    let price = prop_oneof![
+        4 => 990i64..1010,
+        2 => 0i64..5000,
+        1 => any::<i64>(),
+        1 => prop_oneof![Just(i64::MIN), Just(i64::MAX), Just(1i64 << 62), Just(-(1i64 << 62))],
+    ];
+    let qty = prop_oneof![3 => Just(0i64), 6 => 1i64..100, 1 => any::<i64>()];
+    let level = (price, qty);
+    (
+        prop::bool::weighted(0.2),
+        prop_oneof![4 => 0u64..12, 1 => any::<u64>()],
+        prop_oneof![Just(0u16), 1u16..4, any::<u16>()],
+        prop::collection::vec(level.clone(), 0..12),
+        prop::collection::vec(level, 0..12),
+    )
+        .prop_map(|(snapshot, u, depth, bids, asks)| Wild {
+            snapshot,
+            u,
+            depth,
+            bids,
+            asks,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_messages_never_panic(msgs in prop::collection::vec(wild(), 1..30)) {
+        let mut book = Book::new(BookConfig { window_ticks: 1, overflow_capacity: 4 });
+        prop_assert_eq!(book.config().window_ticks, 64);
+        for w in &msgs {
+            let (bl, al) = (levels_of(&w.bids), levels_of(&w.asks));
+            let m = BookUpdate {
+                kind: if w.snapshot { BookKind::Snapshot } else { BookKind::Delta },
+                depth: w.depth,
+                symbol: Symbol::default(),
+                u: UpdateId(w.u),
+                seq: Seq(0),
+                ts: ExchMs(0),
+                cts: None,
+                bids: &bl,
+                asks: &al,
+            };
+            let before: Vec<Level> = book.iter_levels(Side::Buy).collect();
+            let was_valid = book.is_valid();
+            let r = book.apply(&m);
+            match r {
+                Ok(Applied::Stale) => {
+                    prop_assert!(was_valid);
+                    prop_assert_eq!(book.iter_levels(Side::Buy).collect::<Vec<_>>(), before);
+                }
+                Ok(_) => prop_assert!(book.is_valid()),
+                Err(BookError::NeedSnapshot { .. }) => prop_assert!(!was_valid),
+                Err(e) => {
+                    prop_assert!(!book.is_valid(), "{}", e);
+                    prop_assert!(!e.to_string().is_empty());
+                }
+            }
+            if !book.is_valid() {
+                prop_assert_eq!(book.best_bid(), None);
+                prop_assert_eq!(book.level_count(Side::Sell), 0);
+                continue;
+            }
+            for side in [Side::Buy, Side::Sell] {
+                let lv: Vec<Level> = book.iter_levels(side).collect();
+                prop_assert_eq!(lv.len(), book.level_count(side));
+                if w.depth > 0 {
+                    prop_assert!(lv.len() <= usize::from(w.depth));
+                }
+                for pair in lv.windows(2) {
+                    match side {
+                        Side::Buy => prop_assert!(pair[0].price > pair[1].price),
+                        Side::Sell => prop_assert!(pair[0].price < pair[1].price),
+                    }
+                }
+                for l in &lv {
+                    prop_assert!(l.qty.0 > 0);
+                    prop_assert_eq!(book.qty_at(side, l.price), l.qty);
+                }
+            }
+            if let (Some(b), Some(a)) = (book.best_bid(), book.best_ask()) {
+                prop_assert!(b.price < a.price);
+                let _ = analytics::compute(&book, ExchMs(0));
+            }
+        }
+    }
+}
