@@ -266,8 +266,7 @@ impl SideBook {
     fn set(&mut self, base: i64, w: usize, cap: usize, t: i64, q: i64) -> Result<(), BookError> {
         match idx(base, w, t) {
             Some(i) => {
-                if !self.bits.get(i) {
-                    self.bits.set(i);
+                if !self.bits.test_and_set(i) {
                     self.count += 1;
                 }
                 if let Some(slot) = self.qty.get_mut(i) {
@@ -307,8 +306,7 @@ impl SideBook {
     fn remove(&mut self, base: i64, w: usize, t: i64) {
         match idx(base, w, t) {
             Some(i) => {
-                if self.bits.get(i) {
-                    self.bits.clear(i);
+                if self.bits.test_and_clear(i) {
                     if let Some(slot) = self.qty.get_mut(i) {
                         *slot = 0;
                     }
