@@ -453,6 +453,28 @@ fn bad_levels_are_typed_errors_and_invalidate() {
     assert_eq!(m.gap_distance_up, 100);
     // 2^63 ticks apart does not fit in i64: the spread saturates, no panic.
     assert_eq!(m.spread, Ticks(i64::MAX));
+    // Queries at the extremes of i64 are answered, not panicked on.
+    for side in [Side::Buy, Side::Sell] {
+        for t in [i64::MIN, i64::MAX, 0] {
+            let _ = book.qty_at(side, Ticks(t));
+            let _ = book.first_occupied_beyond(side, Ticks(t), u32::MAX);
+            let _ = book.sum_ticks(side, Ticks(t), u32::MAX);
+        }
+    }
+    assert_eq!(
+        book.first_occupied_beyond(Side::Sell, Ticks(i64::MIN), u32::MAX),
+        None
+    );
+    assert_eq!(
+        book.sum_ticks(Side::Buy, Ticks(i64::MAX), u32::MAX),
+        Lots(0)
+    );
+    assert_eq!(
+        book.first_occupied_beyond(Side::Buy, Ticks(0), u32::MAX),
+        None,
+        "the only bid is 2^62 ticks below zero, beyond u32::MAX"
+    );
+    assert_eq!(book.qty_at(Side::Buy, Ticks(-(1 << 62))), Lots(3));
     assert!(BookError::Gap {
         expected: UpdateId(3),
         got: UpdateId(5)
