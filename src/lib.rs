@@ -19,5 +19,6 @@ pub mod engine;
 pub mod ids;
 pub mod replay;
 pub mod strategy;
+pub mod stream;
 pub mod time;
 pub mod units;

@@ -2,20 +2,24 @@
 //! snapshot and 49 deltas) through the book and checks it against a naive
 //! replay into ordered maps.
 //!
-//! The lines are read here with `zip` + `serde_json`; once the public codec
-//! lands this test should use the real decoder instead.
+//! The book is fed by the project's own path (`Recording` → `PublicDecoder`
+//! → `Book`); the reference is built independently from the same file with
+//! `zip` + `serde_json` and plain ordered maps.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 
 use gapmm::analytics;
 use gapmm::book::{Applied, Book, BookConfig};
-use gapmm::codec::public::{BookKind, BookUpdate, Level};
-use gapmm::ids::{Seq, Symbol, UpdateId};
+use gapmm::codec::public::{BookKind, Level, PublicDecoder, PublicEvent};
+use gapmm::ids::{Symbol, UpdateId};
+use gapmm::replay::Recording;
 use gapmm::time::ExchMs;
 use gapmm::units::{Lots, Side, Step, Ticks};
 
-const RECORDING: &str = "/work/shared/bybit/real/2024-12-01_XRPUSDT_ob500.data.zip";
+mod common;
+
+const RECORDING: &str = "real/2024-12-01_XRPUSDT_ob500.data.zip";
 
 struct Line {
     kind: BookKind,
@@ -29,8 +33,7 @@ struct Line {
 }
 
 fn load() -> Vec<Line> {
-    let path = std::env::var("GAPMM_XRP_RECORDING").unwrap_or_else(|_| RECORDING.to_string());
-    let file = std::fs::File::open(&path).expect("recording zip");
+    let file = std::fs::File::open(common::bybit(RECORDING)).expect("recording zip");
     let mut zip = zip::ZipArchive::new(file).expect("zip archive");
     let mut text = String::new();
     zip.by_index(0)
@@ -78,21 +81,27 @@ fn recording_replays_in_sequence_and_matches_a_naive_replay() {
     let lines = load();
     assert_eq!(lines.len(), 50);
     let symbol = Symbol::new(b"XRPUSDT").unwrap();
+    let mut decoder = PublicDecoder::new(
+        symbol,
+        Step::parse("0.0001").unwrap(),
+        Step::parse("1").unwrap(),
+    );
+    let mut recording = Recording::open(common::bybit(RECORDING)).expect("recording");
     let mut book = Book::new(BookConfig::default());
     let mut bids: BTreeMap<i64, i64> = BTreeMap::new();
     let mut asks: BTreeMap<i64, i64> = BTreeMap::new();
     for (i, l) in lines.iter().enumerate() {
-        let m = BookUpdate {
-            kind: l.kind,
-            depth: l.depth,
-            symbol,
-            u: UpdateId(l.u),
-            seq: Seq(l.seq),
-            ts: ExchMs(l.ts),
-            cts: l.cts.map(ExchMs),
-            bids: &l.bids,
-            asks: &l.asks,
+        let frame = recording.next_line().expect("line").expect("readable");
+        let PublicEvent::Book(m) = decoder.decode(frame).expect("decodes") else {
+            panic!("line {i} is not a book message");
         };
+        // The decoder and the independent reading agree on the message.
+        assert_eq!(
+            (m.kind, m.depth, m.u.0, m.seq.0),
+            (l.kind, l.depth, l.u, l.seq)
+        );
+        assert_eq!((m.ts.0, m.cts.map(|c| c.0)), (l.ts, l.cts));
+        assert_eq!((m.bids, m.asks), (&l.bids[..], &l.asks[..]));
         let want = if i == 0 {
             Applied::Reset
         } else {
@@ -113,8 +122,12 @@ fn recording_replays_in_sequence_and_matches_a_naive_replay() {
                 }
             }
         }
-        assert!(analytics::compute(&book, m.ts).is_some(), "line {i}");
+        assert!(
+            analytics::compute(&book, ExchMs(l.ts)).is_some(),
+            "line {i}"
+        );
     }
+    assert!(recording.next_line().is_none(), "50 lines and no more");
     assert_eq!(book.last_update_id(), Some(UpdateId(20254918)));
     let (&bb, &bq) = bids.iter().next_back().unwrap();
     let (&ba, &aq) = asks.iter().next().unwrap();

@@ -1,1 +1,134 @@
-fn main() {}
+//! `gapmm-hot`: the market-making engine.
+//!
+//! ```text
+//! gapmm-hot                      trade the embedded simulator (the default venue)
+//! gapmm-hot stream --replay F    print one JSON line per order-book message of a recording
+//! ```
+//! `gapmm-hot --help` lists every flag with its environment variable.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use gapmm::engine::config::{load_dotenv, Config, EngineArgs};
+use gapmm::replay::Recording;
+use gapmm::stream::{symbol_from_line, StreamOutcome, StreamPrinter};
+use gapmm::units::Step;
+
+/// Thread-per-core, busy-poll market maker for Bybit v5 (spot and linear).
+///
+/// With no arguments and no keys it starts the embedded Bybit v5 simulator on
+/// loopback and paper-trades against it. Real Bybit (testnet or mainnet) needs
+/// BYBIT_API_KEY / BYBIT_API_SECRET, --live and a typed YES before any order.
+/// Settings come from flags, the environment or .env (see .env.example).
+#[derive(Parser, Debug)]
+#[command(name = "gapmm-hot", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// Stop by itself after this many seconds (default: run until Ctrl+C).
+    #[arg(long, global = true)]
+    duration: Option<f64>,
+    /// Write HdrHistogram interval logs (.hlog) and percentile files (.hgrm) into DIR.
+    #[arg(long = "hist-out", global = true)]
+    hist_out: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Trade (the default when no subcommand is given).
+    Run,
+    /// Print market updates with the gap analytics, without trading.
+    Stream(StreamArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct StreamArgs {
+    /// Replay a recording in Bybit's archive format (one WS message per line, plain or .zip)
+    /// instead of connecting to the venue.
+    #[arg(long)]
+    replay: Option<PathBuf>,
+    /// Quantity step of the instrument (default: 0.00000001, fine enough for any Bybit size).
+    #[arg(long = "qty-step", default_value = "0.00000001")]
+    qty_step: String,
+}
+
+fn main() -> ExitCode {
+    if let Err(e) = load_dotenv() {
+        eprintln!("gapmm-hot: {e}");
+        return ExitCode::from(2);
+    }
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Some(Command::Stream(s)) => match &s.replay {
+            Some(path) => stream_replay(&cli, s, path),
+            None => Err("live stream mode is not available yet: pass --replay FILE".to_string()),
+        },
+        None | Some(Command::Run) => Config::from_args(&cli.engine)
+            .map_err(|e| e.to_string())
+            .and_then(|_| Err("trading is not available yet in this build".to_string())),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gapmm-hot: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `gapmm-hot stream --replay FILE`: one JSON line per book message.
+fn stream_replay(cli: &Cli, args: &StreamArgs, path: &PathBuf) -> Result<(), String> {
+    let tick = Step::parse(cli.engine.tick_size.trim())
+        .map_err(|e| format!("TICK_SIZE={:?}: {e}", cli.engine.tick_size))?;
+    let qty = Step::parse(args.qty_step.trim())
+        .map_err(|e| format!("--qty-step {:?}: {e}", args.qty_step))?;
+    let mut rec = Recording::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut printer: Option<StreamPrinter> = None;
+    let (mut lines, mut errors) = (0u64, 0u64);
+    while let Some(line) = rec.next_line() {
+        let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+        if printer.is_none() {
+            // The symbol comes from the recording unless TRADING_SYMBOL was given explicitly.
+            let symbol = symbol_from_line(line).ok_or_else(|| {
+                format!(
+                    "{}: the first line is not an order-book message",
+                    path.display()
+                )
+            })?;
+            printer =
+                Some(StreamPrinter::new(symbol, tick, qty).map_err(|e| format!("TICK_SIZE: {e}"))?);
+        }
+        let Some(p) = printer.as_mut() else { continue };
+        let outcome = match p.on_frame(line, &mut out) {
+            Ok(o) => o,
+            // The reader went away (`| head`): not an error of ours.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(e.to_string()),
+        };
+        match outcome {
+            Ok(StreamOutcome::Line(_)) => lines += 1,
+            Ok(_) => {}
+            Err(e) => {
+                errors += 1;
+                eprintln!("gapmm-hot: line {}: {e}", rec.line_no());
+            }
+        }
+    }
+    match out.flush() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.to_string()),
+        _ => {}
+    }
+    if lines == 0 && errors > 0 {
+        return Err(format!(
+            "no message of {} could be used ({errors} errors)",
+            path.display()
+        ));
+    }
+    Ok(())
+}

@@ -57,25 +57,45 @@ pub enum IdlePolicy {
 #[derive(Debug, Clone, clap::Args)]
 pub struct EngineArgs {
     /// Venue: sim (embedded simulator, default), testnet or mainnet.
-    #[arg(long, env = "GAPMM_VENUE", default_value = "sim")]
+    #[arg(global = true, long, env = "GAPMM_VENUE", default_value = "sim")]
     pub venue: String,
     /// Required (with keys and a typed YES) before any order on testnet or mainnet.
-    #[arg(long, env = "GAPMM_LIVE", default_value_t = false)]
+    #[arg(global = true, long, env = "GAPMM_LIVE", default_value_t = false)]
     pub live: bool,
     /// Bybit API key (testnet/mainnet only). Read from .env or the environment.
-    #[arg(long = "api-key", env = "BYBIT_API_KEY", hide_env_values = true)]
+    #[arg(
+        global = true,
+        long = "api-key",
+        env = "BYBIT_API_KEY",
+        hide_env_values = true
+    )]
     pub api_key: Option<String>,
     /// Bybit API secret. Read from .env or the environment; never printed.
-    #[arg(long = "api-secret", env = "BYBIT_API_SECRET", hide_env_values = true)]
+    #[arg(
+        global = true,
+        long = "api-secret",
+        env = "BYBIT_API_SECRET",
+        hide_env_values = true
+    )]
     pub api_secret: Option<String>,
     /// Symbol to quote.
-    #[arg(long, env = "TRADING_SYMBOL", default_value = "BTCUSDT")]
+    #[arg(global = true, long, env = "TRADING_SYMBOL", default_value = "BTCUSDT")]
     pub symbol: String,
     /// Market type: spot or linear.
-    #[arg(long = "market-type", env = "MARKET_TYPE", default_value = "spot")]
+    #[arg(
+        global = true,
+        long = "market-type",
+        env = "MARKET_TYPE",
+        default_value = "spot"
+    )]
     pub market_type: String,
     /// Price increment; must agree with the exchange's instruments-info.
-    #[arg(long = "tick-size", env = "TICK_SIZE", default_value = "0.10")]
+    #[arg(
+        global = true,
+        long = "tick-size",
+        env = "TICK_SIZE",
+        default_value = "0.10"
+    )]
     pub tick_size: String,
     /// Maximum absolute net position in base units.
     #[arg(
@@ -99,26 +119,41 @@ pub struct EngineArgs {
     )]
     pub min_update_interval: String,
     /// Order transport: ws (WebSocket trade API) or rest.
-    #[arg(long, env = "GAPMM_ORDER_TRANSPORT", default_value = "ws")]
+    #[arg(
+        global = true,
+        long,
+        env = "GAPMM_ORDER_TRANSPORT",
+        default_value = "ws"
+    )]
     pub transport: String,
     /// Order-book depth topic: 1, 50, 200 or 1000.
-    #[arg(long, env = "GAPMM_DEPTH", default_value = "50")]
+    #[arg(global = true, long, env = "GAPMM_DEPTH", default_value = "50")]
     pub depth: String,
     /// CPU cores for the hot threads: "auto", or a list such as "1" (one thread runs every
     /// stage), "0,1" (feed+strategy | orders) or "0,1,2" (one stage per core).
-    #[arg(long, env = "GAPMM_CORES", default_value = "auto")]
+    #[arg(global = true, long, env = "GAPMM_CORES", default_value = "auto")]
     pub cores: String,
     /// Idle policy of hot threads: spin, yield or park.
-    #[arg(long, env = "GAPMM_IDLE", default_value = "spin")]
+    #[arg(global = true, long, env = "GAPMM_IDLE", default_value = "spin")]
     pub idle: String,
     /// Distance in ticks of the tight quote from the (reservation) mid.
-    #[arg(long = "tight-ticks", env = "GAPMM_TIGHT_TICKS", default_value = "1")]
+    #[arg(
+        global = true,
+        long = "tight-ticks",
+        env = "GAPMM_TIGHT_TICKS",
+        default_value = "1"
+    )]
     pub tight_ticks: String,
     /// Distance in ticks of the wide quote from the (reservation) mid.
-    #[arg(long = "wide-ticks", env = "GAPMM_WIDE_TICKS", default_value = "100")]
+    #[arg(
+        global = true,
+        long = "wide-ticks",
+        env = "GAPMM_WIDE_TICKS",
+        default_value = "100"
+    )]
     pub wide_ticks: String,
     /// Inventory risk aversion gamma; "auto" picks the value that keeps the growing side wide at max position, 0 reproduces the original.
-    #[arg(long, env = "GAPMM_GAMMA", default_value = "auto")]
+    #[arg(global = true, long, env = "GAPMM_GAMMA", default_value = "auto")]
     pub gamma: String,
     /// Alpha adjustment in ticks per unit of (0.5 - gap score); 0 disables it.
     #[arg(
@@ -129,10 +164,20 @@ pub struct EngineArgs {
     )]
     pub alpha_ticks: String,
     /// Pull quotes when no market message arrived for this many milliseconds.
-    #[arg(long = "stale-ms", env = "GAPMM_STALE_MS", default_value = "3000")]
+    #[arg(
+        global = true,
+        long = "stale-ms",
+        env = "GAPMM_STALE_MS",
+        default_value = "3000"
+    )]
     pub stale_ms: String,
     /// Pull quotes when exchange time lags local time by more than this many milliseconds.
-    #[arg(long = "max-lag-ms", env = "GAPMM_MAX_LAG_MS", default_value = "5000")]
+    #[arg(
+        global = true,
+        long = "max-lag-ms",
+        env = "GAPMM_MAX_LAG_MS",
+        default_value = "5000"
+    )]
     pub max_lag_ms: String,
     /// recv_window sent with signed requests, in milliseconds.
     #[arg(
@@ -142,16 +187,36 @@ pub struct EngineArgs {
     )]
     pub recv_window: String,
     /// Journal file (JSON Lines of every order action and fill).
-    #[arg(long, env = "GAPMM_JOURNAL", default_value = "gapmm-journal.jsonl")]
+    #[arg(
+        global = true,
+        long,
+        env = "GAPMM_JOURNAL",
+        default_value = "gapmm-journal.jsonl"
+    )]
     pub journal: String,
     /// Simulator only: use TLS (wss/https) towards the embedded simulator.
-    #[arg(long = "sim-tls", env = "GAPMM_SIM_TLS", default_value_t = false)]
+    #[arg(
+        global = true,
+        long = "sim-tls",
+        env = "GAPMM_SIM_TLS",
+        default_value_t = false
+    )]
     pub sim_tls: bool,
     /// Simulator only: market-model seed.
-    #[arg(long = "sim-seed", env = "GAPMM_SIM_SEED", default_value = "7")]
+    #[arg(
+        global = true,
+        long = "sim-seed",
+        env = "GAPMM_SIM_SEED",
+        default_value = "7"
+    )]
     pub sim_seed: String,
     /// Simulator only: synthetic market events per second.
-    #[arg(long = "sim-rate", env = "GAPMM_SIM_RATE", default_value = "200")]
+    #[arg(
+        global = true,
+        long = "sim-rate",
+        env = "GAPMM_SIM_RATE",
+        default_value = "200"
+    )]
     pub sim_rate: String,
 }
 
