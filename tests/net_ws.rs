@@ -51,17 +51,28 @@ fn write_raw(ws: &mut Srv, bytes: &[u8]) {
     s.flush().unwrap();
 }
 
-fn server(tls: bool, f: impl FnOnce(TcpListener, Option<TlsFixture>) + Send + 'static) -> (Option<TlsFixture>, std::net::SocketAddr, JoinHandle<()>) {
+fn server(
+    tls: bool,
+    f: impl FnOnce(TcpListener, Option<TlsFixture>) + Send + 'static,
+) -> (Option<TlsFixture>, std::net::SocketAddr, JoinHandle<()>) {
     let (l, addr) = listener();
     let fx = tls.then(tls_fixture);
-    let fx_srv = fx.as_ref().map(|f| TlsFixture { server: f.server.clone(), cert_der: f.cert_der.clone() });
+    let fx_srv = fx.as_ref().map(|f| TlsFixture {
+        server: f.server.clone(),
+        cert_der: f.cert_der.clone(),
+    });
     let h = std::thread::spawn(move || f(l, fx_srv));
     (fx, addr, h)
 }
 
 fn client(tls: bool, addr: std::net::SocketAddr, fx: Option<&TlsFixture>) -> (Poll, WsConn) {
     let poll = Poll::new().unwrap();
-    let ep = endpoint(if tls { "wss" } else { "ws" }, addr, "/v5/public/linear", fx);
+    let ep = endpoint(
+        if tls { "wss" } else { "ws" },
+        addr,
+        "/v5/public/linear",
+        fx,
+    );
     let conn = WsConn::new(ep, poll.registry(), TOK).unwrap();
     (poll, conn)
 }
@@ -108,7 +119,11 @@ fn echo_and_close(tls: bool) {
     });
     let (mut poll, mut c) = client(tls, addr, fx.as_ref());
     let seen = connect(&mut poll, &mut c);
-    assert_eq!(seen.first(), Some(&ConnState::Connecting), "start_connect must not block: {seen:?}");
+    assert_eq!(
+        seen.first(),
+        Some(&ConnState::Connecting),
+        "start_connect must not block: {seen:?}"
+    );
     assert!(c.is_open());
 
     let msgs: Vec<String> = [0usize, 5, 125, 126, 300, 70_000]
@@ -118,18 +133,32 @@ fn echo_and_close(tls: bool) {
     for m in &msgs {
         c.send_text(m.as_bytes()).unwrap();
     }
-    drive(&mut poll, "flush", || (!c.has_pending() || c.flush_pending().unwrap()).then_some(()));
+    drive(&mut poll, "flush", || {
+        (!c.has_pending() || c.flush_pending().unwrap()).then_some(())
+    });
     let got = recv(&mut poll, &mut c, msgs.len());
-    assert_eq!(got, msgs.iter().map(|m| m.as_bytes().to_vec()).collect::<Vec<_>>());
+    assert_eq!(
+        got,
+        msgs.iter()
+            .map(|m| m.as_bytes().to_vec())
+            .collect::<Vec<_>>()
+    );
 
     // Application heartbeat: due immediately with a zero interval.
     let mut timer = PingTimer::new(Duration::ZERO, Instant::now());
-    assert!(c.ping_if_due(&mut timer, Instant::now(), BYBIT_PING).unwrap());
+    assert!(c
+        .ping_if_due(&mut timer, Instant::now(), BYBIT_PING)
+        .unwrap());
     assert_eq!(recv(&mut poll, &mut c, 1), vec![BYBIT_PING.to_vec()]);
     let mut slow = PingTimer::new(Duration::from_secs(3600), Instant::now());
-    assert!(!c.ping_if_due(&mut slow, Instant::now(), BYBIT_PING).unwrap());
+    assert!(!c
+        .ping_if_due(&mut slow, Instant::now(), BYBIT_PING)
+        .unwrap());
 
-    assert_eq!(c.send_text(&[0xff, 0xfe]), Err(NetError::InvalidInput("text frame payload is not UTF-8")));
+    assert_eq!(
+        c.send_text(&[0xff, 0xfe]),
+        Err(NetError::InvalidInput("text frame payload is not UTF-8"))
+    );
     assert!(c.is_open(), "rejected input leaves the connection open");
 
     c.close();
@@ -180,13 +209,18 @@ fn split_and_coalesced(tls: bool) {
         // complete frame yet.
         let deadline = Instant::now() + TIMEOUT;
         loop {
-            poll.poll(&mut events, Some(Duration::from_millis(50))).unwrap();
+            poll.poll(&mut events, Some(Duration::from_millis(50)))
+                .unwrap();
             if events.iter().any(|e| e.token() == TOK && e.is_readable()) {
                 break;
             }
             assert!(Instant::now() < deadline, "piece {piece} never arrived");
         }
-        assert_eq!(c.read_frames(|_| panic!("partial frame delivered")).unwrap(), 0);
+        assert_eq!(
+            c.read_frames(|_| panic!("partial frame delivered"))
+                .unwrap(),
+            0
+        );
         go_tx.send(()).unwrap();
     }
     let got = recv(&mut poll, &mut c, 4);
@@ -235,7 +269,11 @@ fn ping_answered(tls: bool) {
         done_rx.try_recv().ok()
     });
     assert_eq!(pong, b"hb-1");
-    assert_eq!(texts, vec![b"after-ping".to_vec()], "pings are not delivered as frames");
+    assert_eq!(
+        texts,
+        vec![b"after-ping".to_vec()],
+        "pings are not delivered as frames"
+    );
     assert!(c.is_open());
     fin_tx.send(()).unwrap();
     h.join().unwrap();
@@ -255,7 +293,11 @@ fn close_and_reconnect(tls: bool) {
     let (fx, addr, h) = server(tls, |l, fx| {
         let mut ws = accept_ws(&l, fx.as_ref());
         ws.send(Message::Text("one".into())).unwrap();
-        ws.close(Some(CloseFrame { code: CloseCode::Away, reason: "restart".into() })).unwrap();
+        ws.close(Some(CloseFrame {
+            code: CloseCode::Away,
+            reason: "restart".into(),
+        }))
+        .unwrap();
         // Wait for the client's close reply.
         while ws.read().is_ok() {}
         drop(ws);
@@ -264,15 +306,21 @@ fn close_and_reconnect(tls: bool) {
         assert!(matches!(ws.read(), Ok(Message::Text(t)) if t == "hello again"));
     });
     let (mut poll, mut c) = client(tls, addr, fx.as_ref());
-    let cfg = BackoffConfig { base: Duration::from_millis(2), max: Duration::from_millis(50), ..BackoffConfig::default() };
+    let cfg = BackoffConfig {
+        base: Duration::from_millis(2),
+        max: Duration::from_millis(50),
+        ..BackoffConfig::default()
+    };
     let mut backoff = Backoff::new(cfg, 42);
     connect(&mut poll, &mut c);
     backoff.on_connected(Instant::now());
 
     let mut got = Vec::new();
-    let err = drive(&mut poll, "close", || match c.read_frames(|p| got.push(p.to_vec())) {
-        Ok(_) => None,
-        Err(e) => Some(e),
+    let err = drive(&mut poll, "close", || {
+        match c.read_frames(|p| got.push(p.to_vec())) {
+            Ok(_) => None,
+            Err(e) => Some(e),
+        }
     });
     assert_eq!(got, vec![b"one".to_vec()]);
     assert_eq!(err, NetError::Closed { code: 1001 });
@@ -281,14 +329,21 @@ fn close_and_reconnect(tls: bool) {
     assert_eq!(c.close_code(), 1001);
 
     let delay = backoff.on_disconnected(Instant::now());
-    assert!(delay >= Duration::from_micros(1600) && delay <= Duration::from_micros(2400), "{delay:?}");
+    assert!(
+        delay >= Duration::from_micros(1600) && delay <= Duration::from_micros(2400),
+        "{delay:?}"
+    );
     let reconnect_at = Instant::now() + delay;
-    drive(&mut poll, "backoff delay", || (Instant::now() >= reconnect_at).then_some(()));
+    drive(&mut poll, "backoff delay", || {
+        (Instant::now() >= reconnect_at).then_some(())
+    });
     connect(&mut poll, &mut c);
     assert_eq!(c.close_code(), 0);
     assert_eq!(recv(&mut poll, &mut c, 1), vec![b"two".to_vec()]);
     c.send_text(b"hello again").unwrap();
-    drive(&mut poll, "flush", || (!c.has_pending() || c.flush_pending().unwrap()).then_some(()));
+    drive(&mut poll, "flush", || {
+        (!c.has_pending() || c.flush_pending().unwrap()).then_some(())
+    });
     h.join().unwrap();
 }
 
@@ -315,7 +370,10 @@ fn tls_rejects_untrusted_certificate() {
     let poll = Poll::new().unwrap();
     let ep = endpoint("wss", addr, "/", Some(&other));
     let mut c = WsConn::new(ep, poll.registry(), TOK).unwrap();
-    assert_eq!(c.connect_blocking(TIMEOUT), Err(NetError::Tls("invalid peer certificate")));
+    assert_eq!(
+        c.connect_blocking(TIMEOUT),
+        Err(NetError::Tls("invalid peer certificate"))
+    );
     assert_eq!(c.state(), ConnState::Closed);
     h.join().unwrap();
 }
@@ -338,5 +396,8 @@ fn blocking_connect_and_refused_port() {
     drop(l);
     let (_poll, mut c) = client(false, dead, None);
     let e = c.connect_blocking(TIMEOUT).unwrap_err();
-    assert!(matches!(e, NetError::Io(std::io::ErrorKind::ConnectionRefused)), "{e:?}");
+    assert!(
+        matches!(e, NetError::Io(std::io::ErrorKind::ConnectionRefused)),
+        "{e:?}"
+    );
 }

@@ -15,11 +15,12 @@
 //!   (`tests/alloc_net.rs`); TLS: rustls allocates per record (counts in that
 //!   test). The receive buffer (64 KiB) grows (doubling, up to 64 MiB) only
 //!   for larger responses, e.g. instruments-info at start-up.
-//! * Keep-alive loss: a connection closed by the server while idle (EOF seen
-//!   by `poll_response`, or a `Connection: close` response) is replaced
-//!   transparently — immediately after an idle EOF, otherwise at the next
-//!   `send`. Each replacement increments [`HttpConn::reconnects`] and `send`
-//!   reports it with [`SendOutcome::Reconnected`]. A connection that dies
+//! * Keep-alive loss: a connection the server closes while idle (EOF seen
+//!   by `poll_response`, or a response with `Connection: close`) is replaced
+//!   transparently and at once, so the next order finds a warm connection.
+//!   If the replacement fails, or a connection died otherwise, the next
+//!   `send` reconnects and says so with [`SendOutcome::Reconnected`]. Every
+//!   replacement increments [`HttpConn::reconnects`]. A connection that dies
 //!   with a request in flight returns `Closed { code: 0 }` from
 //!   `poll_response`: the request may or may not have been executed, so it is
 //!   never resent automatically.
@@ -663,12 +664,12 @@ impl HttpConn {
             Ok(Some(r)) => {
                 self.in_flight = false;
                 let keep = self.head.is_some_and(|h| h.keep_alive);
-                if !keep || (self.eof && self.consumed >= self.filled) {
-                    // Deliver from the buffer; replace the connection at the next send.
-                    if let Some(mut s) = self.stream.take() {
-                        s.deregister(&self.registry);
-                    }
-                    self.dead = true;
+                if !keep || self.eof {
+                    // The server is closing this connection: start its
+                    // replacement now. The response stays readable: the new
+                    // connection writes into `rx` only on the next call.
+                    self.drop_stream();
+                    let _ = self.open_new();
                 }
                 Ok(Some(r))
             }

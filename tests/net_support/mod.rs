@@ -22,8 +22,9 @@ pub struct TlsFixture {
 
 pub fn tls_fixture() -> TlsFixture {
     tls::install_provider();
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-        .expect("rcgen");
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .expect("rcgen");
     let cert_der: CertificateDer<'static> = ck.cert.der().clone();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
     let server = ServerConfig::builder()
@@ -95,7 +96,12 @@ pub fn listener() -> (TcpListener, SocketAddr) {
 }
 
 /// Client endpoint for `scheme://127.0.0.1:port/path`, TLS trusting the fixture cert.
-pub fn endpoint(scheme: &str, addr: SocketAddr, path: &str, tls_fx: Option<&TlsFixture>) -> Endpoint {
+pub fn endpoint(
+    scheme: &str,
+    addr: SocketAddr,
+    path: &str,
+    tls_fx: Option<&TlsFixture>,
+) -> Endpoint {
     let url = Url::parse(&format!("{scheme}://127.0.0.1:{}{path}", addr.port())).unwrap();
     let cfg = tls_fx.map(|f| tls::custom_root_config(&f.cert_der).unwrap());
     Endpoint::new(url, cfg).unwrap()
@@ -110,7 +116,8 @@ pub fn drive<T>(poll: &mut Poll, what: &str, mut step: impl FnMut() -> Option<T>
             return v;
         }
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        poll.poll(&mut events, Some(Duration::from_millis(20))).unwrap();
+        poll.poll(&mut events, Some(Duration::from_millis(20)))
+            .unwrap();
     }
 }
 
@@ -118,7 +125,9 @@ pub fn drive<T>(poll: &mut Poll, what: &str, mut step: impl FnMut() -> Option<T>
 pub fn read_request(s: &mut impl Read, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4) {
-            let head = std::str::from_utf8(&buf[..end]).unwrap().to_ascii_lowercase();
+            let head = std::str::from_utf8(&buf[..end])
+                .unwrap()
+                .to_ascii_lowercase();
             let cl = head
                 .lines()
                 .find_map(|l| l.strip_prefix("content-length:"))
@@ -141,14 +150,21 @@ pub fn read_request(s: &mut impl Read, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
 }
 
 pub fn response(body: &str) -> Vec<u8> {
-    format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())
-        .into_bytes()
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 pub fn chunked_response(body: &str, chunk: usize) -> Vec<u8> {
     let mut s = String::from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
     for c in body.as_bytes().chunks(chunk) {
-        s.push_str(&format!("{:x}\r\n{}\r\n", c.len(), std::str::from_utf8(c).unwrap()));
+        s.push_str(&format!(
+            "{:x}\r\n{}\r\n",
+            c.len(),
+            std::str::from_utf8(c).unwrap()
+        ));
     }
     s.push_str("0\r\n\r\n");
     s.into_bytes()
