@@ -63,7 +63,11 @@ fn hot_paths_allocate_nothing_after_warm_up() {
     let order_msg = read("bybit/real/ws_account_order_filled.json");
     let exec_msg = read("bybit/examples/private_execution.json");
     let fast_src = read("bybit/real/ws_account_execution_fast.json");
-    let fast_msg = String::from_utf8(fast_src).unwrap().replace("ICPUSDT", "BTCUSDT").replace("12.015", "12.1").into_bytes();
+    let fast_msg = String::from_utf8(fast_src)
+        .unwrap()
+        .replace("ICPUSDT", "BTCUSDT")
+        .replace("12.015", "12.1")
+        .into_bytes();
     let ack_body = read("bybit/examples/rest_order_create_response.json");
     let mut http = format!(
         "HTTP/1.1 200 OK\r\nX-Bapi-Limit: 20\r\nX-Bapi-Limit-Status: 19\r\nX-Bapi-Limit-Reset-Timestamp: 1\r\nContent-Length: {}\r\n\r\n",
@@ -85,7 +89,11 @@ fn hot_paths_allocate_nothing_after_warm_up() {
     let link = OrderLinkId::from_str("mm-1-2-3").unwrap();
     let req = ReqId::from_str("req-1").unwrap();
     let o = NewOrder::post_only(Side::Buy, Ticks(300_005), Lots(100), link);
-    let a = Amend { id: OrderRef::LinkId(link), price: Some(Ticks(300_006)), qty: None };
+    let a = Amend {
+        id: OrderRef::LinkId(link),
+        price: Some(Ticks(300_006)),
+        qty: None,
+    };
 
     let mut round = |checks: &mut u64| {
         for msg in [&order_msg, &exec_msg, &fast_msg] {
@@ -99,9 +107,11 @@ fn hot_paths_allocate_nothing_after_warm_up() {
         }
         rest.create_order(&mut out, ExchMs(1), &inst, &o).unwrap();
         rest.amend_order(&mut out, ExchMs(1), &inst, &a).unwrap();
-        rest.cancel_order(&mut out, ExchMs(1), &inst, &OrderRef::LinkId(link)).unwrap();
+        rest.cancel_order(&mut out, ExchMs(1), &inst, &OrderRef::LinkId(link))
+            .unwrap();
         rest.cancel_all(&mut out, ExchMs(1), &inst).unwrap();
-        rest.create_batch(&mut out, ExchMs(1), &inst, &[o; 20]).unwrap();
+        rest.create_batch(&mut out, ExchMs(1), &inst, &[o; 20])
+            .unwrap();
         work.clear();
         work.extend_from_slice(&http);
         let r = parse_response(&mut work).unwrap().unwrap();
@@ -110,7 +120,9 @@ fn hot_paths_allocate_nothing_after_warm_up() {
         *checks += ack.order_id.len() as u64;
         trade.create(&mut out, &req, ExchMs(1), &inst, &o).unwrap();
         trade.amend(&mut out, &req, ExchMs(1), &inst, &a).unwrap();
-        trade.cancel(&mut out, &req, ExchMs(1), &inst, &OrderRef::LinkId(link)).unwrap();
+        trade
+            .cancel(&mut out, &req, ExchMs(1), &inst, &OrderRef::LinkId(link))
+            .unwrap();
         for msg in [&trade_resp, &batch_resp] {
             work.clear();
             work.extend_from_slice(msg);
@@ -128,7 +140,11 @@ fn hot_paths_allocate_nothing_after_warm_up() {
     }
     let after = allocs();
     assert!(checks > 0);
-    assert_eq!(after - before, 0, "allocations on the hot path after warm-up");
+    assert_eq!(
+        after - before,
+        0,
+        "allocations on the hot path after warm-up"
+    );
     // The counter itself works.
     let b = allocs();
     let v = std::hint::black_box(vec![1u8; 10]);
