@@ -612,7 +612,7 @@ fn decode_root(
     let ret_msg = get_str(&o, "ret_msg")
         .or_else(|| get_str(&o, "retMsg"))
         .unwrap_or("");
-    if op == "pong" || ret_msg == "pong" || op == "ping" && ret_msg == "pong" {
+    if op == "pong" || ret_msg == "pong" {
         let t = o
             .get("args")
             .or_else(|| o.get("data"))
