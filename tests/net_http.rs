@@ -304,7 +304,7 @@ fn blocking_get_and_post_helpers_over_tls() {
         );
         assert!(text.contains("\r\nX-BAPI-SIGN: abc\r\n"), "{text}");
         assert!(text.ends_with("\r\nContent-Length: 2\r\n\r\n{}"), "{text}");
-        s.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+        s.write_all(b"HTTP/1.1 403 Forbidden\r\nX-Bapi-Limit: 10\r\nX-Bapi-Limit-Status: 9\r\nContent-Length: 0\r\n\r\n")
             .unwrap();
         s.flush().unwrap();
         assert!(read_request(&mut s, &mut buf).is_none());
@@ -326,6 +326,11 @@ fn blocking_get_and_post_helpers_over_tls() {
         )
         .unwrap();
     assert_eq!((r.status, r.body), (403, &b""[..]));
+    assert_eq!(
+        (r.meta.rate_limit.limit, r.meta.rate_limit.remaining),
+        (Some(10), Some(9))
+    );
+    assert!(r.meta.keep_alive);
     assert_eq!(c.reconnects(), 0);
     drop(c);
     h.join().unwrap();
