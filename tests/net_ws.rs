@@ -249,16 +249,13 @@ fn ping_answered(tls: bool) {
         let mut ws = accept_ws(&l, fx.as_ref());
         ws.send(Message::Ping(b"hb-1".to_vec().into())).unwrap();
         ws.send(Message::Text("after-ping".into())).unwrap();
-        loop {
-            match ws.read().unwrap() {
-                Message::Pong(p) => {
-                    done_tx.send(p.to_vec()).unwrap();
-                    // Keep the connection until the client has checked.
-                    fin_rx.recv_timeout(TIMEOUT).unwrap();
-                    break;
-                }
-                m => panic!("unexpected {m:?}"),
+        match ws.read().unwrap() {
+            Message::Pong(p) => {
+                done_tx.send(p.to_vec()).unwrap();
+                // Keep the connection until the client has checked.
+                fin_rx.recv_timeout(TIMEOUT).unwrap();
             }
+            m => panic!("unexpected {m:?}"),
         }
     });
     let (mut poll, mut c) = client(tls, addr, fx.as_ref());
@@ -317,10 +314,7 @@ fn close_and_reconnect(tls: bool) {
 
     let mut got = Vec::new();
     let err = drive(&mut poll, "close", || {
-        match c.read_frames(|p| got.push(p.to_vec())) {
-            Ok(_) => None,
-            Err(e) => Some(e),
-        }
+        c.read_frames(|p| got.push(p.to_vec())).err()
     });
     assert_eq!(got, vec![b"one".to_vec()]);
     assert_eq!(err, NetError::Closed { code: 1001 });
