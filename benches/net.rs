@@ -171,7 +171,10 @@ fn http_echo_server(l: TcpListener, tls: Option<Arc<ServerConfig>>, body: &'stat
             .split(|&b| b == b'\n')
             .find_map(|l| {
                 let l = std::str::from_utf8(l).ok()?.trim().to_ascii_lowercase();
-                l.strip_prefix("content-length:")?.trim().parse::<usize>().ok()
+                l.strip_prefix("content-length:")?
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
             })
             .unwrap_or(0);
         let total = end + 4 + cl;
@@ -200,7 +203,11 @@ fn http_echo_server(l: TcpListener, tls: Option<Arc<ServerConfig>>, body: &'stat
 
 fn endpoint(scheme: &str, addr: SocketAddr, fx: Option<&Fixture>) -> Endpoint {
     let url = Url::parse(&format!("{scheme}://127.0.0.1:{}/", addr.port())).unwrap();
-    Endpoint::new(url, fx.map(|f| tls::custom_root_config(&f.cert_der).unwrap())).unwrap()
+    Endpoint::new(
+        url,
+        fx.map(|f| tls::custom_root_config(&f.cert_der).unwrap()),
+    )
+    .unwrap()
 }
 
 fn report(name: &str, h: &Histogram<u64>) {
@@ -266,7 +273,10 @@ fn ws_echo_rtt_loopback(tls_on: bool, n: usize) {
     c.close();
     h.join().unwrap();
     report(
-        &format!("ws_echo_rtt_loopback/{}", if tls_on { "tls" } else { "plain" }),
+        &format!(
+            "ws_echo_rtt_loopback/{}",
+            if tls_on { "tls" } else { "plain" }
+        ),
         &hist,
     );
 }
@@ -362,7 +372,10 @@ impl Write for Sink {
 
 fn ws_send_encode() {
     const ITERS: u32 = 1_000_000;
-    let msg = format!("{{\"op\":\"order.create\",\"pad\":\"{}\"}}", "p".repeat(240));
+    let msg = format!(
+        "{{\"op\":\"order.create\",\"pad\":\"{}\"}}",
+        "p".repeat(240)
+    );
     // Validate: unmasking our frame gives the payload back.
     let mut buf = Vec::with_capacity(1024);
     encode_client_frame(&mut buf, OPCODE_TEXT, msg.as_bytes(), [9, 8, 7, 6]);
@@ -371,7 +384,10 @@ fn ws_send_encode() {
         .enumerate()
         .map(|(i, b)| b ^ [9, 8, 7, 6][i % 4])
         .collect();
-    assert_eq!((buf[0], buf[1] & 0x7f, payload.as_slice()), (0x81, 126, msg.as_bytes()));
+    assert_eq!(
+        (buf[0], buf[1] & 0x7f, payload.as_slice()),
+        (0x81, 126, msg.as_bytes())
+    );
 
     let mut sink = Sink;
     let t = Instant::now();

@@ -281,8 +281,7 @@ impl HttpConn {
             return Err(NetError::NotOpen);
         };
         if let Err(e) = s.write_message(request) {
-            self.drop_stream();
-            return Err(e);
+            return Err(self.fail(e));
         }
         self.in_flight = true;
         Ok(outcome)
@@ -303,10 +302,7 @@ impl HttpConn {
         }
         match s.flush_out() {
             Ok(done) => Ok(done),
-            Err(e) => {
-                self.drop_stream();
-                Err(map_io(&e))
-            }
+            Err(e) => Err(self.fail(map_io(&e))),
         }
     }
 
@@ -394,9 +390,14 @@ impl HttpConn {
         self.consumed = 0;
     }
 
+    /// Drops the connection; a WebSocket-style close code is meaningless
+    /// here, so every `Closed` is reported as `Closed { code: 0 }`.
     fn fail(&mut self, e: NetError) -> NetError {
         self.drop_stream();
-        e
+        match e {
+            NetError::Closed { .. } => NetError::Closed { code: 0 },
+            e => e,
+        }
     }
 
     fn poll_inner(&mut self) -> Result<Option<Ready>, NetError> {
