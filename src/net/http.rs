@@ -407,7 +407,7 @@ impl HttpConn {
             return Ok(None);
         };
         match s.poll_tcp() {
-            Ok(true) => {}
+            Ok(true) => s.rearm(),
             Ok(false) => return Ok(None),
             Err(e) => return Err(self.fail(e)),
         }

@@ -179,7 +179,10 @@ impl WsConn {
                     return Err(e);
                 }
             },
-            State::Handshaking(mid) => mid.handshake(),
+            State::Handshaking(mut mid) => {
+                mid.get_mut().get_mut().rearm();
+                mid.handshake()
+            }
         };
         match hs {
             Ok((ws, _response)) => {
@@ -231,6 +234,7 @@ impl WsConn {
         let State::Open(ws) = &mut self.state else {
             return Err(NetError::NotOpen);
         };
+        ws.get_mut().rearm();
         let mut n = 0usize;
         let mut control = false;
         let err = loop {
