@@ -17,6 +17,7 @@ pub mod book;
 pub mod codec;
 pub mod engine;
 pub mod ids;
+pub mod net;
 pub mod replay;
 pub mod strategy;
 pub mod stream;

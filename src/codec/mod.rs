@@ -10,4 +10,9 @@
 //! - [`private`]: private WebSocket (auth, `order`, `execution`, `execution.fast`, `position`, `wallet`).
 //! - [`trade`]: WebSocket trade API (`order.create` / `order.amend` / `order.cancel` and batches).
 
+mod json;
+pub mod private;
 pub mod public;
+pub mod rest;
+pub mod sign;
+pub mod trade;
