@@ -1568,3 +1568,13 @@ fn malformed_private_records_are_typed_errors() {
     let mut m = br#"{"topic":"greeks","data":[]}"#.to_vec();
     assert_eq!(d.decode(&mut m), Ok(PrivateEvent::OtherTopic));
 }
+
+#[test]
+fn codecs_can_move_to_their_threads() {
+    fn send<T: Send>() {}
+    send::<PrivateDecoder>();
+    send::<RestDecoder>();
+    send::<TradeDecoder>();
+    send::<RestCodec>();
+    send::<TradeCodec>();
+}
