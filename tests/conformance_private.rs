@@ -1507,3 +1507,74 @@ fn too_many_records_is_a_typed_error() {
         format!(r#"{{"topic":"execution.fast","creationTime":1,"data":[{ok}]}}"#).into_bytes();
     assert!(matches!(d.decode(&mut b), Ok(PrivateEvent::Executions(p)) if p.records.len() == 64));
 }
+
+#[test]
+fn malformed_private_records_are_typed_errors() {
+    use gapmm::codec::private::PrivateError;
+    use gapmm::units::UnitError;
+    let mut d = PrivateDecoder::new(inst("BTCUSDT", Category::Linear, "0.5", "0.001"));
+    let base = r#"{"topic":"order","creationTime":1,"data":[{"category":"linear","symbol":"BTCUSDT","orderId":"x","orderLinkId":"q1","side":"Buy","orderType":"Limit","timeInForce":"GTC","orderStatus":"New","price":"100.5","qty":"0.010","leavesQty":"0.010","cumExecQty":"0"}]}"#;
+    let mut ok = base.as_bytes().to_vec();
+    assert!(
+        matches!(d.decode(&mut ok), Ok(PrivateEvent::Orders(p)) if p.records[0].price == Ticks(201))
+    );
+    for (from, to, want) in [
+        (
+            "\"100.5\"",
+            "\"100.3\"",
+            PrivateError::Unit {
+                field: "price",
+                err: UnitError::NotOnGrid,
+            },
+        ),
+        (
+            "\"New\"",
+            "\"Sleeping\"",
+            PrivateError::BadValue("orderStatus"),
+        ),
+        ("\"Buy\"", "\"buy\"", PrivateError::BadValue("side")),
+        (
+            "\"GTC\"",
+            "\"Limit\"",
+            PrivateError::BadValue("timeInForce"),
+        ),
+        (
+            "\"symbol\":\"BTCUSDT\",",
+            "",
+            PrivateError::Missing("symbol"),
+        ),
+        ("\"orderId\":\"x\",", "", PrivateError::Missing("orderId")),
+        (
+            "\"qty\":\"0.010\"",
+            "\"qty\":\"-1\"",
+            PrivateError::Unit {
+                field: "qty",
+                err: UnitError::Negative,
+            },
+        ),
+        ("[{", "{\"a\":[{", PrivateError::Json),
+        ("\"data\":[", "\"data\":{\"x\":[", PrivateError::Json),
+    ] {
+        let mut m = base.replacen(from, to, 1).into_bytes();
+        assert_eq!(d.decode(&mut m), Err(want), "{from} -> {to}");
+    }
+    let mut m = br#"{"topic":"order","creationTime":1,"data":{}}"#.to_vec();
+    assert_eq!(
+        d.decode(&mut m),
+        Err(PrivateError::Shape("data is not an array"))
+    );
+    let mut m = br#"{"op":"whatever"}"#.to_vec();
+    assert_eq!(d.decode(&mut m), Err(PrivateError::UnknownMessage));
+    let mut m = br#"{"topic":"greeks","data":[]}"#.to_vec();
+    assert_eq!(d.decode(&mut m), Ok(PrivateEvent::OtherTopic));
+}
+
+#[test]
+fn codecs_can_move_to_their_threads() {
+    fn send<T: Send>() {}
+    send::<PrivateDecoder>();
+    send::<RestDecoder>();
+    send::<TradeDecoder>();
+    send::<RestCodec>();
+    send::<TradeCodec>();
+}

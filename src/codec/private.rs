@@ -602,7 +602,7 @@ fn decode_root(
             }
             b"wallet" => {
                 coins.clear();
-                let account = decode_wallet_list(&data, coins)?;
+                let account = decode_wallet_list(&data, coins, MAX_RECORDS)?;
                 Ok(Decoded::Wallet(ct, account))
             }
             _ => Ok(Decoded::Other),
@@ -940,10 +940,11 @@ pub(crate) fn decode_position(
 }
 
 /// Decodes a wallet `data` / REST `result.list` array: first account's
-/// totals, all coins appended to `coins` (capped at [`MAX_RECORDS`]).
+/// totals, all coins appended to `coins` (at most `cap`).
 pub(crate) fn decode_wallet_list(
     data: &Value<'_, '_>,
     coins: &mut Vec<CoinBalance>,
+    cap: usize,
 ) -> Result<WalletAccount, PrivateError> {
     let arr = data
         .as_array()
@@ -982,7 +983,11 @@ pub(crate) fn decode_wallet_list(
                     total_order_im: dec0("totalOrderIM")?,
                     borrow_amount: dec0("borrowAmount")?,
                 };
-                push_capped(coins, Some(coin))
+                if coins.len() >= cap {
+                    return Err(PrivateError::TooManyRecords);
+                }
+                coins.push(coin);
+                Ok(true)
             })?;
         }
     }

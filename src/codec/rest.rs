@@ -1557,7 +1557,7 @@ impl RestDecoder {
             let r = result_obj(&o, "result")?;
             let list = r.get("list").ok_or(RestError::Missing("list"))?;
             let mut coins = Vec::new();
-            let account = decode_wallet_list(&list, &mut coins)?;
+            let account = decode_wallet_list(&list, &mut coins, usize::MAX)?;
             Ok(WalletBalance { account, coins })
         })
     }
