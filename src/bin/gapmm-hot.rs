@@ -61,6 +61,7 @@ fn main() -> ExitCode {
         eprintln!("gapmm-hot: {e}");
         return ExitCode::from(2);
     }
+    gapmm::net::tls::install_provider();
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Command::Stream(s)) => match &s.replay {
