@@ -5,8 +5,16 @@
 //! - [`topology`]: stage-to-core layouts, pinning and idle policies.
 //! - [`metrics`]: per-hop HdrHistograms recorded on hot threads, collected off them.
 //! - [`msg`]: the fixed-size records passed between stages over SPSC rings.
+//! - [`conn`]: self-reconnecting WebSocket with backoff and heartbeat.
+//! - [`feed`]: public WS → decoder → book → analytics → ring.
+//! - [`strat`]: market updates → signal, reservation price, quotes → ring (conflated).
+//! - [`status`]: relaxed-atomic status board read by the monitor thread.
 
 pub mod config;
+pub mod conn;
+pub mod feed;
 pub mod metrics;
 pub mod msg;
+pub mod status;
+pub mod strat;
 pub mod topology;

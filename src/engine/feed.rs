@@ -1,0 +1,328 @@
+//! Feed stage: public WebSocket → decoder → book → analytics → ring.
+//!
+//! Contract (steady state): one `epoll_wait(0)` per poll, socket reads only
+//! when readable, no allocation (the decoder, book and frame buffers are
+//! sized at start-up), no lock, no panic. Clock: TSC stamps from
+//! [`Clock`] for the `parse` and `apply` hops, `std::time::Instant` for the
+//! staleness and reconnect timers, wall-clock ms for the exchange-lag check.
+//!
+//! Safety rules implemented here:
+//! - the book is invalid until a fresh snapshot arrives after (re)connect;
+//! - a sequence gap or crossed book invalidates it and resubscribes the topic;
+//! - no message for `stale` or exchange time lagging by more than `max_lag`
+//!   marks the market untradable.
+//!
+//! In each of those cases a "pull" update is pushed so the strategy withdraws
+//! the quotes at once.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Poll, Token};
+
+use crate::analytics;
+use crate::book::{Book, BookConfig};
+use crate::codec::public::{orderbook_topic, write_subscribe, PublicDecoder, PublicEvent, SubOp};
+use crate::engine::conn::{ConnEvent, ManagedWs};
+use crate::engine::metrics::{Hop, HopRecorder};
+use crate::engine::msg::MarketUpdate;
+use crate::engine::status::{inc, Board};
+use crate::engine::topology::Stage;
+use crate::ids::{Symbol, UpdateId};
+use crate::net::ws::WsConn;
+use crate::net::Endpoint;
+use crate::time::{wall_ms, Clock};
+use crate::units::Step;
+
+const TOKEN: Token = Token(0);
+
+/// Feed settings.
+#[derive(Debug, Clone)]
+pub struct FeedConfig {
+    /// Public WS endpoint for the category.
+    pub endpoint: Endpoint,
+    /// Symbol.
+    pub symbol: Symbol,
+    /// Tick size.
+    pub price_step: Step,
+    /// Quantity step.
+    pub qty_step: Step,
+    /// Book depth topic.
+    pub depth: u16,
+    /// No message for this long → untradable.
+    pub stale: Duration,
+    /// Exchange time behind wall time by more than this → untradable.
+    pub max_lag: Duration,
+    /// Backoff jitter seed.
+    pub seed: u64,
+}
+
+/// The feed stage.
+pub struct FeedStage {
+    poll: Poll,
+    events: Events,
+    conn: ManagedWs,
+    decoder: PublicDecoder,
+    book: Book,
+    out: rtrb::Producer<MarketUpdate>,
+    rec: HopRecorder,
+    clock: Clock,
+    board: Arc<Board>,
+    sub: Vec<u8>,
+    unsub: Vec<u8>,
+    stale: Duration,
+    max_lag_ms: u64,
+    last_msg: Instant,
+    tradable: bool,
+    /// A resubscribe was sent; deltas until the next snapshot are ignored.
+    resyncing: bool,
+    last_u: UpdateId,
+}
+
+impl FeedStage {
+    /// Builds the stage; the connection opens on the first polls.
+    pub fn new(
+        cfg: FeedConfig,
+        out: rtrb::Producer<MarketUpdate>,
+        rec: HopRecorder,
+        board: Arc<Board>,
+    ) -> std::io::Result<FeedStage> {
+        let poll = Poll::new()?;
+        let ws =
+            WsConn::new(cfg.endpoint, poll.registry(), TOKEN).map_err(std::io::Error::other)?;
+        let topic = orderbook_topic(cfg.depth, &cfg.symbol);
+        let mut sub = Vec::with_capacity(128);
+        let mut unsub = Vec::with_capacity(128);
+        write_subscribe(
+            SubOp::Subscribe,
+            &[topic.as_str()],
+            Some("gm-sub"),
+            &mut sub,
+        )
+        .map_err(std::io::Error::other)?;
+        write_subscribe(
+            SubOp::Unsubscribe,
+            &[topic.as_str()],
+            Some("gm-unsub"),
+            &mut unsub,
+        )
+        .map_err(std::io::Error::other)?;
+        Ok(FeedStage {
+            poll,
+            events: Events::with_capacity(16),
+            conn: ManagedWs::new(ws, cfg.seed),
+            decoder: PublicDecoder::new(cfg.symbol, cfg.price_step, cfg.qty_step),
+            book: Book::new(BookConfig::default()),
+            out,
+            rec,
+            clock: Clock::new(),
+            board,
+            sub,
+            unsub,
+            stale: cfg.stale,
+            max_lag_ms: cfg.max_lag.as_millis() as u64,
+            last_msg: Instant::now(),
+            tradable: false,
+            resyncing: false,
+            last_u: UpdateId(0),
+        })
+    }
+
+    /// The recorder (hop histograms of this stage).
+    pub fn recorder(&mut self) -> &mut HopRecorder {
+        &mut self.rec
+    }
+
+    /// Stops reconnecting and closes the connection.
+    pub fn close(&mut self) {
+        self.conn.disable();
+    }
+
+    fn pull(&mut self) {
+        if self.tradable {
+            self.tradable = false;
+            self.board
+                .feed
+                .tradable
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+        // Pulls are rare; if the ring is full the strategy still sees the
+        // latest market as untradable through the next push.
+        if self
+            .out
+            .push(MarketUpdate::pull(self.last_u, self.clock.stamp()))
+            .is_err()
+        {
+            inc(&self.board.feed.ring_full);
+        }
+    }
+
+    fn on_opened(&mut self) {
+        self.book.invalidate();
+        self.resyncing = false;
+        self.last_msg = Instant::now();
+        if let Err(e) = self.conn.ws().send_text(&self.sub) {
+            let _ = self.conn.lost(e, Instant::now());
+        }
+    }
+
+    fn resubscribe(&mut self) {
+        inc(&self.board.feed.resyncs);
+        self.resyncing = true;
+        let ws = self.conn.ws();
+        let r = ws
+            .send_text(&self.unsub)
+            .and_then(|_| ws.send_text(&self.sub));
+        if let Err(e) = r {
+            let _ = self.conn.lost(e, Instant::now());
+        }
+    }
+
+    /// Reads and processes every available frame; returns how many frames arrived.
+    fn read(&mut self) -> usize {
+        let FeedStage {
+            conn,
+            decoder,
+            book,
+            out,
+            rec,
+            clock,
+            board,
+            max_lag_ms,
+            tradable,
+            resyncing,
+            last_u,
+            ..
+        } = self;
+        let mut need_resync = false;
+        let mut went_untradable = false;
+        let res = conn.ws().read_frames(|frame| {
+            let t_read = clock.stamp();
+            let update = match decoder.decode(frame) {
+                Ok(PublicEvent::Book(b)) => b,
+                Ok(_) => return,
+                Err(_) => {
+                    inc(&board.feed.decode_errors);
+                    return;
+                }
+            };
+            let t_parsed = clock.stamp();
+            let ts = update.ts;
+            let u = update.u;
+            if *resyncing && update.kind == crate::codec::public::BookKind::Delta {
+                return; // waiting for the fresh snapshot
+            }
+            match book.apply(&update) {
+                Ok(_) => *resyncing = false,
+                Err(_) => {
+                    need_resync = true;
+                    went_untradable = true;
+                    return;
+                }
+            }
+            *last_u = u;
+            board
+                .feed
+                .last_u
+                .store(u.0, std::sync::atomic::Ordering::Relaxed);
+            inc(&board.feed.messages);
+            let Some(m) = analytics::compute(book, ts) else {
+                went_untradable = true;
+                return;
+            };
+            let lagging = wall_ms().0.saturating_sub(ts.0) > *max_lag_ms;
+            let t_applied = clock.stamp();
+            rec.record(Hop::Parse, clock.delta_ns(t_read, t_parsed));
+            rec.record(Hop::Apply, clock.delta_ns(t_parsed, t_applied));
+            let ok = !lagging;
+            if ok != *tradable {
+                *tradable = ok;
+                board
+                    .feed
+                    .tradable
+                    .store(ok, std::sync::atomic::Ordering::Relaxed);
+            }
+            let mu = MarketUpdate {
+                u,
+                exch_ts: ts,
+                bid: m.bid,
+                ask: m.ask,
+                mid: m.mid,
+                gap_score: m.gap_prob_resistance_up,
+                imbalance: m.imbalance,
+                tradable: ok,
+                t_read,
+                t_parsed,
+                t_applied,
+            };
+            if out.push(mu).is_err() {
+                inc(&board.feed.ring_full);
+            }
+        });
+        match res {
+            Ok(n) => {
+                if n > 0 {
+                    self.last_msg = Instant::now();
+                }
+                if went_untradable {
+                    self.pull();
+                }
+                if need_resync {
+                    self.resubscribe();
+                }
+                n
+            }
+            Err(e) => {
+                let now = Instant::now();
+                let _ = self.conn.lost(e, now);
+                self.book.invalidate();
+                self.pull();
+                0
+            }
+        }
+    }
+}
+
+impl Stage for FeedStage {
+    fn name(&self) -> &'static str {
+        "feed"
+    }
+
+    fn poll(&mut self) -> bool {
+        let now = Instant::now();
+        match self.conn.drive(now) {
+            ConnEvent::Opened => {
+                inc_reconnect(&self.board, self.conn.reconnects);
+                self.on_opened();
+            }
+            ConnEvent::Failed(_) => {
+                self.book.invalidate();
+                self.pull();
+            }
+            ConnEvent::Idle => {}
+        }
+        if !self.conn.is_open() {
+            return false;
+        }
+        if self
+            .poll
+            .poll(&mut self.events, Some(Duration::ZERO))
+            .is_err()
+        {
+            return false;
+        }
+        let readable = self.events.iter().any(|e| e.token() == TOKEN);
+        let n = if readable { self.read() } else { 0 };
+        if n == 0 && self.tradable && now.duration_since(self.last_msg) > self.stale {
+            self.pull();
+        }
+        n > 0
+    }
+}
+
+fn inc_reconnect(board: &Board, reconnects: u64) {
+    board
+        .feed
+        .reconnects
+        .store(reconnects, std::sync::atomic::Ordering::Relaxed);
+}

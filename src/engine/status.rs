@@ -1,0 +1,117 @@
+//! The status board: counters and gauges the hot threads publish with relaxed
+//! atomic stores, read once a second by the monitor thread for the status line.
+//!
+//! Contract: every write is one relaxed store or add on a cache line the
+//! writing stage owns (feed, strategy and order fields are padded apart) — no
+//! lock, no allocation, no syscall.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+
+/// Fields written by the feed stage.
+#[derive(Default, Debug)]
+#[repr(align(128))]
+pub struct FeedBoard {
+    /// Book messages applied.
+    pub messages: AtomicU64,
+    /// Frames that failed to decode.
+    pub decode_errors: AtomicU64,
+    /// Book sequence gaps / crossed books (each caused a resubscribe).
+    pub resyncs: AtomicU64,
+    /// Reconnects of the public connection.
+    pub reconnects: AtomicU64,
+    /// Whether the book is valid and fresh (quotes allowed).
+    pub tradable: AtomicBool,
+    /// Last update id applied.
+    pub last_u: AtomicU64,
+    /// Market updates dropped because the strategy ring was full.
+    pub ring_full: AtomicU64,
+}
+
+/// Fields written by the strategy stage.
+#[derive(Default, Debug)]
+#[repr(align(128))]
+pub struct StrategyBoard {
+    /// Signal code: 1 up, -1 down, 0 neutral.
+    pub signal: AtomicI64,
+    /// Confidence code: 2 high, 1 med, 0 low.
+    pub conf: AtomicI64,
+    /// Wanted bid in ticks (0 = none).
+    pub bid: AtomicI64,
+    /// Wanted ask in ticks (0 = none).
+    pub ask: AtomicI64,
+    /// Mid in half ticks.
+    pub mid_x2: AtomicI64,
+    /// Gap score × 1e6.
+    pub score_ppm: AtomicI64,
+    /// Market updates skipped by conflation (a newer one was already queued).
+    pub conflated: AtomicU64,
+    /// Targets sent to the order stage.
+    pub targets: AtomicU64,
+}
+
+/// Fields written by the order stage.
+#[derive(Default, Debug)]
+#[repr(align(128))]
+pub struct OrderBoard {
+    /// Net position in lots.
+    pub position: AtomicI64,
+    /// Realised PnL in tick·lots.
+    pub realised: AtomicI64,
+    /// Unrealised PnL in tick·lots (against the mid).
+    pub unrealised: AtomicI64,
+    /// Fills received.
+    pub fills: AtomicU64,
+    /// Requests sent (creates, amends, cancels).
+    pub actions: AtomicU64,
+    /// PostOnly rejections re-placed.
+    pub post_only_replaced: AtomicU64,
+    /// Smallest remaining request budget over the endpoints, per Bybit's headers.
+    pub budget_remaining: AtomicI64,
+    /// Working bid price (0 = none).
+    pub working_bid: AtomicI64,
+    /// Working ask price (0 = none).
+    pub working_ask: AtomicI64,
+    /// Reconnects of the private / trade connections.
+    pub reconnects: AtomicU64,
+    /// Requests rejected by the exchange.
+    pub rejects: AtomicU64,
+    /// Order stage finished its shutdown (cancel-all confirmed or timed out).
+    pub shutdown_done: AtomicBool,
+    /// Whether the cancel-all at shutdown was confirmed by the exchange.
+    pub shutdown_confirmed: AtomicBool,
+}
+
+/// All boards.
+#[derive(Default, Debug)]
+pub struct Board {
+    /// Feed.
+    pub feed: FeedBoard,
+    /// Strategy.
+    pub strategy: StrategyBoard,
+    /// Orders.
+    pub orders: OrderBoard,
+}
+
+/// Shorthand for a relaxed load.
+#[inline]
+pub fn get(a: &AtomicI64) -> i64 {
+    a.load(Relaxed)
+}
+
+/// Shorthand for a relaxed u64 load.
+#[inline]
+pub fn getu(a: &AtomicU64) -> u64 {
+    a.load(Relaxed)
+}
+
+/// Shorthand for a relaxed store.
+#[inline]
+pub fn set(a: &AtomicI64, v: i64) {
+    a.store(v, Relaxed)
+}
+
+/// Shorthand for a relaxed increment.
+#[inline]
+pub fn inc(a: &AtomicU64) {
+    a.fetch_add(1, Relaxed);
+}
