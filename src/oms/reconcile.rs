@@ -68,6 +68,13 @@ impl Oms {
         Some((Ticks(price), Lots(qty)))
     }
 
+    fn stray_exposure(&self, side: Side) -> i64 {
+        self.strays()
+            .filter(|s| s.side == side)
+            .map(|s| s.leaves.0.max(0))
+            .sum()
+    }
+
     fn interval_ok(&self, i: usize, now: u64) -> bool {
         match self.last_action_ns[i] {
             Some(t) => now >= t.saturating_add(self.cfg.min_update_interval_ns),
@@ -143,8 +150,17 @@ impl Oms {
             if desired[i].is_none() {
                 self.replace_due[i] = false;
             }
+            // A pending order that no longer fits the position limit (the
+            // position moved under it) cannot be amended yet: pull it.
+            let cap = self.cfg.max_position.0
+                - side.sign() * self.pnl.position.0
+                - self.stray_exposure(side);
+            let breach = matches!(
+                self.slots[i].state,
+                OrderState::PendingNew | OrderState::PendingAmend
+            ) && self.slots[i].exposure().0 > cap;
             if cancellable
-                && desired[i].is_none()
+                && (desired[i].is_none() || breach)
                 && self.out.has_room()
                 && self.budget.try_take(Endpoint::Cancel, 1, now)
             {
@@ -335,12 +351,11 @@ impl Oms {
                     slot.leaves = o.leaves_qty;
                     slot.cum_exec = o.cum_exec_qty;
                     slot.inflight = None;
-                    if slot.state != OrderState::PendingCancel || slot.req_ns <= asof {
-                        // A cancel sent before the query and still listed
-                        // failed or is slow: treat the order as working; the
-                        // decision will cancel again if still wanted.
-                        slot.state = OrderState::Working;
-                    }
+                    // Listed as open after every request we had sent: the
+                    // order works at the listed values (a cancel sent before
+                    // the query failed or is slow; the decision re-cancels if
+                    // the side is still unwanted).
+                    slot.state = OrderState::Working;
                 }
                 None => self.slots[i] = super::OrderSlot::empty(s.side),
             }
