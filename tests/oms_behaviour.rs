@@ -414,7 +414,9 @@ fn disconnect_with_amend_in_flight_goes_unknown_and_queries_never_rejects() {
             0,
         ),
     ];
-    let a = oms.on_open_orders(&list, 6 * MS).to_vec();
+    let a = oms
+        .on_open_orders(&list, gapmm::time::ExchMs(10), 6 * MS)
+        .to_vec();
     assert_eq!(
         oms.slot(Side::Buy).state,
         OrderState::PendingAmend,
@@ -436,7 +438,9 @@ fn private_disconnect_freezes_quoting_until_the_snapshot() {
     let a = oms.on_reconnected(Link::Private, 3 * MS).to_vec();
     assert_eq!(a, vec![Action::QueryOpenOrders]);
     // Both orders were filled or cancelled meanwhile: the sides are empty and re-quoted.
-    let a = oms.on_open_orders(&[], 4 * MS).to_vec();
+    let a = oms
+        .on_open_orders(&[], gapmm::time::ExchMs(10), 4 * MS)
+        .to_vec();
     assert_eq!(creates(&a).len(), 2, "{a:?}");
 }
 
@@ -452,16 +456,19 @@ fn timeout_without_confirmation_goes_unknown_and_late_order_is_cancelled_as_stra
     assert_eq!(oms.slot(Side::Buy).state, OrderState::Unknown);
     assert_eq!(a, vec![Action::QueryOpenOrders]);
     // The query shows nothing: the side is free again and re-quoted.
-    let a = oms.on_open_orders(&[], 3_001 * MS).to_vec();
-    assert_eq!(creates(&a).len(), 1);
-    // Then the first create shows up after all: it is ours, untracked → cancelled.
     let a = oms
-        .on_order_update(
-            &ev(oid(77), l, Side::Buy, OrderStatus::New, 100, 5, 5, 0),
-            3_002 * MS,
-        )
-        .unwrap()
+        .on_open_orders(&[], gapmm::time::ExchMs(10), 3_001 * MS)
         .to_vec();
+    assert_eq!(creates(&a).len(), 1);
+    // An event stamped before the query's time is stale news: ignored.
+    let mut late = ev(oid(77), l, Side::Buy, OrderStatus::New, 100, 5, 5, 0);
+    late.updated = gapmm::time::ExchMs(9);
+    assert!(oms.on_order_update(&late, 3_002 * MS).unwrap().is_empty());
+    assert_eq!(oms.stats().stale_events, 1);
+    // Stamped after it, the first create really shows up late: it is ours,
+    // untracked → cancelled.
+    late.updated = gapmm::time::ExchMs(11);
+    let a = oms.on_order_update(&late, 3_002 * MS).unwrap().to_vec();
     assert!(
         matches!(a.as_slice(), [Action::Cancel { order, .. }] if order.order_id == oid(77)),
         "{a:?}"

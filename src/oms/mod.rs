@@ -377,6 +377,17 @@ impl Stray {
     }
 }
 
+/// How many recently closed orders are remembered (to recognise stale events).
+const GONE_CAP: usize = 16;
+
+/// An order known to be closed as of an exchange time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Gone {
+    order_id: OrderId,
+    link_id: OrderLinkId,
+    as_of: ExchMs,
+}
+
 /// Counters for monitoring.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OmsStats {
@@ -396,6 +407,8 @@ pub struct OmsStats {
     pub timeouts: u64,
     /// Order events for orders that are not ours.
     pub foreign_events: u64,
+    /// Order events older than what is known about the order (ignored).
+    pub stale_events: u64,
     /// Cancels sent for strays.
     pub stray_cancels: u64,
     /// Open-order queries emitted.
@@ -429,6 +442,8 @@ pub struct Oms {
     halted: bool,
     cancel_all_pending: bool,
     fill_floor: ExchMs,
+    gone: [Gone; GONE_CAP],
+    gone_head: usize,
     stats: OmsStats,
     journal: Vec<u8>,
     out: ActionBuf,
@@ -470,6 +485,8 @@ impl Oms {
             halted: false,
             cancel_all_pending: false,
             fill_floor: ExchMs(0),
+            gone: [Gone::default(); GONE_CAP],
+            gone_head: 0,
             stats: OmsStats::default(),
             journal: Vec::with_capacity(cfg.journal_capacity),
             out: ActionBuf::new(),
@@ -805,6 +822,9 @@ impl Oms {
         {
             self.journal_record(&Record::Order(ev));
             let side = self.slots[i].side;
+            if !ev.status.is_open() {
+                self.remember_gone(&ev.order_id, &ev.link_id, ExchMs(u64::MAX));
+            }
             match self.slots[i].on_event(ev) {
                 order::SlotChange::Confirmed => {
                     self.extra[i] = 0;
@@ -830,10 +850,15 @@ impl Oms {
                 }
             } else {
                 s.active = false;
+                self.remember_gone(&ev.order_id, &ev.link_id, ExchMs(u64::MAX));
             }
-            if self.cfg.journal {
-                journal::encode(&Record::Order(ev), &mut self.journal);
-            }
+            self.journal_record(&Record::Order(ev));
+            return;
+        }
+        if self.is_known_gone(ev) {
+            // An event older than the news that this order is closed (queued
+            // before a snapshot, or after its terminal event): stale.
+            self.stats.stale_events += 1;
             return;
         }
         if is_ours(&ev.link_id) && ev.status.is_open() {
@@ -844,6 +869,31 @@ impl Oms {
         } else {
             self.stats.foreign_events += 1;
         }
+    }
+
+    pub(crate) fn remember_gone(
+        &mut self,
+        order_id: &OrderId,
+        link_id: &OrderLinkId,
+        as_of: ExchMs,
+    ) {
+        let k = self.gone_head % GONE_CAP;
+        if let Some(g) = self.gone.get_mut(k) {
+            *g = Gone {
+                order_id: *order_id,
+                link_id: *link_id,
+                as_of,
+            };
+        }
+        self.gone_head = (self.gone_head + 1) % GONE_CAP;
+    }
+
+    fn is_known_gone(&self, ev: &OrderEvent) -> bool {
+        self.gone.iter().any(|g| {
+            let same = (!ev.order_id.is_empty() && g.order_id == ev.order_id)
+                || (!ev.link_id.is_empty() && g.link_id == ev.link_id);
+            same && ev.updated <= g.as_of
+        })
     }
 
     fn add_stray(&mut self, ev: &OrderEvent, _now: u64) {

@@ -255,6 +255,9 @@ pub struct OrderSlot {
     pub prior: OrderState,
     /// When the in-flight request was sent (monotonic ns).
     pub req_ns: u64,
+    /// Exchange `updatedTime` of the newest order version applied; older
+    /// versions (an event queued before a snapshot) never overwrite it.
+    pub updated: ExchMs,
 }
 
 /// What an order-stream event did to a slot.
@@ -290,6 +293,7 @@ impl OrderSlot {
             inflight: None,
             prior: OrderState::Empty,
             req_ns: 0,
+            updated: ExchMs(0),
         }
     }
 
@@ -362,30 +366,29 @@ impl OrderSlot {
         }
     }
 
-    /// Takes the exchange's view of an open order (order stream or snapshot).
-    fn take_fields(
-        &mut self,
-        order_id: &OrderId,
-        price: Ticks,
-        qty: Lots,
-        leaves: Lots,
-        cum: Lots,
-    ) {
-        if !order_id.is_empty() {
-            self.order_id = *order_id;
+    /// Takes the exchange's view of an open order (order stream or snapshot),
+    /// unless it is older than the version already applied.
+    pub fn take_fields(&mut self, ev: &OrderEvent) {
+        if !ev.order_id.is_empty() {
+            self.order_id = ev.order_id;
         }
-        self.price = price;
-        self.qty = qty;
-        if cum.0 >= self.cum_exec.0 {
-            self.cum_exec = cum;
-            self.leaves = leaves;
+        if ev.updated < self.updated {
+            return;
+        }
+        self.updated = ev.updated;
+        self.price = ev.price;
+        self.qty = ev.qty;
+        if ev.cum_exec_qty.0 >= self.cum_exec.0 {
+            self.cum_exec = ev.cum_exec_qty;
+            self.leaves = ev.leaves_qty;
         } else {
-            // Faster fills already counted more than this (older) event shows.
+            // Faster fills already counted more than this event shows.
             self.leaves = Lots(
-                qty.0
+                ev.qty
+                    .0
                     .saturating_sub(self.cum_exec.0)
                     .max(0)
-                    .min(leaves.0.max(0)),
+                    .min(ev.leaves_qty.0.max(0)),
             );
         }
     }
@@ -402,13 +405,7 @@ impl OrderSlot {
             };
         }
         let amend_landed = ev.price == self.amend_price && ev.qty == self.amend_qty;
-        self.take_fields(
-            &ev.order_id,
-            ev.price,
-            ev.qty,
-            ev.leaves_qty,
-            ev.cum_exec_qty,
-        );
+        self.take_fields(ev);
         match self.state {
             OrderState::PendingNew | OrderState::Working => {
                 let was_pending = self.state == OrderState::PendingNew;

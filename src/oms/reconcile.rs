@@ -22,6 +22,7 @@ use super::{si, Action, AmendReq, Oms, OrderEvent, OrderRef, OrderState, Target}
 use crate::oms::budget::Endpoint;
 use crate::oms::journal::Record;
 use crate::oms::link_id::is_ours;
+use crate::time::ExchMs;
 use crate::units::{Lots, Side, Ticks};
 
 const SIDES: [Side; 2] = [Side::Buy, Side::Sell];
@@ -318,15 +319,17 @@ impl Oms {
     /// at most one per side; further orders of ours are cancelled; foreign
     /// orders are left alone. Quoting starts after this call.
     pub fn adopt_open_orders(&mut self, orders: &[OrderEvent], now: u64) -> &[Action] {
-        self.on_open_orders(orders, now)
+        self.on_open_orders(orders, ExchMs(0), now)
     }
 
     /// The answer to [`Action::QueryOpenOrders`] (all pages): every open order
     /// of ours is either a side's order or a stray being cancelled — none is
     /// dropped (nautilus #5000). A tracked order whose last request predates
     /// the query and which is not listed is gone (filled or cancelled; its
-    /// fills arrive from the execution stream or replay).
-    pub fn on_open_orders(&mut self, orders: &[OrderEvent], now: u64) -> &[Action] {
+    /// fills arrive from the execution stream or replay). `as_of` is the
+    /// response's exchange time (`time`): order events stamped no later than
+    /// it for an order found gone are recognised as stale afterwards.
+    pub fn on_open_orders(&mut self, orders: &[OrderEvent], as_of: ExchMs, now: u64) -> &[Action] {
         self.out.len = 0;
         let asof = self.query_sent_ns.unwrap_or(now);
         // Tracked slots.
@@ -341,15 +344,7 @@ impl Oms {
             {
                 Some(o) => {
                     let slot = &mut self.slots[i];
-                    slot.order_id = if o.order_id.is_empty() {
-                        slot.order_id
-                    } else {
-                        o.order_id
-                    };
-                    slot.price = o.price;
-                    slot.qty = o.qty;
-                    slot.leaves = o.leaves_qty;
-                    slot.cum_exec = o.cum_exec_qty;
+                    slot.take_fields(o);
                     slot.inflight = None;
                     // Listed as open after every request we had sent: the
                     // order works at the listed values (a cancel sent before
@@ -357,18 +352,26 @@ impl Oms {
                     // the side is still unwanted).
                     slot.state = OrderState::Working;
                 }
-                None => self.slots[i] = super::OrderSlot::empty(s.side),
+                None => {
+                    self.remember_gone(&s.order_id, &s.link_id, as_of);
+                    self.slots[i] = super::OrderSlot::empty(s.side);
+                }
             }
         }
         // Strays no longer listed are gone.
-        for st in self.strays.iter_mut().filter(|s| s.active) {
+        for k in 0..self.strays.len() {
+            let st = self.strays[k];
+            if !st.active {
+                continue;
+            }
             let listed = orders.iter().any(|o| {
                 o.status.is_open()
                     && ((!o.order_id.is_empty() && o.order_id == st.order_id)
                         || (!o.link_id.is_empty() && o.link_id == st.link_id))
             });
             if !listed && st.cancel_ns.is_none_or(|t| t <= asof) {
-                st.active = false;
+                self.strays[k].active = false;
+                self.remember_gone(&st.order_id, &st.link_id, as_of);
             }
         }
         // Untracked orders of ours: adopt one per side, the rest are strays.
@@ -399,6 +402,7 @@ impl Oms {
                 s.qty = o.qty;
                 s.leaves = o.leaves_qty;
                 s.cum_exec = o.cum_exec_qty;
+                s.updated = o.updated;
                 s.req_ns = now;
             } else {
                 self.add_stray(o, now);

@@ -132,6 +132,7 @@ pub struct SimOrder {
     pub price: i64,
     pub qty: i64,
     pub cum: i64,
+    pub updated: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -154,6 +155,7 @@ pub struct Sim {
     next_oid: u64,
     next_exec: u64,
     pub post_only_kills: u64,
+    clock_ms: u64,
 }
 
 impl Sim {
@@ -167,6 +169,7 @@ impl Sim {
                 price: 0,
                 qty: 0,
                 cum: 0,
+                updated: 0,
             }; SIM_ORDERS],
             queue: [None; SIM_QUEUE],
             head: 0,
@@ -176,11 +179,27 @@ impl Sim {
             next_oid: 1,
             next_exec: 1,
             post_only_kills: 0,
+            clock_ms: 1,
         }
+    }
+
+    /// The exchange clock (ms), as a query response's `time`.
+    pub fn clock(&self) -> ExchMs {
+        ExchMs(self.clock_ms)
     }
 
     pub fn pending(&self) -> usize {
         self.len
+    }
+
+    /// Whether a fill is still queued (the manager's position lags until then).
+    pub fn fills_queued(&self) -> bool {
+        (0..self.len).any(|k| {
+            matches!(
+                self.queue[(self.head + k) % SIM_QUEUE],
+                Some(Delivery::Fill(_))
+            )
+        })
     }
 
     fn push(&mut self, d: Delivery) {
@@ -201,7 +220,8 @@ impl Sim {
         d
     }
 
-    fn event(o: &SimOrder, status: OrderStatus, reason: RejectReason) -> OrderEvent {
+    fn event(&mut self, o: &SimOrder, status: OrderStatus, reason: RejectReason) -> OrderEvent {
+        self.clock_ms += 1;
         OrderEvent {
             order_id: o.order_id,
             link_id: o.link_id,
@@ -212,8 +232,16 @@ impl Sim {
             cum_exec_qty: Lots(o.cum),
             status,
             reject_reason: reason,
-            updated: ExchMs(1),
+            updated: ExchMs(self.clock_ms),
         }
+    }
+
+    fn emit(&mut self, o: &SimOrder, status: OrderStatus, reason: RejectReason) {
+        let e = self.event(o, status, reason);
+        if let Some(x) = self.orders.iter_mut().find(|x| x.order_id == o.order_id) {
+            x.updated = e.updated.0;
+        }
+        self.push(Delivery::Order(e));
     }
 
     fn find(&self, r: &gapmm::oms::OrderRef) -> Option<usize> {
@@ -255,7 +283,7 @@ impl Sim {
                     self.post_only_kills += 1;
                     let mut o2 = o;
                     o2.price = r.price.0;
-                    let e = Sim::event(
+                    let e = self.event(
                         &o2,
                         OrderStatus::Cancelled,
                         RejectReason::PostOnlyWillTakeLiquidity,
@@ -271,7 +299,7 @@ impl Sim {
                 } else {
                     OrderStatus::New
                 };
-                self.push(Delivery::Order(Sim::event(&o, st, RejectReason::None)));
+                self.emit(&o, st, RejectReason::None);
             }
             None => self.ack(AckOp::Amend, r.order.link_id, r.order.order_id, 110001),
         }
@@ -299,21 +327,18 @@ impl Sim {
                     price: price.0,
                     qty: qty.0,
                     cum: 0,
+                    updated: 0,
                 };
                 if self.crosses(side, price.0) {
                     self.post_only_kills += 1;
-                    self.push(Delivery::Order(Sim::event(
+                    self.emit(
                         &o,
                         OrderStatus::Cancelled,
                         RejectReason::PostOnlyWillTakeLiquidity,
-                    )));
+                    );
                 } else if let Some(slot) = self.orders.iter_mut().find(|o| !o.live) {
                     *slot = o;
-                    self.push(Delivery::Order(Sim::event(
-                        &o,
-                        OrderStatus::New,
-                        RejectReason::None,
-                    )));
+                    self.emit(&o, OrderStatus::New, RejectReason::None);
                 }
             }
             Action::Amend { req, .. } => self.amend(&req),
@@ -326,11 +351,7 @@ impl Sim {
                     self.orders[k].live = false;
                     let o = self.orders[k];
                     self.ack(AckOp::Cancel, o.link_id, o.order_id, 0);
-                    self.push(Delivery::Order(Sim::event(
-                        &o,
-                        OrderStatus::Cancelled,
-                        RejectReason::None,
-                    )));
+                    self.emit(&o, OrderStatus::Cancelled, RejectReason::None);
                 }
                 None => self.ack(AckOp::Cancel, order.link_id, order.order_id, 110001),
             },
@@ -339,11 +360,7 @@ impl Sim {
                     if self.orders[k].live {
                         self.orders[k].live = false;
                         let o = self.orders[k];
-                        self.push(Delivery::Order(Sim::event(
-                            &o,
-                            OrderStatus::Cancelled,
-                            RejectReason::None,
-                        )));
+                        self.emit(&o, OrderStatus::Cancelled, RejectReason::None);
                     }
                 }
             }
@@ -387,7 +404,7 @@ impl Sim {
         } else {
             OrderStatus::PartiallyFilled
         };
-        self.push(Delivery::Order(Sim::event(&o, st, RejectReason::None)));
+        self.emit(&o, st, RejectReason::None);
     }
 
     /// Open orders as a query would return them (into `out`).
@@ -399,7 +416,18 @@ impl Sim {
             } else {
                 OrderStatus::New
             };
-            out[n] = Sim::event(o, st, RejectReason::None);
+            out[n] = OrderEvent {
+                order_id: o.order_id,
+                link_id: o.link_id,
+                side: o.side,
+                price: Ticks(o.price),
+                qty: Lots(o.qty),
+                leaves_qty: Lots(o.qty - o.cum),
+                cum_exec_qty: Lots(o.cum),
+                status: st,
+                reject_reason: RejectReason::None,
+                updated: ExchMs(o.updated),
+            };
             n += 1;
         }
         n
@@ -462,7 +490,7 @@ pub fn submit_all(
     for a in acts.iter().flatten() {
         if sim.submit(a) {
             let n = sim.open_orders(scratch);
-            let more = copy_actions(oms.on_open_orders(&scratch[..n], now));
+            let more = copy_actions(oms.on_open_orders(&scratch[..n], sim.clock(), now));
             for m in more.iter().flatten() {
                 sim.submit(m);
             }
