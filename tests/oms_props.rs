@@ -134,7 +134,16 @@ impl World {
                 "true worst case {truth} on {side:?} > {}",
                 self.max
             );
-            prop_assert!(self.oms.worst_case(side).0 <= self.max);
+            // The manager's own view may exceed the limit only while a fill
+            // it could not attribute yet (a maker fill without link id for
+            // an order whose id it has not learned) awaits its second copy.
+            if !self.sim.fills_queued() {
+                prop_assert!(
+                    self.oms.worst_case(side).0 <= self.max,
+                    "view {} on {side:?}",
+                    self.oms.worst_case(side).0
+                );
+            }
             // The manager's view is never rosier than the truth.
             prop_assert!(
                 self.oms.worst_case(side).0 >= truth,

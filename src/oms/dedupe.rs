@@ -17,23 +17,27 @@ use crate::ids::ExecId;
 pub const DEDUPE_CAPACITY: usize = 8192;
 const TABLE: usize = DEDUPE_CAPACITY * 2;
 const EMPTY: u32 = u32::MAX;
+const FEE: u8 = 1;
+const ATTRIBUTED: u8 = 2;
 
 /// What the set knew about an execution id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Seen {
     /// First time: inserted.
     New,
-    /// Seen before; `fee_counted` says whether its fee was already counted.
+    /// Seen before.
     Duplicate {
         /// The fee was counted on an earlier copy.
         fee_counted: bool,
+        /// An earlier copy was matched to one of our orders.
+        attributed: bool,
     },
 }
 
 /// See the module docs.
 #[derive(Debug, Clone)]
 pub struct ExecDedupe {
-    ring: Vec<(ExecId, bool)>,
+    ring: Vec<(ExecId, u8)>,
     head: usize,
     len: usize,
     table: Vec<u32>,
@@ -59,7 +63,7 @@ impl ExecDedupe {
     /// An empty set (allocates its fixed arrays).
     pub fn new() -> ExecDedupe {
         ExecDedupe {
-            ring: vec![(ExecId::default(), false); DEDUPE_CAPACITY],
+            ring: vec![(ExecId::default(), 0); DEDUPE_CAPACITY],
             head: 0,
             len: 0,
             table: vec![EMPTY; TABLE],
@@ -102,9 +106,14 @@ impl ExecDedupe {
         if let Some(pos) = self.find(id) {
             let slot = self.table.get(pos).copied().unwrap_or(EMPTY) as usize;
             if let Some(e) = self.ring.get_mut(slot) {
-                let fee_counted = e.1;
-                e.1 |= fee;
-                return Seen::Duplicate { fee_counted };
+                let (fee_counted, attributed) = (e.1 & FEE != 0, e.1 & ATTRIBUTED != 0);
+                if fee {
+                    e.1 |= FEE;
+                }
+                return Seen::Duplicate {
+                    fee_counted,
+                    attributed,
+                };
             }
         }
         if self.len == DEDUPE_CAPACITY {
@@ -112,7 +121,7 @@ impl ExecDedupe {
         }
         let slot = (self.head + self.len) % DEDUPE_CAPACITY;
         if let Some(e) = self.ring.get_mut(slot) {
-            *e = (*id, fee);
+            *e = (*id, if fee { FEE } else { 0 });
         }
         self.len += 1;
         let mut pos = hash(id);
@@ -126,6 +135,16 @@ impl ExecDedupe {
             }
         }
         Seen::New
+    }
+
+    /// Records that a copy of `id` was matched to one of our orders.
+    pub fn set_attributed(&mut self, id: &ExecId) {
+        if let Some(pos) = self.find(id) {
+            let slot = self.table.get(pos).copied().unwrap_or(EMPTY) as usize;
+            if let Some(e) = self.ring.get_mut(slot) {
+                e.1 |= ATTRIBUTED;
+            }
+        }
     }
 
     fn evict_oldest(&mut self) {
@@ -186,11 +205,18 @@ mod tests {
         assert_eq!(d.check_insert(&id(1), false), Seen::New);
         assert_eq!(
             d.check_insert(&id(1), true),
-            Seen::Duplicate { fee_counted: false }
+            Seen::Duplicate {
+                fee_counted: false,
+                attributed: false
+            }
         );
+        d.set_attributed(&id(1));
         assert_eq!(
             d.check_insert(&id(1), true),
-            Seen::Duplicate { fee_counted: true }
+            Seen::Duplicate {
+                fee_counted: true,
+                attributed: true
+            }
         );
         assert_eq!(d.len(), 1);
     }

@@ -347,33 +347,64 @@ impl ActionBuf {
     }
 }
 
-/// An order of ours that is not a side's slot: it is being cancelled.
+/// An order of ours that is not a side's slot. Either a *stray* being
+/// cancelled (restart leftovers, a create we had given up on) or a *ghost*:
+/// quantity of a closed or vanished order whose fills may still be on their
+/// way (the order stream or an open-order snapshot can be ahead of the
+/// execution streams). Both count in the worst-case exposure; strays also
+/// block creates on their side. Ghosts expire after `ack_timeout_ns`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stray {
     /// Whether this entry is in use.
     pub active: bool,
+    /// A ghost (closed, awaiting fills) rather than an open order.
+    pub ghost: bool,
     /// Side.
     pub side: Side,
     /// Exchange id.
     pub order_id: OrderId,
     /// Client id.
     pub link_id: OrderLinkId,
-    /// Quantity that may still fill.
+    /// Quantity that may still execute.
     pub leaves: Lots,
+    /// Executed quantity per the order stream.
+    pub cum: Lots,
+    /// Executed quantity whose fills reached the position.
+    pub filled: Lots,
     /// When its cancel was sent.
     pub cancel_ns: Option<u64>,
+    /// When a ghost is forgotten (monotonic ns).
+    pub expires_ns: u64,
 }
 
 impl Stray {
     fn none() -> Stray {
         Stray {
             active: false,
+            ghost: false,
             side: Side::Buy,
             order_id: OrderId::default(),
             link_id: OrderLinkId::default(),
             leaves: Lots(0),
+            cum: Lots(0),
+            filled: Lots(0),
             cancel_ns: None,
+            expires_ns: 0,
         }
+    }
+
+    /// Worst-case quantity this entry may still add to the position.
+    pub fn exposure(&self) -> Lots {
+        if !self.active {
+            return Lots(0);
+        }
+        Lots(self.leaves.0.max(0) + (self.cum.0 - self.filled.0).max(0))
+    }
+
+    fn matches(&self, order_id: &OrderId, link_id: &OrderLinkId) -> bool {
+        self.active
+            && ((!order_id.is_empty() && self.order_id == *order_id)
+                || (!link_id.is_empty() && self.link_id == *link_id))
     }
 }
 
@@ -542,7 +573,7 @@ impl Oms {
         let strays: i64 = self
             .strays()
             .filter(|s| s.side == side)
-            .map(|s| s.leaves.0.max(0))
+            .map(|s| s.exposure().0)
             .sum();
         Lots(self.slots[si(side)].exposure().0 + strays)
     }
@@ -787,23 +818,22 @@ impl Oms {
                 if let Some(fee) = f.fee {
                     self.pnl.add_fee(fee);
                 }
-                if let Some(s) = self
-                    .slots
-                    .iter_mut()
-                    .find(|s| s.matches(&f.order_id, &f.link_id))
-                {
-                    s.on_fill(f.qty);
-                } else if let Some(s) = self.strays.iter_mut().find(|s| {
-                    s.active
-                        && (s.order_id == f.order_id
-                            || (!f.link_id.is_empty() && s.link_id == f.link_id))
-                }) {
-                    s.leaves = Lots((s.leaves.0 - f.qty.0).max(0));
+                if self.attribute_fill(f) {
+                    self.dedupe.set_attributed(&f.exec_id);
                 }
                 self.journal_record(&Record::Fill(f));
             }
-            Seen::Duplicate { fee_counted } => {
+            Seen::Duplicate {
+                fee_counted,
+                attributed,
+            } => {
                 self.stats.duplicate_fills += 1;
+                // The first copy (e.g. an `execution.fast` maker fill with
+                // no link id, for an order whose id we did not know yet)
+                // may not have found its order; this one may.
+                if !attributed && self.attribute_fill(f) {
+                    self.dedupe.set_attributed(&f.exec_id);
+                }
                 if let (false, Some(fee)) = (fee_counted, f.fee) {
                     self.pnl.add_fee(fee);
                     // Journal the copy with the fee; recovery de-duplicates it
@@ -812,6 +842,39 @@ impl Oms {
                 }
             }
         }
+    }
+
+    /// Reduces the resting quantity of the order `f` belongs to; `false` if
+    /// it is none of ours we track.
+    fn attribute_fill(&mut self, f: &Fill) -> bool {
+        if let Some(s) = self
+            .slots
+            .iter_mut()
+            .find(|s| s.matches(&f.order_id, &f.link_id))
+        {
+            if s.order_id.is_empty() {
+                s.order_id = f.order_id;
+            }
+            s.on_fill(f.qty);
+            return true;
+        }
+        if let Some(s) = self
+            .strays
+            .iter_mut()
+            .find(|s| s.matches(&f.order_id, &f.link_id))
+        {
+            s.filled += f.qty;
+            if s.filled.0 > s.cum.0 {
+                let d = s.filled.0 - s.cum.0;
+                s.cum = s.filled;
+                s.leaves = Lots((s.leaves.0 - d).max(0));
+            }
+            if s.ghost && s.exposure().0 == 0 {
+                s.active = false;
+            }
+            return true;
+        }
+        false
     }
 
     fn apply_order_event(&mut self, ev: &OrderEvent, now: u64) {
@@ -831,26 +894,43 @@ impl Oms {
                     self.replace_cap[i] = None;
                 }
                 order::SlotChange::Closed {
-                    post_only: true,
+                    post_only,
                     price,
-                } => self.post_only_killed(side, price),
+                    unsettled,
+                } => {
+                    self.add_ghost(side, &ev.order_id, &ev.link_id, unsettled, now);
+                    if post_only {
+                        self.post_only_killed(side, price);
+                    }
+                }
                 _ => {}
             }
             return;
         }
-        if let Some(s) = self.strays.iter_mut().find(|s| {
-            s.active
-                && ((!ev.order_id.is_empty() && s.order_id == ev.order_id)
-                    || (!ev.link_id.is_empty() && s.link_id == ev.link_id))
-        }) {
+        if let Some(k) = self
+            .strays
+            .iter()
+            .position(|s| !s.ghost && s.matches(&ev.order_id, &ev.link_id))
+        {
+            let grace = now.saturating_add(self.cfg.ack_timeout_ns);
+            let s = &mut self.strays[k];
+            if s.order_id.is_empty() {
+                s.order_id = ev.order_id;
+            }
+            s.cum = s.cum.max(ev.cum_exec_qty);
             if ev.status.is_open() {
                 s.leaves = ev.leaves_qty;
-                if s.order_id.is_empty() {
-                    s.order_id = ev.order_id;
-                }
             } else {
-                s.active = false;
-                self.remember_gone(&ev.order_id, &ev.link_id, ExchMs(u64::MAX));
+                // Closed: what executed but has not been seen as fills may
+                // still arrive.
+                s.leaves = Lots(0);
+                s.ghost = true;
+                s.expires_ns = grace;
+                if s.exposure().0 == 0 {
+                    s.active = false;
+                }
+                let (oid, lid) = (s.order_id, s.link_id);
+                self.remember_gone(&oid, &lid, ExchMs(u64::MAX));
             }
             self.journal_record(&Record::Order(ev));
             return;
@@ -865,7 +945,15 @@ impl Oms {
             // An order of ours nobody tracks (e.g. a create we had given up
             // on): never ignore it — track it and cancel it.
             self.journal_record(&Record::Order(ev));
-            self.add_stray(ev, now);
+            // If we held it as a ghost (given up as gone), it is this order.
+            for g in self.strays.iter_mut() {
+                if g.ghost && g.matches(&ev.order_id, &ev.link_id) {
+                    g.active = false;
+                }
+            }
+            // Its executions may or may not be in the position already:
+            // count them as unsettled (pessimistic) until it closes.
+            self.add_stray(ev, Lots(0));
         } else {
             self.stats.foreign_events += 1;
         }
@@ -896,18 +984,60 @@ impl Oms {
         })
     }
 
-    fn add_stray(&mut self, ev: &OrderEvent, _now: u64) {
+    fn add_stray(&mut self, ev: &OrderEvent, filled: Lots) {
         if let Some(s) = self.strays.iter_mut().find(|s| !s.active) {
             *s = Stray {
                 active: true,
+                ghost: false,
                 side: ev.side,
                 order_id: ev.order_id,
                 link_id: ev.link_id,
                 leaves: ev.leaves_qty,
+                cum: ev.cum_exec_qty,
+                filled,
                 cancel_ns: None,
+                expires_ns: 0,
             };
         } else {
             // More untracked orders than we can follow: stop and cancel all.
+            self.halted = true;
+            self.cancel_all_pending = true;
+        }
+    }
+
+    /// Keeps `qty` of a closed or vanished order in the exposure until its
+    /// fills arrive or the grace period ends.
+    pub(crate) fn add_ghost(
+        &mut self,
+        side: Side,
+        order_id: &OrderId,
+        link_id: &OrderLinkId,
+        qty: Lots,
+        now: u64,
+    ) {
+        if qty.0 <= 0 {
+            return;
+        }
+        let expires_ns = now.saturating_add(self.cfg.ack_timeout_ns);
+        let ghost = Stray {
+            active: true,
+            ghost: true,
+            side,
+            order_id: *order_id,
+            link_id: *link_id,
+            leaves: Lots(0),
+            cum: qty,
+            filled: Lots(0),
+            cancel_ns: None,
+            expires_ns,
+        };
+        if let Some(s) = self.strays.iter_mut().find(|s| !s.active) {
+            *s = ghost;
+        } else if let Some(s) = self.strays.iter_mut().find(|s| s.ghost && s.side == side) {
+            // Full: fold into another ghost of the side (matched by time only).
+            s.cum += qty;
+            s.expires_ns = s.expires_ns.max(expires_ns);
+        } else {
             self.halted = true;
             self.cancel_all_pending = true;
         }

@@ -241,8 +241,10 @@ pub struct OrderSlot {
     pub price: Ticks,
     /// Total order quantity as last confirmed (or requested).
     pub qty: Lots,
-    /// Quantity filled so far.
+    /// Quantity executed so far (order stream or fills, whichever knows more).
     pub cum_exec: Lots,
+    /// Quantity whose fills have reached the position.
+    pub filled: Lots,
     /// Quantity still resting.
     pub leaves: Lots,
     /// Requested price of the amend in flight.
@@ -273,6 +275,8 @@ pub enum SlotChange {
         post_only: bool,
         /// The price the exchange refused or last held.
         price: Ticks,
+        /// Executed quantity whose fills have not arrived yet.
+        unsettled: Lots,
     },
 }
 
@@ -287,6 +291,7 @@ impl OrderSlot {
             price: Ticks(0),
             qty: Lots(0),
             cum_exec: Lots(0),
+            filled: Lots(0),
             leaves: Lots(0),
             amend_price: Ticks(0),
             amend_qty: Lots(0),
@@ -302,8 +307,15 @@ impl OrderSlot {
         self.state != OrderState::Empty
     }
 
-    /// Worst-case quantity this order may still fill: its leaves, or the
-    /// amended leaves if an amend in flight could raise them.
+    /// Executed quantity whose fills have not reached the position yet (the
+    /// order stream can be ahead of the execution streams).
+    pub fn unsettled(&self) -> Lots {
+        Lots((self.cum_exec.0 - self.filled.0).max(0))
+    }
+
+    /// Worst-case quantity this order may still add to the position: its
+    /// leaves (or the amended leaves if an amend in flight could raise them)
+    /// plus executions not yet seen as fills.
     pub fn exposure(&self) -> Lots {
         if self.state == OrderState::Empty {
             return Lots(0);
@@ -312,7 +324,7 @@ impl OrderSlot {
         if self.inflight == Some(Op::Amend) {
             e = e.max(self.amend_qty.0.saturating_sub(self.cum_exec.0));
         }
-        Lots(e)
+        Lots(e + self.unsettled().0)
     }
 
     /// Whether an event or fill with these ids is for this order.
@@ -398,10 +410,13 @@ impl OrderSlot {
         if !ev.status.is_open() {
             let post_only = ev.status == OrderStatus::Cancelled
                 && ev.reject_reason == RejectReason::PostOnlyWillTakeLiquidity;
+            let cum = self.cum_exec.0.max(ev.cum_exec_qty.0);
+            let unsettled = Lots((cum - self.filled.0).max(0));
             *self = OrderSlot::empty(self.side);
             return SlotChange::Closed {
                 post_only,
                 price: ev.price,
+                unsettled,
             };
         }
         let amend_landed = ev.price == self.amend_price && ev.qty == self.amend_qty;
@@ -438,14 +453,19 @@ impl OrderSlot {
     /// Applies a fill of `qty`; returns `true` if the order is now fully filled
     /// (the slot is then empty).
     pub fn on_fill(&mut self, qty: Lots) -> bool {
-        self.cum_exec += qty;
-        self.leaves = Lots((self.leaves.0 - qty.0).max(0));
+        self.filled += qty;
+        if self.filled.0 > self.cum_exec.0 {
+            // The fill is news: the order stream has not reported it yet.
+            let d = self.filled.0 - self.cum_exec.0;
+            self.cum_exec = self.filled;
+            self.leaves = Lots((self.leaves.0 - d).max(0));
+        }
         let amend_left = if self.inflight == Some(Op::Amend) {
             self.amend_qty.0 - self.cum_exec.0
         } else {
             0
         };
-        if self.leaves.0 == 0 && amend_left <= 0 {
+        if self.leaves.0 == 0 && amend_left <= 0 && self.unsettled().0 == 0 {
             *self = OrderSlot::empty(self.side);
             return true;
         }

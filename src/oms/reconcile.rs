@@ -56,12 +56,8 @@ impl Oms {
         if price <= 0 {
             return None;
         }
-        let strays: i64 = self
-            .strays()
-            .filter(|s| s.side == side)
-            .map(|s| s.leaves.0.max(0))
-            .sum();
-        let cap = self.cfg.max_position.0 - side.sign() * self.pnl.position.0 - strays;
+        let cap =
+            self.cfg.max_position.0 - side.sign() * self.pnl.position.0 - self.stray_exposure(side);
         let qty = t.qty.0.min(cap);
         if qty < self.cfg.min_qty.0 || qty <= 0 {
             return None;
@@ -72,7 +68,7 @@ impl Oms {
     fn stray_exposure(&self, side: Side) -> i64 {
         self.strays()
             .filter(|s| s.side == side)
-            .map(|s| s.leaves.0.max(0))
+            .map(|s| s.exposure().0)
             .sum()
     }
 
@@ -108,6 +104,12 @@ impl Oms {
         }
         for k in 0..self.strays.len() {
             let s = self.strays[k];
+            if s.active && s.ghost {
+                if now >= s.expires_ns {
+                    self.strays[k].active = false;
+                }
+                continue;
+            }
             let due = s.active
                 && s.cancel_ns
                     .is_none_or(|t| now.saturating_sub(t) >= self.cfg.ack_timeout_ns);
@@ -239,7 +241,7 @@ impl Oms {
             for side in SIDES {
                 let i = si(side);
                 let Some((p, l)) = desired[i] else { continue };
-                if self.slots[i].is_live() || self.strays().any(|s| s.side == side) {
+                if self.slots[i].is_live() || self.strays().any(|s| s.side == side && !s.ghost) {
                     continue;
                 }
                 if !self.replace_due[i] && !self.interval_ok(i, now) {
@@ -353,7 +355,10 @@ impl Oms {
                     slot.state = OrderState::Working;
                 }
                 None => {
+                    // Filled or cancelled: until its fills could have arrived,
+                    // its quantity still counts.
                     self.remember_gone(&s.order_id, &s.link_id, as_of);
+                    self.add_ghost(s.side, &s.order_id, &s.link_id, s.exposure(), now);
                     self.slots[i] = super::OrderSlot::empty(s.side);
                 }
             }
@@ -362,6 +367,16 @@ impl Oms {
         for k in 0..self.strays.len() {
             let st = self.strays[k];
             if !st.active {
+                continue;
+            }
+            if st.ghost {
+                // A listed ghost is alive after all: track it as an order.
+                let alive = orders
+                    .iter()
+                    .any(|o| o.status.is_open() && st.matches(&o.order_id, &o.link_id));
+                if alive {
+                    self.strays[k].active = false;
+                }
                 continue;
             }
             let listed = orders.iter().any(|o| {
@@ -380,10 +395,9 @@ impl Oms {
                 .slots
                 .iter()
                 .any(|s| s.matches(&o.order_id, &o.link_id))
-                || self.strays().any(|s| {
-                    (!o.order_id.is_empty() && s.order_id == o.order_id)
-                        || (!o.link_id.is_empty() && s.link_id == o.link_id)
-                });
+                || self
+                    .strays()
+                    .any(|s| !s.ghost && s.matches(&o.order_id, &o.link_id));
             if tracked {
                 continue;
             }
@@ -402,10 +416,12 @@ impl Oms {
                 s.qty = o.qty;
                 s.leaves = o.leaves_qty;
                 s.cum_exec = o.cum_exec_qty;
+                // Past fills are in the position the engine restored.
+                s.filled = o.cum_exec_qty;
                 s.updated = o.updated;
                 s.req_ns = now;
             } else {
-                self.add_stray(o, now);
+                self.add_stray(o, o.cum_exec_qty);
             }
         }
         self.awaiting_snapshot = false;
