@@ -117,7 +117,11 @@ fn bench(c: &mut Criterion) {
     let fill = |oms: &mut Oms, n: u64| {
         let mut exec_id = ExecId::default();
         let _ = exec_id.push_u64(n);
-        let side = if n % 2 == 0 { Side::Buy } else { Side::Sell };
+        let side = if n.is_multiple_of(2) {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
         let f = Fill {
             exec_id,
             order_id: ids[(n % 2) as usize],

@@ -264,11 +264,9 @@ fn run_steps(steps: Vec<Step>, min_interval_ms: u64) -> Result<World, TestCaseEr
             Step::Drop => {
                 // Lose an ack or order event (fills are never lost: they also
                 // come from the other execution stream).
-                if let Some(d) = w.sim.pop() {
-                    if let Delivery::Fill(f) = d {
-                        let acts = copy_actions(w.oms.on_fill(&f, now).unwrap());
-                        w.run(acts, now)?;
-                    }
+                if let Some(Delivery::Fill(f)) = w.sim.pop() {
+                    let acts = copy_actions(w.oms.on_fill(&f, now).unwrap());
+                    w.run(acts, now)?;
                 }
             }
             Step::Trade { buy, qty } => {

@@ -52,6 +52,7 @@ pub fn link(s: &str) -> OrderLinkId {
     OrderLinkId::from_str(s).unwrap()
 }
 
+#[allow(clippy::too_many_arguments)] // mirrors the event's fields one to one
 pub fn ev(
     order_id: OrderId,
     link_id: OrderLinkId,
