@@ -416,3 +416,195 @@ fn random_walk_actually_trades_and_requotes() {
     assert!(st.post_only_replaces > 0, "{st:?}");
     assert!(st.queries > 0, "{st:?}");
 }
+
+mod garbage {
+    //! Arbitrary (including absurd) inputs never panic; malformed ones are
+    //! typed errors; the one-order-per-side and budget rules hold regardless.
+    use super::*;
+    use gapmm::ids::{ExecId, OrderId, UpdateId};
+    use gapmm::oms::budget::RateLimitInfo;
+    use gapmm::oms::{AckEvent, AckOp, Fill, OrderEvent, RejectReason, Target};
+    use gapmm::time::ExchMs;
+    use gapmm::units::{Lots, Ticks};
+
+    #[derive(Debug, Clone)]
+    pub enum In {
+        Target(Option<i64>, Option<i64>, i64, i64, i64, u64),
+        Order(u8, u8, bool, u8, i64, i64, i64, i64, u64),
+        Fill(u8, u8, bool, i64, i64, u64),
+        Ack(u8, u8, u8, i64),
+        Rate(u8, u32, u32, u64, u64),
+        Down(bool),
+        Up(bool),
+        Tick(u64),
+        Open(Vec<(u8, bool, i64, i64)>, u64),
+        Pos(i64),
+        Shutdown,
+    }
+
+    fn num() -> impl Strategy<Value = i64> {
+        prop_oneof![4 => 0i64..20, 4 => 990i64..1010, 1 => any::<i64>(), 1 => Just(i64::MAX), 1 => Just(i64::MIN)]
+    }
+
+    fn input() -> impl Strategy<Value = In> {
+        prop_oneof![
+            (
+                proptest::option::of(num()),
+                proptest::option::of(num()),
+                num(),
+                num(),
+                num(),
+                any::<u64>()
+            )
+                .prop_map(|(b, a, q, bb, ba, now)| In::Target(b, a, q, bb, ba, now)),
+            (
+                0u8..6,
+                0u8..6,
+                any::<bool>(),
+                0u8..10,
+                num(),
+                num(),
+                num(),
+                num(),
+                any::<u64>()
+            )
+                .prop_map(|(o, l, s, st, p, q, lv, c, up)| In::Order(o, l, s, st, p, q, lv, c, up)),
+            (0u8..12, 0u8..6, any::<bool>(), num(), num(), any::<u64>())
+                .prop_map(|(e, o, s, p, q, t)| In::Fill(e, o, s, p, q, t)),
+            (
+                0u8..4,
+                0u8..6,
+                0u8..6,
+                prop_oneof![
+                    Just(0i64),
+                    Just(10006),
+                    Just(110001),
+                    Just(170310),
+                    Just(170217),
+                    any::<i64>()
+                ]
+            )
+                .prop_map(|(op, o, l, c)| In::Ack(op, o, l, c)),
+            (
+                0u8..8,
+                any::<u32>(),
+                any::<u32>(),
+                any::<u64>(),
+                any::<u64>()
+            )
+                .prop_map(|(e, l, r, a, b)| In::Rate(e, l, r, a, b)),
+            any::<bool>().prop_map(In::Down),
+            any::<bool>().prop_map(In::Up),
+            any::<u64>().prop_map(In::Tick),
+            (
+                proptest::collection::vec((0u8..6, any::<bool>(), num(), num()), 0..4),
+                any::<u64>()
+            )
+                .prop_map(|(v, t)| In::Open(v, t)),
+            num().prop_map(In::Pos),
+            Just(In::Shutdown),
+        ]
+    }
+
+    fn oid_n(n: u8) -> OrderId {
+        if n == 0 {
+            OrderId::default()
+        } else {
+            oid(u64::from(n))
+        }
+    }
+
+    fn link_n(n: u8) -> OrderLinkId {
+        match n {
+            0 => OrderLinkId::default(),
+            1 => link("foreign-1"),
+            k => link(&format!("gm000001-{k}-5")),
+        }
+    }
+
+    fn status(n: u8) -> OrderStatus {
+        [
+            OrderStatus::New,
+            OrderStatus::PartiallyFilled,
+            OrderStatus::Filled,
+            OrderStatus::Cancelled,
+            OrderStatus::Rejected,
+            OrderStatus::PartiallyFilledCanceled,
+            OrderStatus::Deactivated,
+            OrderStatus::Untriggered,
+            OrderStatus::Triggered,
+            OrderStatus::Cancelled,
+        ][usize::from(n % 10)]
+    }
+
+    fn count_live_creates(acts: &[Action], oms: &Oms) -> Result<(), TestCaseError> {
+        for side in [Side::Buy, Side::Sell] {
+            let creates = acts
+                .iter()
+                .filter(|a| matches!(a, Action::Create { side: s, .. } if *s == side))
+                .count();
+            prop_assert!(creates <= 1);
+            if creates == 1 {
+                // The create is the side's only order: no stray of ours on it.
+                prop_assert!(oms.strays().all(|s| s.side != side || s.ghost));
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn arbitrary_inputs_never_panic(ins in proptest::collection::vec(input(), 1..120)) {
+            let mut oms = ready(cfg(50));
+            for i in ins {
+                let acts: Vec<Action> = match i {
+                    In::Target(b, a, q, bb, ba, now) => {
+                        let t = Target { bid: b.map(Ticks), ask: a.map(Ticks), qty: Lots(q), touch: (Ticks(bb), Ticks(ba)), trigger_u: UpdateId(now), now };
+                        match oms.on_target(&t) {
+                            Ok(a) => a.to_vec(),
+                            Err(e) => { prop_assert!(!e.to_string().is_empty()); Vec::new() }
+                        }
+                    }
+                    In::Order(o, l, s, st, p, q, lv, c, up) => {
+                        let e = OrderEvent {
+                            order_id: oid_n(o), link_id: link_n(l), side: if s { Side::Buy } else { Side::Sell },
+                            price: Ticks(p), qty: Lots(q), leaves_qty: Lots(lv), cum_exec_qty: Lots(c),
+                            status: status(st), reject_reason: if st == 9 { RejectReason::PostOnlyWillTakeLiquidity } else { RejectReason::None },
+                            updated: ExchMs(up),
+                        };
+                        oms.on_order_update(&e, up).map(|a| a.to_vec()).unwrap_or_default()
+                    }
+                    In::Fill(e, o, s, p, q, t) => {
+                        let mut exec_id = ExecId::default();
+                        exec_id.push_u64(u64::from(e)).unwrap();
+                        let f = Fill { exec_id, order_id: oid_n(o), link_id: OrderLinkId::default(), side: if s { Side::Buy } else { Side::Sell }, price: Ticks(p), qty: Lots(q), fee: None, is_maker: true, exec_time: ExchMs(t) };
+                        oms.on_fill(&f, t).map(|a| a.to_vec()).unwrap_or_default()
+                    }
+                    In::Ack(op, o, l, c) => {
+                        let op = [AckOp::Create, AckOp::Amend, AckOp::Cancel, AckOp::CancelAll][usize::from(op % 4)];
+                        oms.on_ack(&AckEvent { op, link_id: link_n(l), order_id: oid_n(o), ret_code: c }, 0).to_vec()
+                    }
+                    In::Rate(e, l, r, a, b) => {
+                        oms.on_rate_limit(&RateLimitInfo { endpoint: Endpoint::ALL[usize::from(e % 8)], limit: l, remaining: r, reset_ms: ExchMs(a), now_ms: ExchMs(b) }, a);
+                        Vec::new()
+                    }
+                    In::Down(t) => oms.on_disconnect(if t { Link::Trade } else { Link::Private }, 0).to_vec(),
+                    In::Up(t) => oms.on_reconnected(if t { Link::Trade } else { Link::Private }, 0).to_vec(),
+                    In::Tick(now) => oms.on_tick(now).to_vec(),
+                    In::Open(v, t) => {
+                        let list: Vec<OrderEvent> = v.iter().map(|&(k, s, p, q)| ev(oid_n(k), link_n(k), if s { Side::Buy } else { Side::Sell }, OrderStatus::New, p, q, q, 0)).collect();
+                        oms.on_open_orders(&list, ExchMs(t), t).to_vec()
+                    }
+                    In::Pos(q) => { oms.set_position(Lots(q), None, 0); Vec::new() }
+                    In::Shutdown => oms.shutdown(0).to_vec(),
+                };
+                prop_assert!(acts.len() <= gapmm::oms::ACTION_CAP);
+                count_live_creates(&acts, &oms)?;
+                for side in [Side::Buy, Side::Sell] {
+                    let _ = oms.worst_case(side);
+                }
+            }
+        }
+    }
+}

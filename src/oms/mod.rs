@@ -398,7 +398,12 @@ impl Stray {
         if !self.active {
             return Lots(0);
         }
-        Lots(self.leaves.0.max(0) + (self.cum.0 - self.filled.0).max(0))
+        Lots(
+            self.leaves
+                .0
+                .max(0)
+                .saturating_add(self.cum.0.saturating_sub(self.filled.0).max(0)),
+        )
     }
 
     fn matches(&self, order_id: &OrderId, link_id: &OrderLinkId) -> bool {
@@ -574,13 +579,17 @@ impl Oms {
             .strays()
             .filter(|s| s.side == side)
             .map(|s| s.exposure().0)
-            .sum();
-        Lots(self.slots[si(side)].exposure().0 + strays)
+            .fold(0i64, |a, b| a.saturating_add(b));
+        Lots(self.slots[si(side)].exposure().0.saturating_add(strays))
     }
     /// Worst-case long (`side = Buy`) or short (`Sell`) position if every
     /// open and in-flight order on that side filled.
     pub fn worst_case(&self, side: Side) -> Lots {
-        Lots(side.sign() * self.pnl.position.0 + self.open_exposure(side).0)
+        Lots(
+            side.sign()
+                .saturating_mul(self.pnl.position.0)
+                .saturating_add(self.open_exposure(side).0),
+        )
     }
     /// Journal lines produced since the last [`Oms::clear_journal`].
     pub fn journal(&self) -> &[u8] {
@@ -865,9 +874,9 @@ impl Oms {
         {
             s.filled += f.qty;
             if s.filled.0 > s.cum.0 {
-                let d = s.filled.0 - s.cum.0;
+                let d = s.filled.0.saturating_sub(s.cum.0);
                 s.cum = s.filled;
-                s.leaves = Lots((s.leaves.0 - d).max(0));
+                s.leaves = Lots(s.leaves.0.saturating_sub(d).max(0));
             }
             if s.ghost && s.exposure().0 == 0 {
                 s.active = false;
@@ -1048,8 +1057,8 @@ impl Oms {
         self.stats.post_only_replaces += 1;
         self.extra[i] = (self.extra[i] + 1).min(self.cfg.max_post_only_offset);
         let safer = match side {
-            Side::Buy => Ticks(price.0 - 1),
-            Side::Sell => Ticks(price.0 + 1),
+            Side::Buy => Ticks(price.0.saturating_sub(1)),
+            Side::Sell => Ticks(price.0.saturating_add(1)),
         };
         self.replace_cap[i] = Some(match (side, self.replace_cap[i]) {
             (Side::Buy, Some(c)) => c.min(safer),

@@ -310,7 +310,7 @@ impl OrderSlot {
     /// Executed quantity whose fills have not reached the position yet (the
     /// order stream can be ahead of the execution streams).
     pub fn unsettled(&self) -> Lots {
-        Lots((self.cum_exec.0 - self.filled.0).max(0))
+        Lots(self.cum_exec.0.saturating_sub(self.filled.0).max(0))
     }
 
     /// Worst-case quantity this order may still add to the position: its
@@ -324,7 +324,7 @@ impl OrderSlot {
         if self.inflight == Some(Op::Amend) {
             e = e.max(self.amend_qty.0.saturating_sub(self.cum_exec.0));
         }
-        Lots(e + self.unsettled().0)
+        Lots(e.saturating_add(self.unsettled().0))
     }
 
     /// Whether an event or fill with these ids is for this order.
@@ -411,7 +411,7 @@ impl OrderSlot {
             let post_only = ev.status == OrderStatus::Cancelled
                 && ev.reject_reason == RejectReason::PostOnlyWillTakeLiquidity;
             let cum = self.cum_exec.0.max(ev.cum_exec_qty.0);
-            let unsettled = Lots((cum - self.filled.0).max(0));
+            let unsettled = Lots(cum.saturating_sub(self.filled.0).max(0));
             *self = OrderSlot::empty(self.side);
             return SlotChange::Closed {
                 post_only,
@@ -456,12 +456,12 @@ impl OrderSlot {
         self.filled += qty;
         if self.filled.0 > self.cum_exec.0 {
             // The fill is news: the order stream has not reported it yet.
-            let d = self.filled.0 - self.cum_exec.0;
+            let d = self.filled.0.saturating_sub(self.cum_exec.0);
             self.cum_exec = self.filled;
-            self.leaves = Lots((self.leaves.0 - d).max(0));
+            self.leaves = Lots(self.leaves.0.saturating_sub(d).max(0));
         }
         let amend_left = if self.inflight == Some(Op::Amend) {
-            self.amend_qty.0 - self.cum_exec.0
+            self.amend_qty.0.saturating_sub(self.cum_exec.0)
         } else {
             0
         };

@@ -39,16 +39,18 @@ impl Pnl {
         let pos = i128::from(self.position.0);
         let sign = i128::from(side.sign());
         if pos == 0 || (pos > 0) == (sign > 0) {
-            self.cost += sign * p * q;
+            self.cost = self.cost.saturating_add(sign * p * q);
         } else {
             let closing = q.min(pos.abs());
-            let removed = self.cost * closing / pos.abs();
+            let removed = self.cost.saturating_mul(closing) / pos.abs();
             let pos_sign = if pos > 0 { 1 } else { -1 };
-            self.realised += pos_sign * p * closing - removed;
-            self.cost -= removed;
+            self.realised = self
+                .realised
+                .saturating_add((pos_sign * p * closing).saturating_sub(removed));
+            self.cost = self.cost.saturating_sub(removed);
             let opening = q - closing;
             if opening > 0 {
-                self.cost += sign * p * opening;
+                self.cost = self.cost.saturating_add(sign * p * opening);
             }
         }
         self.position = Lots(
@@ -68,13 +70,14 @@ impl Pnl {
         if self.position.0 == 0 {
             return None;
         }
-        let a = self.cost / i128::from(self.position.0);
+        let a = self.cost.saturating_div(i128::from(self.position.0));
         i64::try_from(a).ok().map(Ticks)
     }
 
     /// Unrealised PnL against `mid`, in half-ticks × lots.
     pub fn unrealised_half_ticks(&self, mid: HalfTicks) -> i128 {
-        i128::from(self.position.0) * i128::from(mid.0) - 2 * self.cost
+        (i128::from(self.position.0) * i128::from(mid.0))
+            .saturating_sub(self.cost.saturating_mul(2))
     }
 
     /// Overwrites the position from an exchange snapshot. The cost basis is
@@ -84,7 +87,10 @@ impl Pnl {
         self.cost = match (avg, self.position.0) {
             (Some(a), _) => i128::from(a.0) * i128::from(qty.0),
             (None, 0) => 0,
-            (None, old) => self.cost * i128::from(qty.0) / i128::from(old),
+            (None, old) => self
+                .cost
+                .saturating_mul(i128::from(qty.0))
+                .saturating_div(i128::from(old)),
         };
         self.position = qty;
     }

@@ -39,14 +39,14 @@ impl Oms {
         let extra = self.extra[i];
         let price = match side {
             Side::Buy => {
-                let mut p = t.bid?.0.min(ba.0 - 1 - extra);
+                let mut p = t.bid?.0.min(ba.0.saturating_sub(1).saturating_sub(extra));
                 if let Some(c) = self.replace_cap[i] {
                     p = p.min(c.0);
                 }
                 p
             }
             Side::Sell => {
-                let mut p = t.ask?.0.max(bb.0 + 1 + extra);
+                let mut p = t.ask?.0.max(bb.0.saturating_add(1).saturating_add(extra));
                 if let Some(c) = self.replace_cap[i] {
                     p = p.max(c.0);
                 }
@@ -56,8 +56,7 @@ impl Oms {
         if price <= 0 {
             return None;
         }
-        let cap =
-            self.cfg.max_position.0 - side.sign() * self.pnl.position.0 - self.stray_exposure(side);
+        let cap = self.cap(side);
         let qty = t.qty.0.min(cap);
         if qty < self.cfg.min_qty.0 || qty <= 0 {
             return None;
@@ -65,11 +64,20 @@ impl Oms {
         Some((Ticks(price), Lots(qty)))
     }
 
+    /// Room left on `side` under the position limit, excluding the slot.
+    fn cap(&self, side: Side) -> i64 {
+        self.cfg
+            .max_position
+            .0
+            .saturating_sub(side.sign().saturating_mul(self.pnl.position.0))
+            .saturating_sub(self.stray_exposure(side))
+    }
+
     fn stray_exposure(&self, side: Side) -> i64 {
         self.strays()
             .filter(|s| s.side == side)
             .map(|s| s.exposure().0)
-            .sum()
+            .fold(0i64, |a, b| a.saturating_add(b))
     }
 
     fn interval_ok(&self, i: usize, now: u64) -> bool {
@@ -155,9 +163,7 @@ impl Oms {
             }
             // A pending order that no longer fits the position limit (the
             // position moved under it) cannot be amended yet: pull it.
-            let cap = self.cfg.max_position.0
-                - side.sign() * self.pnl.position.0
-                - self.stray_exposure(side);
+            let cap = self.cap(side);
             let breach = matches!(
                 self.slots[i].state,
                 OrderState::PendingNew | OrderState::PendingAmend
@@ -203,7 +209,7 @@ impl Oms {
                     self.stats.interval_held += 1;
                     continue;
                 }
-                let total = Lots(s.cum_exec.0 + l.0);
+                let total = Lots(s.cum_exec.0.saturating_add(l.0));
                 let qty = if total != s.qty { Some(total) } else { None };
                 reqs[i] = Some(AmendReq {
                     side,
