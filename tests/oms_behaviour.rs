@@ -630,3 +630,43 @@ fn journal_recovery_after_a_crash_loses_and_doubles_no_fill() {
     assert_eq!(oms2.pnl().realised, oms.pnl().realised);
     assert_eq!(oms2.stats().fills, 1, "only the torn fill was new");
 }
+
+#[test]
+fn repeated_rejections_back_off_instead_of_hammering() {
+    let mut oms = ready(cfg(100));
+    let mut now = 0;
+    let mut gaps = Vec::new();
+    let mut last_create = 0;
+    for _ in 0..4 {
+        // Retry on every tick until the manager sends the create again.
+        let l = loop {
+            let a = oms.on_tick(now).to_vec();
+            let a = if a.is_empty() {
+                oms.on_target(&tgt(Some(100), None, 5, (100, 101), 1, now))
+                    .unwrap()
+                    .to_vec()
+            } else {
+                a
+            };
+            if let Some(c) = creates(&a).first() {
+                break c.3;
+            }
+            now += MS;
+        };
+        gaps.push(now - last_create);
+        last_create = now;
+        // Insufficient balance: a definite rejection.
+        let ack = AckEvent {
+            op: AckOp::Create,
+            link_id: l,
+            order_id: Default::default(),
+            ret_code: 110007,
+        };
+        assert!(oms.on_ack(&ack, now).is_empty());
+        assert_eq!(oms.slot(Side::Buy).state, OrderState::Empty);
+        now += MS;
+    }
+    // 100 ms, then 200 ms, then 400 ms between attempts.
+    assert_eq!(&gaps[1..], &[100 * MS, 200 * MS, 400 * MS]);
+    assert_eq!(oms.stats().rejects, 4);
+}

@@ -66,6 +66,9 @@ pub use pnl::Pnl;
 
 /// Most actions one call can emit.
 pub const ACTION_CAP: usize = 16;
+/// First back-off after a definitely rejected create or amend on a side
+/// (doubling per consecutive rejection, up to 32×).
+pub const REJECT_BACKOFF_NS: u64 = 100_000_000;
 /// Most strays (untracked orders of ours being cancelled) tracked at once.
 pub const MAX_STRAYS: usize = 8;
 
@@ -435,7 +438,8 @@ pub struct OmsStats {
     pub stale_fills: u64,
     /// PostOnly orders re-placed after `EC_PostOnlyWillTakeLiquidity`.
     pub post_only_replaces: u64,
-    /// Requests definitely rejected by the exchange.
+    /// Requests definitely rejected by the exchange (PostOnly kills and rate
+    /// limits are not counted here).
     pub rejects: u64,
     /// Orders that became `Unknown`.
     pub unknowns: u64,
@@ -471,6 +475,8 @@ pub struct Oms {
     replace_cap: [Option<Ticks>; 2],
     replace_due: [bool; 2],
     last_action_ns: [Option<u64>; 2],
+    reject_streak: [u32; 2],
+    hold_until: [u64; 2],
     trade_up: bool,
     private_up: bool,
     awaiting_snapshot: bool,
@@ -514,6 +520,8 @@ impl Oms {
             replace_cap: [None; 2],
             replace_due: [false; 2],
             last_action_ns: [None; 2],
+            reject_streak: [0; 2],
+            hold_until: [0; 2],
             trade_up: true,
             private_up: true,
             awaiting_snapshot: true,
@@ -668,7 +676,7 @@ impl Oms {
             };
             self.budget.on_limited(ep, now);
         }
-        if matches!(outcome, AckOutcome::Rejected | AckOutcome::PostOnlyRejected) {
+        if outcome == AckOutcome::Rejected {
             self.stats.rejects += 1;
         }
         if let Some(i) = self
@@ -679,9 +687,18 @@ impl Oms {
             let side = self.slots[i].side;
             let price = self.slots[i].price;
             let was_unknown = self.slots[i].state == OrderState::Unknown;
+            let state_before = self.slots[i].state;
             let unknown = self.slots[i].on_ack(op, outcome, &a.order_id);
             if unknown && !was_unknown {
                 self.stats.unknowns += 1;
+            }
+            if outcome == AckOutcome::Rejected && self.slots[i].state != state_before {
+                // A definite refusal undid the request: back off on this side
+                // so a request the exchange keeps refusing is not re-sent at
+                // the full rate.
+                self.reject_streak[i] = self.reject_streak[i].saturating_add(1).min(6);
+                let wait = REJECT_BACKOFF_NS << (self.reject_streak[i] - 1);
+                self.hold_until[i] = now.saturating_add(wait);
             }
             if outcome == AckOutcome::PostOnlyRejected
                 && op == Op::Create
@@ -689,14 +706,25 @@ impl Oms {
             {
                 self.post_only_killed(side, price);
             }
-        } else if let Some(s) = self.strays.iter_mut().find(|s| {
-            s.active
-                && ((!a.order_id.is_empty() && s.order_id == a.order_id)
-                    || (!a.link_id.is_empty() && s.link_id == a.link_id))
-        }) {
+        } else if let Some(s) = self
+            .strays
+            .iter_mut()
+            .find(|s| !s.ghost && s.matches(&a.order_id, &a.link_id))
+        {
             if op == Op::Cancel {
                 match outcome {
-                    AckOutcome::OrderGone => s.active = false,
+                    AckOutcome::OrderGone => {
+                        // Filled or cancelled already: what rested may have
+                        // executed, so it stays counted until its fills
+                        // arrive or the grace period ends.
+                        s.cum += s.leaves;
+                        s.leaves = Lots(0);
+                        s.ghost = true;
+                        s.expires_ns = now.saturating_add(self.cfg.ack_timeout_ns);
+                        if s.exposure().0 == 0 {
+                            s.active = false;
+                        }
+                    }
                     AckOutcome::Rejected | AckOutcome::RateLimited => s.cancel_ns = None,
                     _ => {}
                 }
@@ -901,6 +929,7 @@ impl Oms {
                 order::SlotChange::Confirmed => {
                     self.extra[i] = 0;
                     self.replace_cap[i] = None;
+                    self.reject_streak[i] = 0;
                 }
                 order::SlotChange::Closed {
                     post_only,

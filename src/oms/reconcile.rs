@@ -81,6 +81,9 @@ impl Oms {
     }
 
     fn interval_ok(&self, i: usize, now: u64) -> bool {
+        if now < self.hold_until[i] {
+            return false;
+        }
         match self.last_action_ns[i] {
             Some(t) => now >= t.saturating_add(self.cfg.min_update_interval_ns),
             None => true,
