@@ -27,6 +27,7 @@ enum Step {
     Trade {
         buy: bool,
         qty: u8,
+        event_first: bool,
     },
     Tick,
     Wait(u16),
@@ -40,7 +41,7 @@ fn step() -> impl Strategy<Value = Step> {
         6 => (-3i8..=3, -3i8..=4, -3i8..=4, 0u8..8, 1u8..8).prop_map(|(dmid, bid_off, ask_off, pull, qty)| Step::Target { dmid, bid_off, ask_off, pull, qty }),
         6 => (1u8..6).prop_map(Step::Deliver),
         1 => Just(Step::Drop),
-        2 => (any::<bool>(), 1u8..5).prop_map(|(buy, qty)| Step::Trade { buy, qty }),
+        2 => (any::<bool>(), 1u8..5, any::<bool>()).prop_map(|(buy, qty, event_first)| Step::Trade { buy, qty, event_first }),
         2 => Just(Step::Tick),
         2 => (0u16..1500).prop_map(Step::Wait),
         1 => (-2i8..=2).prop_map(Step::ExchangeTouchJump),
@@ -269,9 +270,13 @@ fn run_steps(steps: Vec<Step>, min_interval_ms: u64) -> Result<World, TestCaseEr
                     w.run(acts, now)?;
                 }
             }
-            Step::Trade { buy, qty } => {
-                w.sim
-                    .trade(if buy { Side::Buy } else { Side::Sell }, i64::from(qty));
+            Step::Trade {
+                buy,
+                qty,
+                event_first,
+            } => {
+                let side = if buy { Side::Buy } else { Side::Sell };
+                w.sim.trade_ordered(side, i64::from(qty), event_first);
                 // Fills reach the manager before anything else happens to
                 // the position (the check compares positions).
                 while let Some(d) = w.sim.pop() {
@@ -391,6 +396,7 @@ fn random_walk_actually_trades_and_requotes() {
             steps.push(Step::Trade {
                 buy: k % 2 == 0,
                 qty: 2,
+                event_first: k % 3 == 0,
             });
         }
         if k % 7 == 0 {

@@ -56,7 +56,9 @@ impl Oms {
         if price <= 0 {
             return None;
         }
-        let cap = self.cap(side);
+        // Executions of the slot's order not yet seen as fills will still
+        // move the position: they take room before any resting quantity.
+        let cap = self.cap(side).saturating_sub(self.slots[i].unsettled().0);
         let qty = t.qty.0.min(cap);
         if qty < self.cfg.min_qty.0 || qty <= 0 {
             return None;

@@ -374,6 +374,12 @@ impl Sim {
     /// the fill is queued twice (`execution.fast` without link id or fee,
     /// then `execution`) followed by the order event.
     pub fn trade(&mut self, side: Side, qty: i64) {
+        self.trade_ordered(side, qty, false)
+    }
+
+    /// As [`Sim::trade`]; with `event_first` the order stream reports the
+    /// execution before either execution stream does.
+    pub fn trade_ordered(&mut self, side: Side, qty: i64, event_first: bool) {
         let Some(k) = self.orders.iter().position(|o| o.live && o.side == side) else {
             return;
         };
@@ -396,8 +402,6 @@ impl Sim {
             None,
         );
         let full = fill(exec, o.order_id, o.link_id, side, o.price, q, Some("0.001"));
-        self.push(Delivery::Fill(fast));
-        self.push(Delivery::Fill(full));
         let o = self.orders[k];
         let st = if o.cum == o.qty {
             self.orders[k].live = false;
@@ -405,7 +409,14 @@ impl Sim {
         } else {
             OrderStatus::PartiallyFilled
         };
-        self.emit(&o, st, RejectReason::None);
+        if event_first {
+            self.emit(&o, st, RejectReason::None);
+        }
+        self.push(Delivery::Fill(fast));
+        self.push(Delivery::Fill(full));
+        if !event_first {
+            self.emit(&o, st, RejectReason::None);
+        }
     }
 
     /// Open orders as a query would return them (into `out`).
