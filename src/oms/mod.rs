@@ -229,6 +229,8 @@ pub enum AckOp {
 }
 
 /// A WS-trade or REST response to one of our requests (per item for batches).
+/// The engine maps a WS `reqId` back to the `orderLinkId` / `orderId` the
+/// request carried, so the manager only ever sees order ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AckEvent {
     /// The request kind.
@@ -1101,6 +1103,48 @@ impl Oms {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fill_at(n: u64) -> Fill {
+        let mut exec_id = ExecId::default();
+        exec_id.push_u64(n).unwrap();
+        Fill {
+            exec_id,
+            order_id: OrderId::default(),
+            link_id: OrderLinkId::default(),
+            side: if n % 2 == 0 { Side::Buy } else { Side::Sell },
+            price: Ticks(100 + (n % 7) as i64),
+            qty: Lots(1 + (n % 3) as i64),
+            fee: None,
+            is_maker: true,
+            exec_time: ExchMs(1_000 + n),
+        }
+    }
+
+    #[test]
+    fn restore_beyond_dedupe_capacity_ignores_old_replays() {
+        // A long journal: more fills than the dedupe set remembers.
+        let total = dedupe::DEDUPE_CAPACITY as u64 + 500;
+        let mut truth = Pnl::default();
+        let mut rec = RecoveredState::default();
+        for n in 0..total {
+            let f = fill_at(n);
+            truth.apply(f.side, f.price, f.qty);
+            rec.seen.push((f.exec_id, f.exec_time, false));
+        }
+        rec.pnl = truth;
+        let mut oms = Oms::new(OmsConfig::new(Category::Linear, 1, Lots(10), Lots(1))).unwrap();
+        oms.restore(&rec);
+        // The exchange replays everything (old and recent) plus one new fill.
+        for n in 0..=total {
+            let _ = oms.on_fill(&fill_at(n), 0);
+        }
+        let new = fill_at(total);
+        truth.apply(new.side, new.price, new.qty);
+        assert_eq!(oms.position(), truth.position);
+        assert_eq!(oms.pnl().realised, truth.realised);
+        assert_eq!(oms.stats().fills, 1);
+        assert_eq!(oms.stats().stale_fills, 500);
+    }
 
     #[test]
     fn config_is_validated() {
