@@ -670,3 +670,43 @@ fn repeated_rejections_back_off_instead_of_hammering() {
     assert_eq!(&gaps[1..], &[100 * MS, 200 * MS, 400 * MS]);
     assert_eq!(oms.stats().rejects, 4);
 }
+
+#[test]
+fn short_budget_keeps_room_for_cancels_before_amends_before_creates() {
+    let mut c = cfg(100);
+    c.limits.combined_per_sec = 5;
+    c.limits.cancel_reserve = 2;
+    c.limits.amend_reserve = 1;
+    let mut oms = ready(c);
+    // Two creates use what creates may use (5 - 2 - 1).
+    quoted(&mut oms, 100, 105, 5);
+    // Both sides move: a batch needs 2 units, amends may use only 1 more.
+    let a = oms
+        .on_target(&tgt(Some(101), Some(106), 5, (101, 106), 2, 10 * MS))
+        .unwrap()
+        .to_vec();
+    assert!(
+        matches!(a.as_slice(), [Action::Amend { req, .. }] if req.side == Side::Buy),
+        "{a:?}"
+    );
+    // Pulling both sides still gets both cancels out: the reserve.
+    let a = oms
+        .on_target(&tgt(None, None, 5, (101, 106), 3, 20 * MS))
+        .unwrap()
+        .to_vec();
+    let cancels = a
+        .iter()
+        .filter(|x| matches!(x, Action::Cancel { .. }))
+        .count();
+    assert_eq!(cancels, 2, "{a:?}");
+    assert!(oms.stats().budget_denied >= 1);
+}
+
+#[test]
+fn spot_defaults_allow_twenty_creates_per_second() {
+    let c = gapmm::oms::OmsConfig::new(gapmm::ids::Category::Spot, 1, Lots(10), Lots(1));
+    assert_eq!(c.limits.of(gapmm::oms::Endpoint::Create), 20);
+    assert_eq!(c.limits.of(gapmm::oms::Endpoint::Amend), 10);
+    let l = gapmm::oms::OmsConfig::new(gapmm::ids::Category::Linear, 1, Lots(10), Lots(1));
+    assert_eq!(l.limits.of(gapmm::oms::Endpoint::Create), 10);
+}
