@@ -1111,7 +1111,11 @@ mod tests {
             exec_id,
             order_id: OrderId::default(),
             link_id: OrderLinkId::default(),
-            side: if n.is_multiple_of(2) { Side::Buy } else { Side::Sell },
+            side: if n.is_multiple_of(2) {
+                Side::Buy
+            } else {
+                Side::Sell
+            },
             price: Ticks(100 + (n % 7) as i64),
             qty: Lots(1 + (n % 3) as i64),
             fee: None,
