@@ -580,6 +580,16 @@ fn journal_recovery_after_a_crash_loses_and_doubles_no_fill() {
     }
     assert_eq!(oms.position().0, sim.position);
     assert!(oms.stats().fills >= 20);
+    // Every journal line is one JSON object with a type and a timestamp.
+    let mut kinds = std::collections::BTreeSet::new();
+    for line in journal.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let v: serde_json::Value = serde_json::from_slice(line).unwrap();
+        assert!(v["ts"].is_u64(), "{v}");
+        kinds.insert(v["t"].as_str().unwrap().to_string());
+    }
+    for k in ["create", "amend", "order", "fill"] {
+        assert!(kinds.contains(k), "no {k} record in {kinds:?}");
+    }
     // Crash: the last fill line is torn half-way.
     // (The first sighting of a fill, from `execution.fast`, has no fee; its
     // fee-carrying copy follows. Tear the last first sighting.)
