@@ -21,7 +21,17 @@
 //!   `Cancelled` + `EC_PostOnlyWillTakeLiquidity` is counted and re-placed at
 //!   once one tick safer (not an error);
 //! - worst-case exposure (position + resting + in-flight quantity) never
-//!   exceeds `max_position` on either side;
+//!   exceeds `max_position` on either side. Executions the order stream (or
+//!   an open-order snapshot) already implies but whose fills have not reached
+//!   the position yet keep counting — as the slot's *unsettled* quantity or,
+//!   once the order is closed, as a *ghost* entry that expires after
+//!   `ack_timeout_ns` — so the position lagging the order stream never frees
+//!   room early;
+//! - order events older than what is already known (queued before a
+//!   snapshot, or after the order's terminal event) are recognised by
+//!   `updatedTime` and ignored;
+//! - a definitely rejected create or amend backs the side off (100 ms,
+//!   doubling per consecutive rejection) instead of re-sending at full rate;
 //! - Bybit's per-UID request limits are never exceeded ([`budget`]);
 //!   cancels have priority over amends, amends over creates;
 //! - no create or amend on a side more often than `min_update_interval_ns`
