@@ -6,6 +6,7 @@
 //!
 //! - [`units`], [`ids`], [`time`]: integer ticks and lots, inline identifiers, timestamps.
 //! - [`codec`]: sans-I/O Bybit v5 codecs (public WS, private WS, WS trade, REST, signing).
+//! - [`oms`]: the order manager (per-side order state machine, rate budget, journal).
 //! - [`book`]: tick-indexed L2 book with occupancy bitsets.
 //! - [`analytics`]: gap analytics and market metrics from the book.
 //! - [`strategy`]: signal, quotes, inventory-aware reservation price, statistics.
@@ -18,6 +19,7 @@ pub mod codec;
 pub mod engine;
 pub mod ids;
 pub mod net;
+pub mod oms;
 pub mod replay;
 pub mod strategy;
 pub mod stream;

@@ -1,0 +1,390 @@
+//! Local request-rate budget that stays inside Bybit's per-UID limits.
+//!
+//! Each order endpoint has an exact sliding 1-second window (a log of the
+//! last `limit` send times): a request is allowed only if fewer than `limit`
+//! requests were sent in the preceding second, so no 1-second window ever
+//! holds more than `limit` requests. Limits default to protocol.md §4.1's
+//! "UTA2.0 Pro" table ([`RateLimits::bybit_default`]); batch requests consume
+//! one unit per order inside them, as Bybit counts them.
+//!
+//! On top of the per-endpoint windows, one combined window across all order
+//! mutations (create/amend/cancel, single and batch) is the self-imposed cap
+//! that makes priorities real: cancels may use all of it, amends all but
+//! `cancel_reserve`, creates all but `cancel_reserve + amend_reserve`. So when
+//! the budget is short, cancels win over amends, and amends over creates.
+//!
+//! The exchange's own view (`X-Bapi-Limit`, `X-Bapi-Limit-Status`,
+//! `X-Bapi-Limit-Reset-Timestamp`) is folded in by [`RateBudget::on_rate_limit`]:
+//! the effective allowance is the minimum of the local and exchange views.
+//!
+//! Contract: fixed-size arrays, no allocation, no panic. Time is the caller's
+//! monotonic nanoseconds (`now`), never read here.
+
+use crate::ids::Category;
+use crate::time::ExchMs;
+
+/// One second in nanoseconds: the length of Bybit's rolling window.
+pub const WINDOW_NS: u64 = 1_000_000_000;
+
+/// Largest per-window limit tracked exactly (higher configured limits are
+/// clamped to this; Bybit's default tiers are all ≤ 50/s).
+pub const MAX_LIMIT: usize = 128;
+
+/// Number of [`Endpoint`] variants.
+pub const ENDPOINTS: usize = 8;
+
+/// A rate-limited Bybit endpoint (REST path or its WS-trade op).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// `/v5/order/create`, `order.create`.
+    Create,
+    /// `/v5/order/amend`, `order.amend`.
+    Amend,
+    /// `/v5/order/cancel`, `order.cancel`.
+    Cancel,
+    /// `/v5/order/cancel-all`.
+    CancelAll,
+    /// `/v5/order/create-batch`, `order.create-batch` (one unit per order).
+    CreateBatch,
+    /// `/v5/order/amend-batch`, `order.amend-batch` (one unit per order).
+    AmendBatch,
+    /// `/v5/order/cancel-batch`, `order.cancel-batch` (one unit per order).
+    CancelBatch,
+    /// `GET /v5/order/realtime` (open-order query).
+    Query,
+}
+
+impl Endpoint {
+    /// All endpoints, in index order.
+    pub const ALL: [Endpoint; ENDPOINTS] = [
+        Endpoint::Create,
+        Endpoint::Amend,
+        Endpoint::Cancel,
+        Endpoint::CancelAll,
+        Endpoint::CreateBatch,
+        Endpoint::AmendBatch,
+        Endpoint::CancelBatch,
+        Endpoint::Query,
+    ];
+
+    /// Index into per-endpoint arrays.
+    pub const fn index(self) -> usize {
+        match self {
+            Endpoint::Create => 0,
+            Endpoint::Amend => 1,
+            Endpoint::Cancel => 2,
+            Endpoint::CancelAll => 3,
+            Endpoint::CreateBatch => 4,
+            Endpoint::AmendBatch => 5,
+            Endpoint::CancelBatch => 6,
+            Endpoint::Query => 7,
+        }
+    }
+
+    /// Priority class: 0 cancels, 1 amends, 2 creates, `None` for queries
+    /// (which are not order mutations and have their own generous limit).
+    const fn class(self) -> Option<u8> {
+        match self {
+            Endpoint::Cancel | Endpoint::CancelAll | Endpoint::CancelBatch => Some(0),
+            Endpoint::Amend | Endpoint::AmendBatch => Some(1),
+            Endpoint::Create | Endpoint::CreateBatch => Some(2),
+            Endpoint::Query => None,
+        }
+    }
+}
+
+/// Configured limits (requests or units per rolling second).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Per endpoint, indexed by [`Endpoint::index`].
+    pub per_sec: [u32; ENDPOINTS],
+    /// Combined cap over all order mutations.
+    pub combined_per_sec: u32,
+    /// Combined-window units only cancels may use.
+    pub cancel_reserve: u32,
+    /// Further combined-window units only cancels and amends may use.
+    pub amend_reserve: u32,
+}
+
+impl RateLimits {
+    /// Bybit's default per-UID table (protocol.md §4.1) for `category`, with a
+    /// combined cap of 20 order mutations per second, 4 reserved for cancels
+    /// and 2 more for amends.
+    pub fn bybit_default(category: Category) -> RateLimits {
+        let per_sec = match category {
+            // create, amend, cancel, cancel-all, create-batch, amend-batch, cancel-batch, query
+            Category::Linear => [10, 10, 10, 10, 10, 10, 10, 50],
+            Category::Spot => [20, 10, 20, 20, 20, 20, 20, 50],
+        };
+        RateLimits {
+            per_sec,
+            combined_per_sec: 20,
+            cancel_reserve: 4,
+            amend_reserve: 2,
+        }
+    }
+
+    /// The limit for one endpoint.
+    pub fn of(&self, ep: Endpoint) -> u32 {
+        self.per_sec[ep.index()]
+    }
+}
+
+/// What the exchange said about one endpoint in a response's rate-limit headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitInfo {
+    /// Which endpoint the response was for.
+    pub endpoint: Endpoint,
+    /// `X-Bapi-Limit`.
+    pub limit: u32,
+    /// `X-Bapi-Limit-Status` (remaining in the current window).
+    pub remaining: u32,
+    /// `X-Bapi-Limit-Reset-Timestamp`.
+    pub reset_ms: ExchMs,
+    /// The response's own exchange time (`Timenow` / `time`), to turn
+    /// `reset_ms` into a duration without comparing clocks.
+    pub now_ms: ExchMs,
+}
+
+/// An exact sliding-window log of send times.
+#[derive(Debug, Clone)]
+struct Window {
+    times: [u64; MAX_LIMIT],
+    head: usize,
+    len: usize,
+    limit: usize,
+}
+
+impl Window {
+    fn new(limit: u32) -> Window {
+        Window {
+            times: [0; MAX_LIMIT],
+            head: 0,
+            len: 0,
+            limit: (limit as usize).min(MAX_LIMIT),
+        }
+    }
+
+    fn prune(&mut self, now: u64) {
+        while self.len > 0 {
+            let t = self.times[self.head % MAX_LIMIT];
+            if t.saturating_add(WINDOW_NS) <= now {
+                self.head = (self.head + 1) % MAX_LIMIT;
+                self.len -= 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn free(&mut self, now: u64) -> usize {
+        self.prune(now);
+        self.limit.saturating_sub(self.len)
+    }
+
+    fn record(&mut self, n: usize, now: u64) {
+        for _ in 0..n {
+            if self.len == MAX_LIMIT {
+                self.head = (self.head + 1) % MAX_LIMIT;
+                self.len -= 1;
+            }
+            self.times[(self.head + self.len) % MAX_LIMIT] = now;
+            self.len += 1;
+        }
+    }
+}
+
+/// The exchange's last word on one endpoint.
+#[derive(Debug, Clone, Copy, Default)]
+struct ExchView {
+    remaining: u32,
+    used: u32,
+    until_ns: u64,
+}
+
+/// The per-endpoint and combined budget. See the module docs.
+#[derive(Debug, Clone)]
+pub struct RateBudget {
+    limits: RateLimits,
+    windows: [Window; ENDPOINTS],
+    combined: Window,
+    exch: [ExchView; ENDPOINTS],
+    denied: [u64; ENDPOINTS],
+}
+
+impl RateBudget {
+    /// A budget with nothing spent.
+    pub fn new(limits: RateLimits) -> RateBudget {
+        let windows = Endpoint::ALL.map(|e| Window::new(limits.of(e)));
+        RateBudget {
+            limits,
+            windows,
+            combined: Window::new(limits.combined_per_sec),
+            exch: [ExchView::default(); ENDPOINTS],
+            denied: [0; ENDPOINTS],
+        }
+    }
+
+    /// The configured limits.
+    pub fn limits(&self) -> &RateLimits {
+        &self.limits
+    }
+
+    /// How many units of `ep` could be spent at `now` (local and exchange
+    /// views, including the priority reserve of the combined window).
+    pub fn available(&mut self, ep: Endpoint, now: u64) -> u32 {
+        let i = ep.index();
+        let mut free = self.windows[i].free(now) as u32;
+        let x = &self.exch[i];
+        if now < x.until_ns {
+            free = free.min(x.remaining.saturating_sub(x.used));
+        }
+        if let Some(class) = ep.class() {
+            let reserve = match class {
+                0 => 0,
+                1 => self.limits.cancel_reserve,
+                _ => self
+                    .limits
+                    .cancel_reserve
+                    .saturating_add(self.limits.amend_reserve),
+            };
+            let comb = (self.combined.free(now) as u32).saturating_sub(reserve);
+            free = free.min(comb);
+        }
+        free
+    }
+
+    /// Spends `units` of `ep` at `now` if available; `false` (and nothing
+    /// spent) otherwise.
+    pub fn try_take(&mut self, ep: Endpoint, units: u32, now: u64) -> bool {
+        if units == 0 {
+            return true;
+        }
+        if self.available(ep, now) < units {
+            let d = &mut self.denied[ep.index()];
+            *d = d.saturating_add(1);
+            return false;
+        }
+        let i = ep.index();
+        self.windows[i].record(units as usize, now);
+        if ep.class().is_some() {
+            self.combined.record(units as usize, now);
+        }
+        let x = &mut self.exch[i];
+        if now < x.until_ns {
+            x.used = x.used.saturating_add(units);
+        }
+        true
+    }
+
+    /// Folds in the exchange's rate-limit headers received at `now`. For the
+    /// following second (or until the reset time, if later) at most
+    /// `remaining` further units are spent on that endpoint; a lower
+    /// `X-Bapi-Limit` than configured lowers the local limit for good.
+    pub fn on_rate_limit(&mut self, info: &RateLimitInfo, now: u64) {
+        let i = info.endpoint.index();
+        let reset_ns = info
+            .reset_ms
+            .0
+            .saturating_sub(info.now_ms.0)
+            .saturating_mul(1_000_000);
+        self.exch[i] = ExchView {
+            remaining: info.remaining,
+            used: 0,
+            until_ns: now.saturating_add(reset_ns.max(WINDOW_NS)),
+        };
+        if info.limit > 0 && (info.limit as usize) < self.windows[i].limit {
+            self.windows[i].limit = info.limit as usize;
+        }
+    }
+
+    /// Records a rate-limit rejection (`10006` and friends) at `now`: nothing
+    /// more is spent on `ep` for one window.
+    pub fn on_limited(&mut self, ep: Endpoint, now: u64) {
+        self.exch[ep.index()] = ExchView {
+            remaining: 0,
+            used: 0,
+            until_ns: now.saturating_add(WINDOW_NS),
+        };
+    }
+
+    /// How many requests of `ep` were refused by the local budget.
+    pub fn denied(&self, ep: Endpoint) -> u64 {
+        self.denied[ep.index()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn window_never_exceeds_limit_in_any_second() {
+        let mut b = RateBudget::new(RateLimits::bybit_default(Category::Linear));
+        let mut sent = Vec::new();
+        for k in 0..5000u64 {
+            let now = k * 7 * MS;
+            if b.try_take(Endpoint::Amend, 1, now) {
+                sent.push(now);
+            }
+        }
+        for (i, &t) in sent.iter().enumerate() {
+            let in_window = sent[i..].iter().take_while(|&&s| s < t + WINDOW_NS).count();
+            assert!(in_window <= 10, "{in_window} amends in the second from {t}");
+        }
+        // The budget is actually used, not just refused.
+        assert!(sent.len() >= 5000 * 7 / 1000 * 10 - 10);
+    }
+
+    #[test]
+    fn cancels_keep_a_reserve_that_creates_cannot_use() {
+        let mut l = RateLimits::bybit_default(Category::Spot);
+        l.combined_per_sec = 10;
+        l.cancel_reserve = 3;
+        l.amend_reserve = 2;
+        let mut b = RateBudget::new(l);
+        let mut creates = 0;
+        while b.try_take(Endpoint::Create, 1, 0) {
+            creates += 1;
+        }
+        assert_eq!(creates, 5);
+        assert!(b.try_take(Endpoint::Amend, 2, 0));
+        assert!(!b.try_take(Endpoint::Amend, 1, 0));
+        assert!(b.try_take(Endpoint::Cancel, 3, 0));
+        assert!(!b.try_take(Endpoint::Cancel, 1, 0));
+        assert_eq!(b.denied(Endpoint::Create), 1);
+    }
+
+    #[test]
+    fn exchange_view_is_respected_when_lower() {
+        let mut b = RateBudget::new(RateLimits::bybit_default(Category::Linear));
+        let info = RateLimitInfo {
+            endpoint: Endpoint::Amend,
+            limit: 10,
+            remaining: 2,
+            reset_ms: ExchMs(1_000),
+            now_ms: ExchMs(1_000),
+        };
+        b.on_rate_limit(&info, 0);
+        assert_eq!(b.available(Endpoint::Amend, 0), 2);
+        assert!(b.try_take(Endpoint::Amend, 2, 0));
+        assert!(!b.try_take(Endpoint::Amend, 1, 10 * MS));
+        // After the window the local view alone applies again.
+        assert!(b.try_take(Endpoint::Amend, 1, WINDOW_NS + MS));
+        // A rate-limit rejection blocks the endpoint for a window.
+        b.on_limited(Endpoint::Create, 2 * WINDOW_NS);
+        assert_eq!(b.available(Endpoint::Create, 2 * WINDOW_NS + MS), 0);
+        // A lower exchange limit lowers the local one.
+        let info = RateLimitInfo {
+            endpoint: Endpoint::Cancel,
+            limit: 3,
+            remaining: 3,
+            reset_ms: ExchMs(0),
+            now_ms: ExchMs(0),
+        };
+        b.on_rate_limit(&info, 5 * WINDOW_NS);
+        assert_eq!(b.available(Endpoint::Cancel, 7 * WINDOW_NS), 3);
+    }
+}

@@ -1,0 +1,142 @@
+//! Position and average-cost PnL in integer ticks × lots.
+//!
+//! `cost` is the signed sum of `price × qty` of the open position (negative
+//! for a short). Reducing the position removes the proportional share of the
+//! cost (`cost × closed / |position|`, truncated) and realises the difference
+//! to the exit value; the truncation residue stays in `cost`, so when the
+//! position returns to zero every tick of PnL has been realised exactly.
+//! Unrealised PnL is marked against a [`HalfTicks`] mid and so is expressed in
+//! half-ticks × lots. Fees are summed as `f64` for reporting only.
+//!
+//! Contract: pure arithmetic in `i128`, no allocation, no panic.
+
+use crate::units::{Decimal, HalfTicks, Lots, Side, Ticks};
+
+/// See the module docs.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Pnl {
+    /// Signed position in lots (positive long).
+    pub position: Lots,
+    /// Signed cost of the open position in ticks × lots.
+    pub cost: i128,
+    /// Realised PnL in ticks × lots.
+    pub realised: i128,
+    /// Sum of fees (positive = paid) for reporting only.
+    pub fees: f64,
+    /// Number of fills applied.
+    pub fills: u64,
+}
+
+impl Pnl {
+    /// Applies one fill.
+    pub fn apply(&mut self, side: Side, price: Ticks, qty: Lots) {
+        let q = i128::from(qty.0.max(0));
+        if q == 0 {
+            return;
+        }
+        self.fills += 1;
+        let p = i128::from(price.0);
+        let pos = i128::from(self.position.0);
+        let sign = i128::from(side.sign());
+        if pos == 0 || (pos > 0) == (sign > 0) {
+            self.cost = self.cost.saturating_add(sign * p * q);
+        } else {
+            let closing = q.min(pos.abs());
+            let removed = self.cost.saturating_mul(closing) / pos.abs();
+            let pos_sign = if pos > 0 { 1 } else { -1 };
+            self.realised = self
+                .realised
+                .saturating_add((pos_sign * p * closing).saturating_sub(removed));
+            self.cost = self.cost.saturating_sub(removed);
+            let opening = q - closing;
+            if opening > 0 {
+                self.cost = self.cost.saturating_add(sign * p * opening);
+            }
+        }
+        self.position = Lots(
+            self.position
+                .0
+                .saturating_add(side.sign().saturating_mul(qty.0)),
+        );
+    }
+
+    /// Adds a fee (reporting only).
+    pub fn add_fee(&mut self, fee: Decimal) {
+        self.fees += fee.to_f64();
+    }
+
+    /// Average entry price of the open position in ticks (truncated), if any.
+    pub fn avg_price(&self) -> Option<Ticks> {
+        if self.position.0 == 0 {
+            return None;
+        }
+        let a = self.cost.saturating_div(i128::from(self.position.0));
+        i64::try_from(a).ok().map(Ticks)
+    }
+
+    /// Unrealised PnL against `mid`, in half-ticks × lots.
+    pub fn unrealised_half_ticks(&self, mid: HalfTicks) -> i128 {
+        (i128::from(self.position.0) * i128::from(mid.0))
+            .saturating_sub(self.cost.saturating_mul(2))
+    }
+
+    /// Overwrites the position from an exchange snapshot. The cost basis is
+    /// `avg × qty` when the exchange gives an entry price, else the current
+    /// average cost carried over (or zero when flat before).
+    pub fn set_position(&mut self, qty: Lots, avg: Option<Ticks>) {
+        self.cost = match (avg, self.position.0) {
+            (Some(a), _) => i128::from(a.0) * i128::from(qty.0),
+            (None, 0) => 0,
+            (None, old) => self
+                .cost
+                .saturating_mul(i128::from(qty.0))
+                .saturating_div(i128::from(old)),
+        };
+        self.position = qty;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_realises_exactly() {
+        let mut p = Pnl::default();
+        p.apply(Side::Buy, Ticks(100), Lots(3));
+        p.apply(Side::Buy, Ticks(101), Lots(4));
+        // cost = 300 + 404 = 704
+        p.apply(Side::Sell, Ticks(105), Lots(2));
+        p.apply(Side::Sell, Ticks(99), Lots(5));
+        assert_eq!(p.position, Lots(0));
+        assert_eq!(p.cost, 0);
+        // 105*2 + 99*5 - 704 = 210 + 495 - 704 = 1
+        assert_eq!(p.realised, 1);
+        assert_eq!(p.fills, 4);
+    }
+
+    #[test]
+    fn crossing_through_zero_opens_the_other_side() {
+        let mut p = Pnl::default();
+        p.apply(Side::Buy, Ticks(100), Lots(2));
+        p.apply(Side::Sell, Ticks(110), Lots(5));
+        assert_eq!(p.position, Lots(-3));
+        assert_eq!(p.realised, 20);
+        assert_eq!(p.avg_price(), Some(Ticks(110)));
+        // Short 3 @110 marked at mid 108.5 (217 half-ticks): +1.5 ticks × 3 = 9 half-ticks.
+        assert_eq!(p.unrealised_half_ticks(HalfTicks(217)), 9);
+        p.apply(Side::Buy, Ticks(100), Lots(3));
+        assert_eq!(p.realised, 50);
+        assert_eq!(p.position, Lots(0));
+    }
+
+    #[test]
+    fn snapshot_overwrites_position() {
+        let mut p = Pnl::default();
+        p.apply(Side::Buy, Ticks(100), Lots(4));
+        p.set_position(Lots(2), None);
+        assert_eq!(p.avg_price(), Some(Ticks(100)));
+        p.set_position(Lots(-1), Some(Ticks(90)));
+        assert_eq!(p.cost, -90);
+    }
+}

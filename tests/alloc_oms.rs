@@ -1,0 +1,151 @@
+//! The order manager allocates nothing on the hot path: after a warm-up,
+//! 10,000 target/update cycles (targets, acks, order events, fills from both
+//! execution streams, ticks, amends, re-creates, journal encoding) perform
+//! zero heap allocations on the order thread.
+
+mod oms_support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use gapmm::ids::OrderLinkId;
+use gapmm::oms::{Action, OrderStatus};
+use gapmm::units::Side;
+use oms_support::*;
+
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn note() {
+    // `try_with`: no panic during thread teardown.
+    if COUNTING.try_with(|c| c.get()).unwrap_or(false) {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every method forwards to `System` unchanged; counting has no
+// effect on the returned memory.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        note();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        note();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc_zeroed(l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        note();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(p, l, n) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(p, l) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+struct Counters {
+    actions: usize,
+    amends: usize,
+    creates: usize,
+    journal_bytes: usize,
+}
+
+fn cycles(
+    oms: &mut gapmm::oms::Oms,
+    sim: &mut Sim,
+    scratch: &mut [gapmm::oms::OrderEvent; SIM_ORDERS],
+    from: u64,
+    n: u64,
+    c: &mut Counters,
+) {
+    for k in from..from + n {
+        let now = k * 60 * MS;
+        let bb = 1000 + (k % 7) as i64 - 3;
+        let ba = bb + 2;
+        sim.touch = (bb, ba);
+        let bid = if k % 11 == 0 {
+            None
+        } else {
+            Some(bb - (k % 2) as i64)
+        };
+        let t = tgt(bid, Some(ba + (k % 3) as i64), 3, (bb, ba), k, now);
+        let acts = copy_actions(oms.on_target(&t).unwrap());
+        for a in acts.iter().flatten() {
+            c.actions += 1;
+            match a {
+                Action::Amend { .. } | Action::AmendBatch { .. } => c.amends += 1,
+                Action::Create { .. } => c.creates += 1,
+                _ => {}
+            }
+        }
+        submit_all(oms, sim, &acts, now, scratch);
+        if k % 4 == 0 {
+            sim.trade(if k % 8 == 0 { Side::Buy } else { Side::Sell }, 1);
+        }
+        while deliver_one(oms, sim, now, scratch) {}
+        let acts = copy_actions(oms.on_tick(now + 30 * MS));
+        c.actions += acts.iter().flatten().count();
+        submit_all(oms, sim, &acts, now + 30 * MS, scratch);
+        while deliver_one(oms, sim, now + 30 * MS, scratch) {}
+        c.journal_bytes += oms.journal().len();
+        oms.clear_journal();
+    }
+}
+
+#[test]
+fn no_allocation_after_warm_up() {
+    let mut oms = ready(cfg(1_000_000));
+    let mut sim = Sim::new((1000, 1002));
+    let mut scratch = [ev(
+        oid(0),
+        OrderLinkId::default(),
+        Side::Buy,
+        OrderStatus::New,
+        1,
+        1,
+        1,
+        0,
+    ); SIM_ORDERS];
+    let mut c = Counters {
+        actions: 0,
+        amends: 0,
+        creates: 0,
+        journal_bytes: 0,
+    };
+    cycles(&mut oms, &mut sim, &mut scratch, 1, 200, &mut c);
+
+    let mut c = Counters {
+        actions: 0,
+        amends: 0,
+        creates: 0,
+        journal_bytes: 0,
+    };
+    COUNTING.with(|f| f.set(true));
+    cycles(&mut oms, &mut sim, &mut scratch, 201, 10_000, &mut c);
+    COUNTING.with(|f| f.set(false));
+
+    assert_eq!(
+        ALLOCS.load(Ordering::Relaxed),
+        0,
+        "allocations on the hot path"
+    );
+    // The loop did real work.
+    assert!(c.amends > 1_000, "amends {}", c.amends);
+    assert!(c.creates > 500, "creates {}", c.creates);
+    assert!(oms.stats().fills > 1_000, "{:?}", oms.stats());
+    assert!(c.journal_bytes > 100_000);
+    assert_eq!(oms.position().0, sim.position);
+}
