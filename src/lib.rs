@@ -14,5 +14,6 @@
 
 pub mod codec;
 pub mod ids;
+pub mod sim;
 pub mod time;
 pub mod units;
