@@ -35,7 +35,10 @@ pub struct FixedStr<const N: usize> {
 
 impl<const N: usize> Default for FixedStr<N> {
     fn default() -> Self {
-        FixedStr { len: 0, buf: [0; N] }
+        FixedStr {
+            len: 0,
+            buf: [0; N],
+        }
     }
 }
 
@@ -49,12 +52,17 @@ impl<const N: usize> FixedStr<N> {
         if s.len() > N || s.len() > u8::MAX as usize {
             return Err(IdError::TooLong);
         }
-        if s.iter().any(|&b| !(0x20..0x7f).contains(&b) || b == b'"' || b == b'\\') {
+        if s.iter()
+            .any(|&b| !(0x20..0x7f).contains(&b) || b == b'"' || b == b'\\')
+        {
             return Err(IdError::InvalidChar);
         }
         let mut buf = [0u8; N];
         buf[..s.len()].copy_from_slice(s);
-        Ok(FixedStr { len: s.len() as u8, buf })
+        Ok(FixedStr {
+            len: s.len() as u8,
+            buf,
+        })
     }
 
     /// Parses from `&str`.
@@ -92,7 +100,9 @@ impl<const N: usize> FixedStr<N> {
         if l + s.len() > N {
             return Err(IdError::TooLong);
         }
-        if s.iter().any(|&b| !(0x20..0x7f).contains(&b) || b == b'"' || b == b'\\') {
+        if s.iter()
+            .any(|&b| !(0x20..0x7f).contains(&b) || b == b'"' || b == b'\\')
+        {
             return Err(IdError::InvalidChar);
         }
         self.buf[l..l + s.len()].copy_from_slice(s);
@@ -132,8 +142,7 @@ pub type ReqId = FixedStr<36>;
 
 /// Validates Bybit's `orderLinkId` alphabet (`[0-9A-Za-z_-]`, ≤ 36).
 pub fn order_link_id(s: &[u8]) -> Result<OrderLinkId, IdError> {
-    if s
-        .iter()
+    if s.iter()
         .any(|&b| !(b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
     {
         return Err(IdError::InvalidChar);

@@ -31,7 +31,9 @@ impl Default for Clock {
 impl Clock {
     /// Calibrates (once per process, ~1 ms) and returns a handle.
     pub fn new() -> Clock {
-        Clock { inner: quanta::Clock::new() }
+        Clock {
+            inner: quanta::Clock::new(),
+        }
     }
 
     /// A raw stamp (not serialising).

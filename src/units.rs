@@ -538,7 +538,10 @@ mod tests {
         assert_eq!(step("0.1").count(b"1.2.3"), Err(UnitError::InvalidChar));
         assert_eq!(step("0.1").count(b"1e-05"), Err(UnitError::InvalidChar));
         assert_eq!(step("0.1").count(b"-1"), Err(UnitError::Negative));
-        assert_eq!(step("0.1").count(b"99999999999999999999"), Err(UnitError::Overflow));
+        assert_eq!(
+            step("0.1").count(b"99999999999999999999"),
+            Err(UnitError::Overflow)
+        );
         assert_eq!(step("0.1").count(&[b'1'; 41]), Err(UnitError::TooLong));
     }
 
@@ -569,11 +572,20 @@ mod tests {
     fn decimals_keep_sign_and_scale() {
         assert_eq!(
             Decimal::parse(b"-0.00255"),
-            Ok(Decimal { mantissa: -255, scale: 5 })
+            Ok(Decimal {
+                mantissa: -255,
+                scale: 5
+            })
         );
-        assert_eq!(Decimal::parse(b"26.3725275").unwrap().to_string(), "26.3725275");
+        assert_eq!(
+            Decimal::parse(b"26.3725275").unwrap().to_string(),
+            "26.3725275"
+        );
         assert_eq!(Decimal::parse(b"5").unwrap().rescale(2), Ok(500));
-        assert_eq!(Decimal::parse(b"0.015").unwrap().rescale(2), Err(UnitError::NotOnGrid));
+        assert_eq!(
+            Decimal::parse(b"0.015").unwrap().rescale(2),
+            Err(UnitError::NotOnGrid)
+        );
         assert_eq!(step("0.001").count_floor(b"0.0015"), Ok(1));
         assert_eq!(step("0.001").count_floor(b"0.01"), Ok(10));
     }
