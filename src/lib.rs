@@ -14,6 +14,7 @@
 
 pub mod codec;
 pub mod ids;
+pub mod replay;
 pub mod sim;
 pub mod time;
 pub mod units;
