@@ -12,6 +12,8 @@
 //! - [`replay`]: Bybit archive recordings and the stream mode.
 #![warn(missing_docs)]
 
+pub mod analytics;
+pub mod book;
 pub mod codec;
 pub mod ids;
 pub mod replay;
