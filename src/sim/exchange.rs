@@ -1058,7 +1058,7 @@ impl Exchange {
         // An IOC/FOK remainder can come back as an error although it filled;
         // fills are taken from the trade listener either way.
         let _ = book.ob.add_limit_order(
-            Id::from_u64(ob_id),
+            Id::Sequential(ob_id),
             price as u128,
             qty as u64,
             ob_side(side),
@@ -1179,14 +1179,14 @@ impl Exchange {
         while qty > 0 {
             let Some(&(id, lots)) = q.back() else { break };
             if lots <= qty {
-                let _ = book.ob.cancel_order(Id::from_u64(id));
+                let _ = book.ob.cancel_order(Id::Sequential(id));
                 q.pop_back();
                 self.owners.remove(&id);
                 qty -= lots;
                 removed += lots;
             } else {
                 let ok = book.ob.update_order(OrderUpdate::UpdateQuantity {
-                    order_id: Id::from_u64(id),
+                    order_id: Id::Sequential(id),
                     new_quantity: Quantity::new((lots - qty) as u64),
                 });
                 if ok.is_ok() {
@@ -1212,7 +1212,7 @@ impl Exchange {
         let id = self.new_ob_id();
         let _ = self.books[b]
             .ob
-            .submit_market_order(Id::from_u64(id), qty as u64, ob_side(side));
+            .submit_market_order(Id::Sequential(id), qty as u64, ob_side(side));
         self.absorb_fills(b, id);
     }
 
@@ -2043,7 +2043,7 @@ impl Exchange {
         self.books[b].seq += 1;
         if market {
             let _ = self.books[b].ob.submit_market_order(
-                Id::from_u64(ob_id),
+                Id::Sequential(ob_id),
                 qty as u64,
                 ob_side(side),
             );
@@ -2431,14 +2431,14 @@ impl Exchange {
         if price == o.price {
             // Quantity only: down keeps queue priority, up goes to the back.
             let _ = self.books[b].ob.update_order(OrderUpdate::UpdateQuantity {
-                order_id: Id::from_u64(o.ob_id),
+                order_id: Id::Sequential(o.ob_id),
                 new_quantity: Quantity::new(leaves as u64),
             });
             self.books[b].l2_add(o.side, price, leaves - old_leaves);
             self.pend_orders.push(key);
         } else {
             // Price change: cancel and re-add at the back (may cross).
-            let _ = self.books[b].ob.cancel_order(Id::from_u64(o.ob_id));
+            let _ = self.books[b].ob.cancel_order(Id::Sequential(o.ob_id));
             self.owners.remove(&o.ob_id);
             self.books[b].l2_add(o.side, o.price, -old_leaves);
             if let Some(om) = self.orders.get_mut(&key) {
@@ -2484,7 +2484,7 @@ impl Exchange {
             o.cum,
         );
         self.books[b].seq += 1;
-        let _ = self.books[b].ob.cancel_order(Id::from_u64(ob_id));
+        let _ = self.books[b].ob.cancel_order(Id::Sequential(ob_id));
         if resting {
             self.books[b].l2_add(side, price, -leaves);
         }
