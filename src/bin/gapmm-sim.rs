@@ -56,7 +56,7 @@ struct Args {
     /// Synthetic market events per second (0 = as fast as the pace allows).
     #[arg(long, default_value_t = 1000)]
     rate: u32,
-    /// Pace: `natural`, `flood` (as fast as possible) or `every:<micros>` (one event per interval).
+    /// Pace: `natural`, `flood` (as fast as possible), `paused` or `every:<micros>` (one event per interval).
     #[arg(long, default_value = "natural")]
     pace: String,
     /// No synthetic flow at all.
@@ -92,11 +92,12 @@ fn parse_pace(s: &str) -> Result<Pace, String> {
     match s {
         "natural" => Ok(Pace::Natural),
         "flood" => Ok(Pace::Flood),
+        "paused" => Ok(Pace::Paused),
         _ => s
             .strip_prefix("every:")
             .and_then(|us| us.parse::<u64>().ok())
             .map(|us| Pace::Every(Duration::from_micros(us.max(1))))
-            .ok_or_else(|| format!("bad --pace {s}: natural | flood | every:<micros>")),
+            .ok_or_else(|| format!("bad --pace {s}: natural | flood | paused | every:<micros>")),
     }
 }
 

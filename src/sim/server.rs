@@ -58,6 +58,8 @@ pub enum Pace {
     /// As fast as possible while every subscriber keeps up (socket back-pressure pauses production);
     /// idle (no production) while nobody subscribes to a public topic.
     Flood,
+    /// No market events at all (tests pause the market to take checkpoints).
+    Paused,
 }
 
 /// Everything needed to start a simulator.
@@ -729,6 +731,7 @@ impl Server {
                         return Some(Duration::ZERO);
                     }
                 }
+                Pace::Paused => {}
             }
         }
         match deadline {
@@ -1786,6 +1789,7 @@ impl Server {
                 }
                 self.drain_and_fanout_public(None);
             }
+            Pace::Paused => self.drain_and_fanout_public(None),
         }
     }
 
