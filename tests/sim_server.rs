@@ -537,35 +537,17 @@ fn echo_client_reactions_are_measured_per_variant() {
         },
     )
     .unwrap();
-    // Wait (by polling the server, which answers over a channel) until 50 reactions are in.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut n = 0;
-    while Instant::now() < deadline && n < 50 {
-        let (h, _) = sim.reactions().unwrap();
-        n = h
-            .iter()
-            .find(|(k, _)| k == "ws-trade/echo")
-            .map_or(0, |(_, h)| h.len());
-        if n < 50 {
-            // The echo client's own replies are the event we wait on.
-            let before = echo
-                .stats
-                .replies
-                .load(std::sync::atomic::Ordering::Relaxed);
-            while echo
-                .stats
-                .replies
-                .load(std::sync::atomic::Ordering::Relaxed)
-                == before
-                && Instant::now() < deadline
-            {
-                std::thread::yield_now();
-            }
-        }
-    }
-    assert!(n >= 50, "reactions recorded: {n}");
-    let (h, _) = sim.reactions().unwrap();
+    // The server records a reaction when it reads the request, before it replies; so once the
+    // client holds 50 replies, 50 reactions are in.
+    let replies = echo.stats.wait_replies(50, Duration::from_secs(20));
+    assert!(replies >= 50, "echo replies: {replies}");
+    let (h, unattributed) = sim.reactions().unwrap();
     let (_, hist) = h.iter().find(|(k, _)| k == "ws-trade/echo").unwrap();
+    assert!(hist.len() >= 50, "reactions: {}", hist.len());
+    assert_eq!(
+        unattributed, 0,
+        "every echo (the snapshot's too) is attributed"
+    );
     assert!(
         hist.value_at_quantile(0.5) > 1_000,
         "a loopback round trip takes more than 1 us"

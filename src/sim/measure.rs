@@ -22,7 +22,7 @@ use hdrhistogram::Histogram;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tungstenite::protocol::WebSocketConfig;
@@ -227,6 +227,36 @@ pub struct EchoStats {
     pub sent: AtomicU64,
     /// WS-trade replies received.
     pub replies: AtomicU64,
+    lock: Mutex<()>,
+    cv: Condvar,
+}
+
+impl EchoStats {
+    fn reply_arrived(&self) {
+        let _g = self.lock.lock();
+        self.replies.fetch_add(1, Ordering::Release);
+        self.cv.notify_all();
+    }
+
+    /// Blocks until at least `n` replies have arrived or `timeout` passes; returns the count.
+    pub fn wait_replies(&self, n: u64, timeout: Duration) -> u64 {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut g = match self.lock.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        loop {
+            let have = self.replies.load(Ordering::Acquire);
+            let now = std::time::Instant::now();
+            if have >= n || now >= deadline {
+                return have;
+            }
+            g = match self.cv.wait_timeout(g, deadline - now) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+    }
 }
 
 /// A running echo client thread.
@@ -372,9 +402,7 @@ pub fn start_echo(
             stats2.sent.fetch_add(1, Ordering::Relaxed);
             loop {
                 match trade.read() {
-                    Ok(_) => {
-                        stats2.replies.fetch_add(1, Ordering::Relaxed);
-                    }
+                    Ok(_) => stats2.reply_arrived(),
                     Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => return Ok(()),
                     Err(e) => return Err(io::Error::other(e.to_string())),

@@ -1345,12 +1345,16 @@ impl Server {
         for t in fresh {
             buf.clear();
             if self.ex.snapshot_message(t, now, &mut buf) {
+                let u = measure::scan_u(&buf);
                 if let (Ok(text), State::Ws(w)) = (
                     Utf8Bytes::try_from(std::mem::take(&mut buf)),
                     &mut conn.state,
                 ) {
                     write_ws(w, Message::Text(text), &mut conn.dead);
                     self.stats.public_out.fetch_add(1, Ordering::Relaxed);
+                    if let Some(u) = u {
+                        self.reactions.stamps.record(u, self.clock.stamp());
+                    }
                 }
             }
         }
