@@ -145,18 +145,33 @@ fn main() {
         "{}",
         measure::summary("echo_wire_to_wire (sim-measured, paced 200us)", &h)
     );
-    let pp = measure::tcp_pingpong(avg_len.max(1), req_len, 2_000, reactions.max(1_000))
+    let iters = reactions.max(1_000);
+    let pp = measure::tcp_pingpong(avg_len.max(1), req_len, 2_000, iters, Duration::ZERO)
         .expect("ping-pong");
     println!(
         "{}",
         measure::summary(
-            &format!("tcp_pingpong ({avg_len} B out, {req_len} B back)"),
+            &format!("tcp_pingpong back-to-back ({avg_len} B out, {req_len} B back)"),
             &pp
         )
     );
+    let paced = measure::tcp_pingpong(
+        avg_len.max(1),
+        req_len,
+        200,
+        iters,
+        Duration::from_micros(200),
+    )
+    .expect("ping-pong");
     println!(
-        "echo_wire_to_wire_vs_tcp_pingpong: p50 {:.1} us vs {:.1} us",
-        h.value_at_quantile(0.5) as f64 / 1000.0,
-        pp.value_at_quantile(0.5) as f64 / 1000.0
+        "{}",
+        measure::summary("tcp_pingpong paced 200us (same sizes)", &paced)
+    );
+    let p50 = |h: &hdrhistogram::Histogram<u64>| h.value_at_quantile(0.5) as f64 / 1000.0;
+    println!(
+        "echo_wire_to_wire_vs_tcp_pingpong: p50 {:.1} us (echo) vs {:.1} us (TCP, paced like the feed) vs {:.1} us (TCP back-to-back)",
+        p50(&h),
+        p50(&paced),
+        p50(&pp)
     );
 }

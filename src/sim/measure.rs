@@ -165,13 +165,15 @@ pub fn summary(name: &str, h: &Histogram<u64>) -> String {
 }
 
 /// Bare TCP ping-pong over loopback with the same sizes as the echo path: `out_len` bytes out,
-/// `back_len` bytes back, `iters` round trips after `warmup`. Both ends block in `read` (they sleep
-/// like the simulator's epoll loop). Returns round-trip times in ns.
+/// `back_len` bytes back, `iters` round trips after `warmup`, one every `gap` (zero = back to back;
+/// a gap lets both ends go idle between rounds as they do under the paced feed). Both ends block in
+/// `read` (they sleep like the simulator's epoll loop). Returns round-trip times in ns.
 pub fn tcp_pingpong(
     out_len: usize,
     back_len: usize,
     warmup: usize,
     iters: usize,
+    gap: Duration,
 ) -> io::Result<Histogram<u64>> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
@@ -194,6 +196,9 @@ pub fn tcp_pingpong(
     let mut inb = vec![0u8; back_len];
     let mut h = new_hist();
     for i in 0..total {
+        if !gap.is_zero() {
+            std::thread::sleep(gap);
+        }
         let t0 = clock.stamp();
         s.write_all(&out)?;
         s.read_exact(&mut inb)?;
@@ -464,6 +469,13 @@ mod tests {
             Some(18521288)
         );
         assert_eq!(scan_u(br#"{"data":{}}"#), None);
+    }
+
+    #[test]
+    fn tcp_pingpong_records_one_sample_per_round_trip() {
+        let h = tcp_pingpong(100, 150, 5, 40, Duration::ZERO).unwrap();
+        assert_eq!(h.len(), 40);
+        assert!(h.min() >= 1);
     }
 
     proptest! {

@@ -504,6 +504,8 @@ struct Server {
     max_events: usize,
     pub_scratch: PublicBatch,
     priv_scratch: PrivateBatch,
+    touched: Vec<usize>,
+    to_stamp: Vec<u64>,
     ws_cfg: WebSocketConfig,
 }
 
@@ -669,6 +671,8 @@ impl Server {
             max_events: cfg.max_events_per_step.max(1),
             pub_scratch: PublicBatch::default(),
             priv_scratch: PrivateBatch::default(),
+            touched: Vec::new(),
+            to_stamp: Vec::new(),
             ws_cfg: WebSocketConfig::default()
                 .read_buffer_size(16 * 1024)
                 .max_write_buffer_size(MAX_WS_BACKLOG),
@@ -1777,18 +1781,24 @@ impl Server {
                 self.drain_and_fanout_public(None);
             }
             Pace::Flood => {
-                for _ in 0..256 {
+                // Up to 64 events per batch, one flush per subscriber per batch.
+                for _ in 0..16 {
                     if !self.flood_ready() {
                         break;
                     }
-                    let t = self.market_due.unwrap_or_else(wall).max(self.virtual_ms);
-                    let (n, next) = self.ex.step(t, 1);
-                    self.stats
-                        .market_events
-                        .fetch_add(n as u64, Ordering::Relaxed);
-                    self.virtual_ms = t;
-                    self.market_due = next;
-                    self.market_exhausted = next.is_none();
+                    for _ in 0..64 {
+                        let t = self.market_due.unwrap_or_else(wall).max(self.virtual_ms);
+                        let (n, next) = self.ex.step(t, 1);
+                        self.stats
+                            .market_events
+                            .fetch_add(n as u64, Ordering::Relaxed);
+                        self.virtual_ms = t;
+                        self.market_due = next;
+                        self.market_exhausted = next.is_none();
+                        if self.market_exhausted {
+                            break;
+                        }
+                    }
                     self.drain_and_fanout_public(None);
                 }
                 self.drain_and_fanout_public(None);
@@ -1805,6 +1815,12 @@ impl Server {
         }
         let mut outs = std::mem::take(&mut self.pub_scratch);
         self.ex.drain_public(&mut outs);
+        if outs.items.is_empty() {
+            self.pub_scratch = outs;
+            return;
+        }
+        let mut touched = std::mem::take(&mut self.touched);
+        let mut to_stamp = std::mem::take(&mut self.to_stamp);
         for o in &outs.items {
             let Some(info) = self.topics.get(&o.topic) else {
                 continue;
@@ -1818,7 +1834,7 @@ impl Server {
             let Ok(text) = Utf8Bytes::try_from(tungstenite::Bytes::copy_from_slice(frame)) else {
                 continue;
             };
-            let mut stamped = false;
+            let mut first = true;
             for &s in &info.subs {
                 let conn = match &mut held {
                     Some((hi, c)) if *hi == s => Some(&mut **c),
@@ -1829,16 +1845,47 @@ impl Server {
                 if c.dead {
                     continue;
                 }
-                write_ws(w, Message::Text(text.clone()), &mut c.dead);
-                self.stats.public_out.fetch_add(1, Ordering::Relaxed);
-                if !stamped {
-                    if let Some(u) = o.update_id {
-                        self.reactions.stamps.record(u, self.clock.stamp());
+                // Queue only; every touched socket is flushed once after the batch.
+                match w.ws.write(Message::Text(text.clone())) {
+                    Ok(()) => {}
+                    Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                        w.blocked = true
                     }
-                    stamped = true;
+                    Err(_) => c.dead = true,
+                }
+                if !touched.contains(&s) {
+                    touched.push(s);
+                }
+                self.stats.public_out.fetch_add(1, Ordering::Relaxed);
+                if first {
+                    if let Some(u) = o.update_id {
+                        to_stamp.push(u);
+                    }
+                    first = false;
                 }
             }
         }
+        for &s in &touched {
+            let conn = match &mut held {
+                Some((hi, c)) if *hi == s => Some(&mut **c),
+                _ => self.conns.get_mut(s).and_then(Option::as_mut),
+            };
+            if let Some(c) = conn {
+                if let State::Ws(w) = &mut c.state {
+                    flush_ws(w, &mut c.dead);
+                }
+            }
+        }
+        // Stamped once the batch has been handed to the kernel (in the paced mode a batch is one
+        // message, so this is the moment that message went out).
+        let at = self.clock.stamp();
+        for &u in &to_stamp {
+            self.reactions.stamps.record(u, at);
+        }
+        touched.clear();
+        to_stamp.clear();
+        self.touched = touched;
+        self.to_stamp = to_stamp;
         self.pub_scratch = outs;
     }
 
