@@ -78,7 +78,7 @@ fn book_stays_in_sync_for_100k_messages_as_fast_as_possible() {
             msgs += 1;
             last_u = u;
         }
-        if msgs > 0 && msgs % 25_000 == 0 {
+        if msgs > 0 && msgs.is_multiple_of(25_000) {
             // Checkpoint: pause, catch up to the exchange's current u, compare, resume.
             let cu = pause_and_current_u(&sim, "/v5/public/linear", topic);
             while last_u < cu {

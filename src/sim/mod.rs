@@ -26,4 +26,6 @@ pub mod ws;
 
 pub use faults::{ConnKind, Fault};
 pub use measure::{EchoClient, EchoConfig};
-pub use server::{Levels, Pace, Sim, SimConfig, SimError, SimHandle, SimStats, StatsSnapshot};
+pub use server::{
+    Levels, Pace, ReactionReport, Sim, SimConfig, SimError, SimHandle, SimStats, StatsSnapshot,
+};

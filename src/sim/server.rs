@@ -179,9 +179,12 @@ pub struct StatsSnapshot {
 /// Book levels as returned by [`Exchange::book_levels`]: (bids best-first, asks best-first) of (price, qty).
 pub type Levels = (Vec<(i64, i64)>, Vec<(i64, i64)>);
 
+/// Reaction histograms (ns) keyed `"{channel}/{variant}"`, and the count of unattributed requests.
+pub type ReactionReport = (Vec<(String, Histogram<u64>)>, u64);
+
 enum Cmd {
     Fault(Fault, Sender<()>),
-    Reactions(Sender<(Vec<(String, Histogram<u64>)>, u64)>),
+    Reactions(Sender<ReactionReport>),
     ResetReactions(Sender<()>),
     Book(String, Category, usize, Sender<Option<Levels>>),
     Pace(Pace, Sender<()>),
@@ -341,7 +344,7 @@ impl SimHandle {
         self.ask(|tx| Cmd::Fault(f, tx))
     }
     /// Reaction-time histograms (ns) per `"{channel}/{variant}"`, and the count of unattributed requests.
-    pub fn reactions(&self) -> Result<(Vec<(String, Histogram<u64>)>, u64), SimError> {
+    pub fn reactions(&self) -> Result<ReactionReport, SimError> {
         self.ask(Cmd::Reactions)
     }
     /// Clears the reaction histograms.
