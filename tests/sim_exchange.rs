@@ -556,9 +556,7 @@ fn apply(book: &mut [BTreeMap<String, String>; 2], v: &Value) {
                 l[0].as_str().unwrap().to_string(),
                 l[1].as_str().unwrap().to_string(),
             );
-            if q.trim_end_matches('0').trim_end_matches('.') == ""
-                || q.chars().all(|c| c == '0' || c == '.')
-            {
+            if q.chars().all(|c| c == '0' || c == '.') {
                 book[s].remove(&p);
             } else {
                 book[s].insert(p, q);

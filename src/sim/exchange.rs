@@ -13,7 +13,7 @@
 //! ([`PublicBatch`]) that the caller swaps out with [`Exchange::drain_public`];
 //! after warm-up the public path allocates only inside orderbook-rs.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -284,6 +284,9 @@ impl Reply {
         }
     }
 }
+
+/// Book levels best-first: (price in ticks, size in lots).
+pub type Levels = Vec<(i64, i64)>;
 
 /// A public topic handle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -750,6 +753,8 @@ pub struct Exchange {
     acct_by_uid: HashMap<u64, usize>,
     acct_by_key: HashMap<String, usize>,
     orders: BTreeMap<u64, Order>,
+    /// Keys of the open orders (a subset of `orders`).
+    open_keys: BTreeSet<u64>,
     by_order_id: HashMap<OrderId, u64>,
     by_link: HashMap<(u64, OrderLinkId), u64>,
     closed_fifo: VecDeque<u64>,
@@ -959,6 +964,7 @@ impl Exchange {
             acct_by_uid,
             acct_by_key,
             orders: BTreeMap::new(),
+            open_keys: BTreeSet::new(),
             by_order_id: HashMap::new(),
             by_link: HashMap::new(),
             closed_fifo: VecDeque::new(),
@@ -1282,7 +1288,7 @@ impl Exchange {
         symbol: &str,
         category: Category,
         depth: usize,
-    ) -> Option<(Vec<(i64, i64)>, Vec<(i64, i64)>)> {
+    ) -> Option<(Levels, Levels)> {
         let b = self.books.get(self.find_book(category, symbol)?)?;
         let mut bids = Vec::new();
         let mut asks = Vec::new();
@@ -1316,7 +1322,7 @@ impl Exchange {
         self.set_now(now_ms);
         let mut n = 0;
         match std::mem::replace(&mut self.market, MarketState::Quiet) {
-            MarketState::Quiet => return (0, None),
+            MarketState::Quiet => (0, None),
             MarketState::Synth {
                 mut gen,
                 mut states,
@@ -1823,7 +1829,7 @@ impl Exchange {
 
     fn linear_im(&self, uid: u64) -> i128 {
         let mut im = 0i128;
-        for o in self.orders.values() {
+        for o in self.open_keys.iter().filter_map(|k| self.orders.get(k)) {
             if o.uid == uid && o.status.open() && self.books[o.book].cat == Category::Linear {
                 im += self.books[o.book].tl_money(i128::from(o.price) * i128::from(o.leaves()));
             }
@@ -2005,6 +2011,7 @@ impl Exchange {
             lock_base,
         };
         self.orders.insert(key, o);
+        self.open_keys.insert(key);
         self.by_order_id.insert(order_id, key);
         if !link.is_empty() {
             self.by_link.insert((uid, link), key);
@@ -2100,6 +2107,7 @@ impl Exchange {
             return;
         };
         let was_open = o.status.open();
+        self.open_keys.remove(&key);
         o.status = status;
         o.cancel_type = cancel_type;
         o.updated = now;
@@ -2541,8 +2549,9 @@ impl Exchange {
             None => None,
         };
         let keys: Vec<u64> = self
-            .orders
-            .values()
+            .open_keys
+            .iter()
+            .filter_map(|k| self.orders.get(k))
             .filter(|o| {
                 let bk = &self.books[o.book];
                 o.uid == uid
@@ -2587,9 +2596,12 @@ impl Exchange {
             .clamp(1, 50);
         let want_id = pstr(p, "orderId");
         let want_link = pstr(p, "orderLinkId");
-        let mut v: Vec<&Order> = self
-            .orders
-            .values()
+        let all: Box<dyn Iterator<Item = &Order>> = if open_only {
+            Box::new(self.open_keys.iter().filter_map(|k| self.orders.get(k)))
+        } else {
+            Box::new(self.orders.values())
+        };
+        let mut v: Vec<&Order> = all
             .filter(|o| {
                 o.uid == uid
                     && self.books[o.book].cat == cat
@@ -2599,7 +2611,7 @@ impl Exchange {
                     && (want_id.is_some() || want_link.is_none_or(|l| l == o.link.as_str()))
             })
             .collect();
-        v.sort_by(|a, b| (b.created, b.key).cmp(&(a.created, a.key)));
+        v.sort_by_key(|o| std::cmp::Reverse((o.created, o.key)));
         let list: Vec<Value> = v.iter().take(limit).map(|o| self.order_value(o)).collect();
         Reply::ok(json!({"category": cat.as_str(), "nextPageCursor": "", "list": list}))
     }
