@@ -138,3 +138,145 @@ proptest! {
         }
     }
 }
+
+#[derive(Debug, Clone)]
+enum Act {
+    Post {
+        buy: bool,
+        off: i64,
+        lots: i64,
+        post_only: bool,
+        spot: bool,
+    },
+    Amend {
+        idx: usize,
+        off: Option<i64>,
+        lots: Option<i64>,
+    },
+    Cancel {
+        idx: usize,
+    },
+    Take {
+        buy: bool,
+        lots: i64,
+        spot: bool,
+    },
+    Synth {
+        buy: bool,
+        off: i64,
+        lots: i64,
+    },
+}
+
+fn act_strategy() -> impl Strategy<Value = Act> {
+    prop_oneof![
+        (
+            any::<bool>(),
+            -6i64..6,
+            1i64..6,
+            any::<bool>(),
+            any::<bool>()
+        )
+            .prop_map(|(buy, off, lots, post_only, spot)| Act::Post {
+                buy,
+                off,
+                lots,
+                post_only,
+                spot
+            }),
+        (
+            0usize..8,
+            prop::option::of(-6i64..6),
+            prop::option::of(1i64..6)
+        )
+            .prop_map(|(idx, off, lots)| Act::Amend { idx, off, lots }),
+        (0usize..8).prop_map(|idx| Act::Cancel { idx }),
+        (any::<bool>(), 1i64..12, any::<bool>()).prop_map(|(buy, lots, spot)| Act::Take {
+            buy,
+            lots,
+            spot
+        }),
+        (any::<bool>(), 1i64..6, 1i64..6).prop_map(|(buy, off, lots)| Act::Synth {
+            buy,
+            off,
+            lots
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Whatever clients and the market do, the aggregated book the feed is
+    /// built from equals what the matching engine holds, level by level, and
+    /// spot locks return to zero once every order is closed.
+    #[test]
+    fn book_mirror_matches_engine_and_locks_balance(acts in prop::collection::vec(act_strategy(), 1..40)) {
+        const P: i64 = 600_000;
+        let mut ex = Exchange::new(ExchangeConfig::standard(8, MarketModel::Quiet)).unwrap();
+        for cat in [Category::Linear, Category::Spot] {
+            ex.inject_limit(cat, "BTCUSDT", Side::Buy, P, 5_000, 1);
+            ex.inject_limit(cat, "BTCUSDT", Side::Sell, P + 10, 5_000, 1);
+        }
+        let mut links: Vec<(Category, String)> = Vec::new();
+        let mut now = 10;
+        let tick = Step::parse("0.1").unwrap();
+        for (n, a) in acts.into_iter().enumerate() {
+            now += 1;
+            match a {
+                Act::Post { buy, off, lots, post_only, spot } => {
+                    let cat = if spot { Category::Spot } else { Category::Linear };
+                    let link = format!("p{n}");
+                    let lot = if spot { Step::parse("0.000001").unwrap() } else { Step::parse("0.001").unwrap() };
+                    let px = if buy { P + off } else { P + 10 + off };
+                    let r = ex.request(Some(1001), Op::Create, &json!({
+                        "category": cat.as_str(), "symbol": "BTCUSDT", "side": if buy { "Buy" } else { "Sell" },
+                        "orderType": "Limit", "price": tick.display(px).to_string(),
+                        "qty": lot.display(lots * 1000).to_string(),
+                        "timeInForce": if post_only { "PostOnly" } else { "GTC" }, "orderLinkId": link,
+                    }), now);
+                    if r.ret_code == 0 { links.push((cat, link)); }
+                }
+                Act::Amend { idx, off, lots } => {
+                    if let Some((cat, link)) = links.get(idx).cloned() {
+                        let lot = if cat == Category::Spot { Step::parse("0.000001").unwrap() } else { Step::parse("0.001").unwrap() };
+                        let mut p = json!({"category": cat.as_str(), "symbol": "BTCUSDT", "orderLinkId": link});
+                        if let Some(o) = off { p["price"] = json!(tick.display(P + 5 + o).to_string()); }
+                        if let Some(l) = lots { p["qty"] = json!(lot.display(l * 1000).to_string()); }
+                        ex.request(Some(1001), Op::Amend, &p, now);
+                    }
+                }
+                Act::Cancel { idx } => {
+                    if let Some((cat, link)) = links.get(idx).cloned() {
+                        ex.request(Some(1001), Op::Cancel, &json!({"category": cat.as_str(), "symbol": "BTCUSDT", "orderLinkId": link}), now);
+                    }
+                }
+                Act::Take { buy, lots, spot } => {
+                    let cat = if spot { Category::Spot } else { Category::Linear };
+                    ex.inject_take(cat, "BTCUSDT", if buy { Side::Buy } else { Side::Sell }, lots * 1000, now);
+                }
+                Act::Synth { buy, off, lots } => {
+                    let (side, px) = if buy { (Side::Buy, P - off) } else { (Side::Sell, P + 10 + off) };
+                    ex.inject_limit(Category::Linear, "BTCUSDT", side, px, lots * 1000, now);
+                }
+            }
+            for cat in [Category::Linear, Category::Spot] {
+                let (b, a) = ex.book_levels("BTCUSDT", cat, 1000).unwrap();
+                for (side, lv) in [(Side::Buy, &b), (Side::Sell, &a)] {
+                    for &(p, q) in lv.iter() {
+                        prop_assert_eq!(ex.engine_qty_at("BTCUSDT", cat, side, p), Some(q as u64), "{:?} {:?} at {}", cat, side, p);
+                    }
+                }
+                if let (Some(bb), Some(aa)) = (b.first(), a.first()) {
+                    prop_assert!(bb.0 < aa.0, "book crossed: {:?} / {:?}", bb, aa);
+                }
+            }
+        }
+        now += 1;
+        ex.request(Some(1001), Op::CancelAll, &json!({"category": "spot"}), now);
+        let w = ex.request(Some(1001), Op::WalletBalance, &json!({}), now).result;
+        for c in w["list"][0]["coin"].as_array().unwrap() {
+            prop_assert_eq!(&c["locked"], "0", "{}", c["coin"]);
+        }
+    }
+}
