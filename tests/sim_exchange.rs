@@ -846,3 +846,272 @@ fn a_client_order_resting_in_a_replayed_book_fills_by_queue() {
     let v: Value = serde_json::from_slice(e.2).unwrap();
     assert_eq!(v["data"][0]["execQty"], "50");
 }
+
+fn assert_has(v: &Value, fields: &[&str], what: &str) {
+    for f in fields {
+        assert!(v.get(*f).is_some(), "{what} lacks `{f}`: {v}");
+    }
+}
+
+/// Every field Bybit's own samples of each private topic carry (protocol.md
+/// §5.3–5.7) is present in ours, with the same JSON type for the ones an
+/// engine decodes.
+#[test]
+fn private_and_public_frames_carry_bybit_fields() {
+    let mut t = T::new();
+    two_sided(&mut t);
+    let tt = t.ex.open_topic(LIN, "publicTrade.BTCUSDT").unwrap();
+    assert_eq!(
+        t.req(Op::Create, postonly("Buy", "60000.0", "0.001", "f-1"))
+            .ret_code,
+        0
+    );
+    t.pushes();
+    t.take(LIN, Side::Sell, 6);
+    let p = t.pushes();
+    let get = |k: PrivateTopic| {
+        p.iter()
+            .find(|(t, _)| *t == k)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    let order = get(PrivateTopic::Order);
+    assert_has(
+        &order,
+        &["id", "topic", "creationTime", "data"],
+        "order envelope",
+    );
+    assert_has(
+        &order["data"][0],
+        &[
+            "avgPrice",
+            "blockTradeId",
+            "cancelType",
+            "category",
+            "closeOnTrigger",
+            "closedPnl",
+            "createType",
+            "createdTime",
+            "cumExecFee",
+            "cumExecQty",
+            "cumExecValue",
+            "cumFeeDetail",
+            "feeCurrency",
+            "lastPriceOnCreated",
+            "leavesQty",
+            "leavesValue",
+            "orderId",
+            "orderIv",
+            "orderLinkId",
+            "orderStatus",
+            "orderType",
+            "placeType",
+            "positionIdx",
+            "price",
+            "qty",
+            "reduceOnly",
+            "rejectReason",
+            "rpiMatchedQty",
+            "rpiTakerAccess",
+            "side",
+            "slLimitPrice",
+            "slTriggerBy",
+            "smpGroup",
+            "smpOrderId",
+            "smpType",
+            "stopLoss",
+            "stopOrderType",
+            "symbol",
+            "takeProfit",
+            "timeInForce",
+            "tpLimitPrice",
+            "tpTriggerBy",
+            "tpslMode",
+            "triggerBy",
+            "triggerDirection",
+            "triggerPrice",
+            "updatedTime",
+        ],
+        "order",
+    );
+    assert!(
+        order["data"][0]["positionIdx"].is_i64() && order["data"][0]["createdTime"].is_string()
+    );
+    let exec = get(PrivateTopic::Execution);
+    assert_has(
+        &exec["data"][0],
+        &[
+            "blockTradeId",
+            "category",
+            "closedSize",
+            "createType",
+            "execFee",
+            "execId",
+            "execPnl",
+            "execPrice",
+            "execQty",
+            "execTime",
+            "execType",
+            "execValue",
+            "extraFees",
+            "feeCurrency",
+            "feeRate",
+            "indexPrice",
+            "isLeverage",
+            "isMaker",
+            "leavesQty",
+            "markIv",
+            "markPrice",
+            "marketUnit",
+            "orderId",
+            "orderLinkId",
+            "orderPrice",
+            "orderQty",
+            "orderType",
+            "seq",
+            "side",
+            "stopOrderType",
+            "symbol",
+            "tradeIv",
+            "underlyingPrice",
+        ],
+        "execution",
+    );
+    assert!(exec["data"][0]["seq"].is_u64() && exec["data"][0]["isMaker"].is_boolean());
+    let fast = get(PrivateTopic::ExecutionFast);
+    assert!(fast.get("id").is_none(), "execution.fast has no id");
+    assert_has(
+        &fast["data"][0],
+        &[
+            "category",
+            "execId",
+            "execPrice",
+            "execQty",
+            "execTime",
+            "isMaker",
+            "orderId",
+            "orderLinkId",
+            "seq",
+            "side",
+            "symbol",
+        ],
+        "execution.fast",
+    );
+    let pos = get(PrivateTopic::Position);
+    assert_has(
+        &pos["data"][0],
+        &[
+            "adlRankIndicator",
+            "autoAddMargin",
+            "breakEvenPrice",
+            "bustPrice",
+            "category",
+            "createdTime",
+            "cumRealisedPnl",
+            "curRealisedPnl",
+            "entryPrice",
+            "isReduceOnly",
+            "leverage",
+            "leverageSysUpdatedTime",
+            "liqPrice",
+            "markPrice",
+            "mmrSysUpdatedTime",
+            "positionBalance",
+            "positionIM",
+            "positionIMByMp",
+            "positionIdx",
+            "positionMM",
+            "positionMMByMp",
+            "positionStatus",
+            "positionValue",
+            "riskId",
+            "riskLimitValue",
+            "seq",
+            "sessionAvgPrice",
+            "side",
+            "size",
+            "stopLoss",
+            "symbol",
+            "takeProfit",
+            "tpslMode",
+            "tradeMode",
+            "trailingStop",
+            "unrealisedPnl",
+            "updatedTime",
+        ],
+        "position",
+    );
+    let w = get(PrivateTopic::Wallet);
+    assert_has(
+        &w["data"][0],
+        &[
+            "accountIMRate",
+            "accountIMRateByMp",
+            "accountLTV",
+            "accountMMRate",
+            "accountMMRateByMp",
+            "accountType",
+            "coin",
+            "totalAvailableBalance",
+            "totalEquity",
+            "totalInitialMargin",
+            "totalInitialMarginByMp",
+            "totalMaintenanceMargin",
+            "totalMaintenanceMarginByMp",
+            "totalMarginBalance",
+            "totalPerpUPL",
+            "totalWalletBalance",
+        ],
+        "wallet",
+    );
+    assert_has(
+        &w["data"][0]["coin"][0],
+        &[
+            "accruedInterest",
+            "availableToBorrow",
+            "availableToWithdraw",
+            "bonus",
+            "borrowAmount",
+            "coin",
+            "collateralSwitch",
+            "cumRealisedPnl",
+            "equity",
+            "locked",
+            "marginCollateral",
+            "spotBorrow",
+            "spotHedgingQty",
+            "totalOrderIM",
+            "totalPositionIM",
+            "totalPositionMM",
+            "unrealisedPnl",
+            "usdValue",
+            "walletBalance",
+        ],
+        "wallet coin",
+    );
+    let pubs = t.public();
+    let trade = pubs
+        .iter()
+        .find(|(id, _, _)| *id == tt.0)
+        .map(|x| x.1.clone())
+        .unwrap();
+    assert_eq!(trade["type"], "snapshot");
+    assert_has(
+        &trade["data"][0],
+        &["T", "s", "S", "v", "p", "L", "i", "BT", "RPI", "seq"],
+        "publicTrade",
+    );
+    // The taker sold 6: 5 synthetic + 1 of ours, all at 60000.0.
+    let total: f64 = trade["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["v"].as_str().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert!((total - 0.006).abs() < 1e-9);
+    assert!(trade["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["S"] == "Sell" && x["p"] == "60000.0"));
+}

@@ -3196,8 +3196,16 @@ impl Exchange {
         put_u64(out, self.leverage as u64);
         put(out, b"\",\"positionIM\":");
         put_qmoney(out, value / self.leverage);
+        put(out, b",\"positionIMByMp\":");
+        put_qmoney(out, value / self.leverage);
         put(out, b",\"positionMM\":");
         put_qmoney(out, value / 200);
+        put(out, b",\"positionMMByMp\":");
+        put_qmoney(out, value / 200);
+        put(
+            out,
+            b",\"leverageSysUpdatedTime\":\"\",\"mmrSysUpdatedTime\":\"\"",
+        );
         put(out, b",\"liqPrice\":\"\",\"bustPrice\":\"\",\"breakEvenPrice\":\"\",\"takeProfit\":\"0\",\"stopLoss\":\"0\",\"trailingStop\":\"0\",\"unrealisedPnl\":");
         put_qmoney(out, upl);
         put(out, b",\"curRealisedPnl\":");
@@ -3255,7 +3263,7 @@ impl Exchange {
             total_wallet += self.usd_value(name, c.wallet);
         }
         let equity = total_wallet + upl_total;
-        put(out, b"{\"accountType\":\"UNIFIED\",\"accountIMRate\":\"0\",\"accountMMRate\":\"0\",\"accountLTV\":\"0\",\"totalEquity\":");
+        put(out, b"{\"accountType\":\"UNIFIED\",\"accountIMRate\":\"0\",\"accountIMRateByMp\":\"0\",\"accountMMRate\":\"0\",\"accountMMRateByMp\":\"0\",\"accountLTV\":\"0\",\"totalEquity\":");
         put_qmoney(out, equity);
         put(out, b",\"totalWalletBalance\":");
         put_qmoney(out, total_wallet);
@@ -3267,7 +3275,11 @@ impl Exchange {
         put_qmoney(out, upl_total);
         put(out, b",\"totalInitialMargin\":");
         put_qmoney(out, im);
+        put(out, b",\"totalInitialMarginByMp\":");
+        put_qmoney(out, im);
         put(out, b",\"totalMaintenanceMargin\":");
+        put_qmoney(out, im / 20);
+        put(out, b",\"totalMaintenanceMarginByMp\":");
         put_qmoney(out, im / 20);
         put(out, b",\"coin\":[");
         let mut first = true;
@@ -3293,7 +3305,7 @@ impl Exchange {
             put_qmoney(out, c.locked);
             put(out, b",\"availableToWithdraw\":");
             put_qmoney(out, c.wallet - c.locked - if is_settle { im } else { 0 });
-            put(out, b",\"borrowAmount\":\"0\",\"spotBorrow\":\"0\",\"accruedInterest\":\"0\",\"totalOrderIM\":");
+            put(out, b",\"availableToBorrow\":\"\",\"borrowAmount\":\"0\",\"spotBorrow\":\"0\",\"accruedInterest\":\"0\",\"totalOrderIM\":");
             put_qmoney(out, 0);
             put(out, b",\"totalPositionIM\":");
             put_qmoney(out, if is_settle { im } else { 0 });
