@@ -84,5 +84,52 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// One PostOnly create plus its cancel through `request`, with 100 other open
+/// orders and a 60-level synthetic book: the exchange-side cost the servers
+/// add to an order round trip.
+fn bench_orders(c: &mut Criterion) {
+    use gapmm::sim::exchange::{Op, PrivateBatch};
+    use serde_json::json;
+    let mut cfg = ExchangeConfig::standard(4, MarketModel::Synthetic(SyntheticParams::default()));
+    cfg.symbols = vec![SymbolConfig::btcusdt_linear()];
+    let mut ex = Exchange::new(cfg).expect("config");
+    let mut pb = PrivateBatch::default();
+    let mut batch = PublicBatch::default();
+    for i in 0..100 {
+        let r = ex.request(
+            Some(1001),
+            Op::Create,
+            &json!({"category":"linear","symbol":"BTCUSDT","side":"Buy","orderType":"Limit",
+                    "qty":"0.001","price":format!("{}.0", 50000 + i),"timeInForce":"PostOnly"}),
+            1,
+        );
+        assert_eq!(r.ret_code, 0);
+    }
+    let mut create = json!({"category":"linear","symbol":"BTCUSDT","side":"Buy","orderType":"Limit",
+                        "qty":"0.001","price":"55000.0","timeInForce":"PostOnly","orderLinkId":""});
+    let mut cancel = json!({"category":"linear","symbol":"BTCUSDT","orderLinkId":""});
+    // Validate once: accepted, then cancelled, with pushes.
+    let mut now = 2u64;
+    // orderLinkIds stay unique (a closed order's id is not reusable).
+    let mut round = |ex: &mut Exchange, now: u64| {
+        let link = format!("bench-{now}");
+        create["orderLinkId"] = json!(link);
+        cancel["orderLinkId"] = json!(link);
+        let a = ex.request(Some(1001), Op::Create, &create, now);
+        let b = ex.request(Some(1001), Op::Cancel, &cancel, now);
+        ex.drain_private(&mut pb);
+        ex.drain_public(&mut batch);
+        assert_eq!((a.ret_code, b.ret_code), (0, 0));
+        pb.len()
+    };
+    assert!(round(&mut ex, now) >= 2);
+    c.bench_function("sim_order_create_cancel", |bch| {
+        bch.iter(|| {
+            now += 1;
+            black_box(round(&mut ex, now))
+        })
+    });
+}
+
+criterion_group!(benches, bench, bench_orders);
 criterion_main!(benches);

@@ -1115,3 +1115,68 @@ fn private_and_public_frames_carry_bybit_fields() {
         .iter()
         .all(|x| x["S"] == "Sell" && x["p"] == "60000.0"));
 }
+
+#[test]
+fn open_order_cap_and_spot_market_buy_in_quote_units() {
+    let mut cfg = ExchangeConfig::standard(42, MarketModel::Quiet);
+    cfg.max_open_orders = 2;
+    let mut t = T::new();
+    t.ex = Exchange::new(cfg).unwrap();
+    two_sided(&mut t);
+    for (i, code) in [(0, 0), (1, 0), (2, 110020)] {
+        let r = t.req(
+            Op::Create,
+            postonly("Buy", "59990.0", "0.001", &format!("cap-{i}")),
+        );
+        assert_eq!(r.ret_code, code);
+    }
+    // Spot market buy of 600.01 USDT (quote units by default) takes 0.01 BTC at 60001.
+    t.limit(SPOT, Side::Sell, P + 10, 1_000_000);
+    t.pushes();
+    let r = t.req(Op::Create, json!({"category":"spot","symbol":"BTCUSDT","side":"Buy","orderType":"Market","qty":"600.01"}));
+    assert_eq!(r.ret_code, 0, "{r:?}");
+    let o = t.data_of(PrivateTopic::Order);
+    assert_eq!(o[0]["orderStatus"], "Filled");
+    assert_eq!(o[0]["cumExecQty"], "0.010000");
+    assert_eq!(o[0]["cumExecValue"], "600.01");
+    // With marketUnit=baseCoin the qty is base.
+    let r = t.req(
+        Op::Create,
+        json!({"category":"spot","symbol":"BTCUSDT","side":"Buy","orderType":"Market","qty":"0.02","marketUnit":"baseCoin"}),
+    );
+    assert_eq!(r.ret_code, 0);
+    assert_eq!(t.data_of(PrivateTopic::Order)[0]["cumExecQty"], "0.020000");
+}
+
+#[test]
+fn ioc_remainder_is_cancelled_and_gtc_remainder_rests() {
+    let mut t = T::new();
+    two_sided(&mut t);
+    let r = t.req(
+        Op::Create,
+        json!({"category":"linear","symbol":"BTCUSDT","side":"Buy","orderType":"Limit","qty":"0.008","price":"60001.0","timeInForce":"IOC"}),
+    );
+    assert_eq!(r.ret_code, 0);
+    let o = t.data_of(PrivateTopic::Order);
+    assert_eq!(o[0]["orderStatus"], "Cancelled");
+    assert_eq!(o[0]["cumExecQty"], "0.005");
+    assert!(
+        t.ex.book_levels("BTCUSDT", LIN, 1).unwrap().1.is_empty(),
+        "asks swept"
+    );
+    t.limit(LIN, Side::Sell, P + 10, 5);
+    t.pushes();
+    let r = t.req(
+        Op::Create,
+        json!({"category":"linear","symbol":"BTCUSDT","side":"Buy","orderType":"Limit","qty":"0.008","price":"60001.0"}),
+    );
+    assert_eq!(r.ret_code, 0);
+    let o = t.data_of(PrivateTopic::Order);
+    assert_eq!(o[0]["orderStatus"], "PartiallyFilled");
+    assert_eq!(o[0]["leavesQty"], "0.003");
+    assert_eq!(
+        t.ex.book_levels("BTCUSDT", LIN, 1).unwrap().0[0],
+        (P + 10, 3),
+        "the remainder rests as the new best bid"
+    );
+}
