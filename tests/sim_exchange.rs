@@ -1180,3 +1180,46 @@ fn ioc_remainder_is_cancelled_and_gtc_remainder_rests() {
         "the remainder rests as the new best bid"
     );
 }
+
+#[test]
+fn synthetic_market_has_tight_spreads_and_gaps_behind_the_touch() {
+    let cfg = ExchangeConfig::standard(
+        21,
+        MarketModel::Synthetic(SyntheticParams {
+            events_per_sec: 0,
+            ..Default::default()
+        }),
+    );
+    let mut ex = Exchange::new(cfg).unwrap();
+    let mut spreads = Vec::new();
+    let mut gappy = 0;
+    for i in 0..300u64 {
+        ex.step(1_000 + i, 50);
+        let (b, a) = ex.book_levels("XRPUSDT", LIN, 20).unwrap();
+        assert!(b.len() >= 10 && a.len() >= 10, "both sides stay populated");
+        assert!(b[0].0 < a[0].0, "never crossed");
+        spreads.push(a[0].0 - b[0].0);
+        if b.windows(2)
+            .chain(a.windows(2))
+            .any(|w| (w[0].0 - w[1].0).abs() > 1)
+        {
+            gappy += 1;
+        }
+    }
+    spreads.sort();
+    assert!(
+        spreads[spreads.len() / 2] <= 3,
+        "median spread {} ticks",
+        spreads[spreads.len() / 2]
+    );
+    assert!(
+        gappy > 250,
+        "runs of empty ticks behind the touch ({gappy}/300)"
+    );
+}
+
+#[test]
+fn exchange_can_move_to_a_server_thread() {
+    fn is_send<T: Send>() {}
+    is_send::<Exchange>();
+}

@@ -9,9 +9,13 @@
 //! fills only after the volume ahead of it at its price has traded.
 //!
 //! Allocation: REST replies build `serde_json::Value`s (not a hot path).
-//! Public frames are written straight into a reused byte buffer
-//! ([`PublicBatch`]) that the caller swaps out with [`Exchange::drain_public`];
-//! after warm-up the public path allocates only inside orderbook-rs.
+//! Public and private frames are written straight into reused byte buffers
+//! ([`PublicBatch`], [`PrivateBatch`]) that the caller swaps out with
+//! [`Exchange::drain_public`] / [`Exchange::drain_private`], so encoding does
+//! not allocate once warm; orderbook-rs allocates per order, and the level
+//! maps allocate when a new price level appears. Never blocks (the trade
+//! listener's mutex is only ever taken by this thread). Throughput: see the
+//! `sim_public_messages` bench (≈ 200k+ frames/s in release).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
