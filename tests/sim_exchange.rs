@@ -1223,3 +1223,30 @@ fn exchange_can_move_to_a_server_thread() {
     fn is_send<T: Send>() {}
     is_send::<Exchange>();
 }
+
+#[test]
+fn closed_topics_stop_and_reopen_fresh() {
+    let mut t = T::new();
+    let a = t.ex.open_topic(LIN, "orderbook.50.BTCUSDT").unwrap();
+    let tr = t.ex.open_topic(LIN, "publicTrade.BTCUSDT").unwrap();
+    two_sided(&mut t);
+    assert!(t.ex.close_topic(a));
+    assert!(!t.ex.close_topic(a), "already closed");
+    let mut buf = Vec::new();
+    assert!(!t.ex.snapshot_message(a, 1, &mut buf));
+    t.take(LIN, Side::Sell, 1);
+    let frames = t.public();
+    assert!(
+        frames.iter().all(|(id, _, _)| *id != a.0),
+        "no frames for a closed topic"
+    );
+    assert!(
+        frames.iter().any(|(id, _, _)| *id == tr.0),
+        "other topics continue"
+    );
+    let b = t.ex.open_topic(LIN, "orderbook.50.BTCUSDT").unwrap();
+    assert_ne!(a, b);
+    assert!(t.ex.snapshot_message(b, 1, &mut buf));
+    let v: Value = serde_json::from_slice(&buf).unwrap();
+    assert_eq!(v["data"]["b"][0], json!(["60000.0", "0.004"]));
+}

@@ -731,6 +731,7 @@ enum TopicKind {
 
 struct Topic {
     book: usize,
+    open: bool,
     name: Vec<u8>,
     kind: TopicKind,
 }
@@ -1466,6 +1467,7 @@ impl Exchange {
         let idx = self.topics.len();
         let mut t = Topic {
             book: b,
+            open: true,
             name: topic.as_bytes().to_vec(),
             kind,
         };
@@ -1482,11 +1484,33 @@ impl Exchange {
         Ok(TopicId(idx as u32))
     }
 
+    /// Stops producing frames for a topic (its last subscriber left). The
+    /// handle stays invalid afterwards; opening the name again makes a fresh
+    /// topic. False if the handle was unknown or already closed.
+    pub fn close_topic(&mut self, topic: TopicId) -> bool {
+        let ti = topic.0 as usize;
+        let Some(t) = self.topics.get_mut(ti) else {
+            return false;
+        };
+        if !t.open {
+            return false;
+        }
+        t.open = false;
+        let b = t.book;
+        let book = &mut self.books[b];
+        book.book_topics.retain(|&x| x != ti);
+        if book.trade_topic == Some(ti) {
+            book.trade_topic = None;
+        }
+        self.topic_by_name.retain(|_, v| *v != ti);
+        true
+    }
+
     /// Writes the snapshot frame for a new subscriber (current `u`) into `out`
     /// (cleared first). False for a trade topic or an unknown handle.
     pub fn snapshot_message(&mut self, topic: TopicId, now_ms: u64, out: &mut Vec<u8>) -> bool {
         out.clear();
-        let Some(t) = self.topics.get(topic.0 as usize) else {
+        let Some(t) = self.topics.get(topic.0 as usize).filter(|t| t.open) else {
             return false;
         };
         let TopicKind::Book { u, view, .. } = &t.kind else {
@@ -1549,6 +1573,7 @@ impl Exchange {
         match self.topics.get_mut(topic.0 as usize) {
             Some(Topic {
                 kind: TopicKind::Book { skip, .. },
+                open: true,
                 ..
             }) => {
                 *skip = true;
