@@ -1250,3 +1250,56 @@ fn closed_topics_stop_and_reopen_fresh() {
     let v: Value = serde_json::from_slice(&buf).unwrap();
     assert_eq!(v["data"]["b"][0], json!(["60000.0", "0.004"]));
 }
+
+#[test]
+fn paced_mode_coalesces_book_changes_into_bybit_intervals() {
+    let mut cfg = ExchangeConfig::standard(
+        5,
+        MarketModel::Synthetic(SyntheticParams {
+            events_per_sec: 0,
+            ..Default::default()
+        }),
+    );
+    cfg.paced = true;
+    let mut ex = Exchange::new(cfg).unwrap();
+    let tick = Step::parse("0.1").unwrap();
+    let lot = Step::parse("0.001").unwrap();
+    let t50 = ex.open_topic(LIN, "orderbook.50.BTCUSDT").unwrap();
+    let mut snap = Vec::new();
+    assert!(ex.snapshot_message(t50, 0, &mut snap));
+    let s: Value = serde_json::from_slice(&snap).unwrap();
+    let mut u = s["data"]["u"].as_u64().unwrap();
+    let mut local = [BTreeMap::new(), BTreeMap::new()];
+    apply(&mut local, &s);
+    let mut batch = PublicBatch::default();
+    let mut frames = 0;
+    let mut now = 1_000_000u64;
+    let mut consume =
+        |ex: &mut Exchange, local: &mut [BTreeMap<String, String>; 2], frames: &mut usize| {
+            ex.drain_public(&mut batch);
+            for (id, f, _) in batch.iter() {
+                if id == t50 {
+                    let v: Value = serde_json::from_slice(f).unwrap();
+                    assert_eq!(v["data"]["u"].as_u64(), Some(u + 1));
+                    u += 1;
+                    apply(local, &v);
+                    *frames += 1;
+                }
+            }
+        };
+    for _ in 0..100 {
+        now += 5;
+        let (n, next) = ex.step(now, 60);
+        assert_eq!(n, 60);
+        assert_eq!(next, Some(now), "as fast as possible");
+        consume(&mut ex, &mut local, &mut frames);
+    }
+    // 500 ms at one push per 20 ms at most.
+    assert!((10..=26).contains(&frames), "{frames} frames");
+    // Whatever is still pending goes out once its interval has passed.
+    ex.step(now + 25, 0);
+    consume(&mut ex, &mut local, &mut frames);
+    let (b, a) = ex.book_levels("BTCUSDT", LIN, 50).unwrap();
+    assert_eq!(as_ticks(&local[0], tick, lot, true), b);
+    assert_eq!(as_ticks(&local[1], tick, lot, false), a);
+}

@@ -196,6 +196,10 @@ pub struct ExchangeConfig {
     pub leverage: u32,
     /// Open orders allowed per account and symbol.
     pub max_open_orders: u32,
+    /// Push book topics at Bybit's intervals (depth 1: 10 ms, 50: 20 ms,
+    /// 200: 100 ms, 1000: 200 ms), coalescing the changes in between; false
+    /// pushes one frame per matching event. `publicTrade` is always real-time.
+    pub paced: bool,
 }
 
 impl ExchangeConfig {
@@ -222,6 +226,7 @@ impl ExchangeConfig {
             fees: Fees::default(),
             leverage: 10,
             max_open_orders: 500,
+            paced: false,
         }
     }
 }
@@ -732,6 +737,10 @@ enum TopicKind {
 struct Topic {
     book: usize,
     open: bool,
+    /// Changes not yet pushed (paced mode): most aggressive price per side.
+    pending: [Option<i64>; 2],
+    /// Earliest time the next frame may go out (paced mode).
+    next_push: u64,
     name: Vec<u8>,
     kind: TopicKind,
 }
@@ -753,6 +762,7 @@ pub struct Exchange {
     fees: Fees,
     leverage: i128,
     max_open: u32,
+    paced: bool,
     books: Vec<Book>,
     accounts: Vec<Account>,
     acct_by_uid: HashMap<u64, usize>,
@@ -964,6 +974,7 @@ impl Exchange {
             fees: cfg.fees,
             leverage: i128::from(cfg.leverage.max(1)),
             max_open: cfg.max_open_orders,
+            paced: cfg.paced,
             books,
             accounts,
             acct_by_uid,
@@ -1323,8 +1334,21 @@ impl Exchange {
     /// Advances the market model up to `now_ms`, applying at most `max_events`.
     /// Returns how many events were applied and when the next one is due
     /// (None: nothing more will ever come, e.g. Quiet or a finished replay).
+    /// In paced mode the next-due time also covers book topics whose
+    /// coalesced changes are waiting for their push interval.
     pub fn step(&mut self, now_ms: u64, max_events: usize) -> (usize, Option<u64>) {
         self.set_now(now_ms);
+        self.flush_due();
+        let (n, next) = self.step_market(now_ms, max_events);
+        let pushes = self.flush_due();
+        let next = match (next, pushes) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        (n, next)
+    }
+
+    fn step_market(&mut self, now_ms: u64, max_events: usize) -> (usize, Option<u64>) {
         let mut n = 0;
         match std::mem::replace(&mut self.market, MarketState::Quiet) {
             MarketState::Quiet => (0, None),
@@ -1468,6 +1492,8 @@ impl Exchange {
         let mut t = Topic {
             book: b,
             open: true,
+            pending: [None, None],
+            next_push: 0,
             name: topic.as_bytes().to_vec(),
             kind,
         };
@@ -1618,6 +1644,7 @@ impl Exchange {
                 self.flush_public(b);
             }
         }
+        self.flush_due();
         if !(self.pend_orders.is_empty()
             && self.pend_execs.is_empty()
             && self.pend_pos.is_empty()
@@ -1659,8 +1686,52 @@ impl Exchange {
         }
         for k in 0..self.books[b].book_topics.len() {
             let ti = self.books[b].book_topics[k];
-            self.update_topic(ti, dirty);
+            if let Some(t) = self.topics.get_mut(ti) {
+                t.pending = merge_dirty(t.pending, dirty);
+            }
+            self.try_push(ti);
         }
+    }
+
+    /// Emits a topic's pending changes if it may push now.
+    fn try_push(&mut self, ti: usize) {
+        let now = self.now;
+        let Some(t) = self.topics.get_mut(ti) else {
+            return;
+        };
+        if t.pending == [None, None] || (self.paced && now < t.next_push) {
+            return;
+        }
+        let pending = std::mem::replace(&mut t.pending, [None, None]);
+        if self.paced {
+            let interval = match &t.kind {
+                TopicKind::Book { depth: 1, .. } => 10,
+                TopicKind::Book { depth: 50, .. } => 20,
+                TopicKind::Book { depth: 200, .. } => 100,
+                _ => 200,
+            };
+            t.next_push = now + interval;
+        }
+        self.update_topic(ti, pending);
+    }
+
+    /// Paced mode: pushes every topic whose interval has elapsed; returns the
+    /// earliest time a still-pending topic becomes due.
+    fn flush_due(&mut self) -> Option<u64> {
+        if !self.paced {
+            return None;
+        }
+        let mut next: Option<u64> = None;
+        for ti in 0..self.topics.len() {
+            if self.topics[ti].open && self.topics[ti].pending != [None, None] {
+                self.try_push(ti);
+                let t = &self.topics[ti];
+                if t.pending != [None, None] {
+                    next = Some(next.map_or(t.next_push, |n| n.min(t.next_push)));
+                }
+            }
+        }
+        next
     }
 
     /// Recomputes a topic's top-N view for the dirty sides and emits the
@@ -3346,6 +3417,15 @@ impl Exchange {
         }
         put(out, b"]}");
     }
+}
+
+/// Merges two per-side "most aggressive changed price" marks.
+fn merge_dirty(a: [Option<i64>; 2], b: [Option<i64>; 2]) -> [Option<i64>; 2] {
+    let m = |x: Option<i64>, y: Option<i64>, bid: bool| match (x, y) {
+        (Some(p), Some(q)) => Some(if bid { p.max(q) } else { p.min(q) }),
+        (p, q) => p.or(q),
+    };
+    [m(a[0], b[0], true), m(a[1], b[1], false)]
 }
 
 /// Diffs two best-first level lists into Bybit delta entries: changed or new
