@@ -1702,7 +1702,7 @@ impl Exchange {
         if t.pending == [None, None] || (self.paced && now < t.next_push) {
             return;
         }
-        let pending = std::mem::replace(&mut t.pending, [None, None]);
+        let pending = std::mem::take(&mut t.pending);
         if self.paced {
             let interval = match &t.kind {
                 TopicKind::Book { depth: 1, .. } => 10,
