@@ -55,6 +55,7 @@ impl T {
     }
     /// Private pushes since the last call, parsed.
     fn pushes(&mut self) -> Vec<(PrivateTopic, Value)> {
+        assert_eq!(self.ex.check_invariants(), Ok(()));
         self.ex.drain_private(&mut self.priv_b);
         self.priv_b
             .iter()

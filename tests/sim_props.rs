@@ -126,6 +126,7 @@ proptest! {
             let mutating = matches!(op, Op::Create | Op::Amend | Op::Cancel | Op::CancelAll
                 | Op::CreateBatch | Op::AmendBatch | Op::CancelBatch);
             ex.drain_private(&mut pb);
+            prop_assert_eq!(ex.check_invariants(), Ok(()));
             if r.ret_code != 0 && mutating {
                 prop_assert!(!r.ret_msg.is_empty());
                 prop_assert_eq!(books(&ex), before_books);
@@ -260,6 +261,7 @@ proptest! {
                     ex.inject_limit(Category::Linear, "BTCUSDT", side, px, lots * 1000, now);
                 }
             }
+            prop_assert_eq!(ex.check_invariants(), Ok(()));
             for cat in [Category::Linear, Category::Spot] {
                 let (b, a) = ex.book_levels("BTCUSDT", cat, 1000).unwrap();
                 for (side, lv) in [(Side::Buy, &b), (Side::Sell, &a)] {

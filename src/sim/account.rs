@@ -101,6 +101,9 @@ pub struct Account {
     pub positions: BTreeMap<usize, Position>,
     /// Open orders per book index.
     pub open_by_book: Vec<u32>,
+    /// Σ price × leaves (money) of the open linear orders, kept in step by the
+    /// exchange so the margin check does not scan the orders.
+    pub linear_order_value: i128,
 }
 
 impl Account {

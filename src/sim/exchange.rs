@@ -629,6 +629,8 @@ struct Order {
     /// Money locked for this order (spot), in `lock_coin_base ? base : quote`.
     locked: i128,
     lock_base: bool,
+    /// This order's share of its account's `linear_order_value`.
+    im_value: i128,
 }
 
 impl Order {
@@ -927,6 +929,7 @@ impl Exchange {
                 coins: BTreeMap::new(),
                 positions: BTreeMap::new(),
                 open_by_book: vec![0; books.len()],
+                linear_order_value: 0,
             };
             for (coin, amt) in &a.balances {
                 acc.coin(coin).wallet += money_of(amt)?;
@@ -1927,19 +1930,102 @@ impl Exchange {
         &mut self.accounts[i]
     }
 
+    /// Re-counts one order's share of its account's open linear order value
+    /// (idempotent; call after any change to the order).
+    fn im_sync(&mut self, key: u64) {
+        let Some(o) = self.orders.get_mut(&key) else {
+            return;
+        };
+        let book = &self.books[o.book];
+        let now = if o.status.open() && book.cat == Category::Linear {
+            book.tl_money(i128::from(o.price) * i128::from(o.qty - o.cum))
+        } else {
+            0
+        };
+        let delta = now - o.im_value;
+        o.im_value = now;
+        let uid = o.uid;
+        if delta != 0 {
+            self.acct(uid).linear_order_value += delta;
+        }
+    }
+
+    /// Initial margin of the open linear orders and positions of `uid`.
     fn linear_im(&self, uid: u64) -> i128 {
         let mut im = 0i128;
-        for o in self.open_keys.iter().filter_map(|k| self.orders.get(k)) {
-            if o.uid == uid && o.status.open() && self.books[o.book].cat == Category::Linear {
-                im += self.books[o.book].tl_money(i128::from(o.price) * i128::from(o.leaves()));
-            }
-        }
         if let Some(&ai) = self.acct_by_uid.get(&uid) {
+            im += self.accounts[ai].linear_order_value;
             for (&b, pos) in &self.accounts[ai].positions {
                 im += self.books[b].tl_money(pos.cost);
             }
         }
         im / self.leverage
+    }
+
+    /// Recomputes the incrementally kept state the slow way and reports the
+    /// first disagreement (for tests; O(orders + levels)).
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), &'static str> {
+        for a in &self.accounts {
+            let mut v = 0i128;
+            let mut open = vec![0u32; self.books.len()];
+            for o in self.orders.values() {
+                if o.uid == a.uid && o.status.open() {
+                    if let Some(n) = open.get_mut(o.book) {
+                        *n += 1;
+                    }
+                    if self.books[o.book].cat == Category::Linear {
+                        v += self.books[o.book]
+                            .tl_money(i128::from(o.price) * i128::from(o.qty - o.cum));
+                    }
+                }
+            }
+            if v != a.linear_order_value {
+                return Err("linear open-order value drifted");
+            }
+            if open != a.open_by_book {
+                return Err("open-order counts drifted");
+            }
+            for (name, c) in &a.coins {
+                let locked: i128 = self
+                    .orders
+                    .values()
+                    .filter(|o| o.uid == a.uid && o.status.open())
+                    .filter(|o| {
+                        let b = &self.books[o.book];
+                        (if o.lock_base { &b.base } else { &b.quote }) == name
+                    })
+                    .map(|o| o.locked)
+                    .sum();
+                if locked != c.locked {
+                    return Err("locked balance differs from the open orders' locks");
+                }
+            }
+        }
+        let open_set: BTreeSet<u64> = self
+            .orders
+            .values()
+            .filter(|o| o.status.open())
+            .map(|o| o.key)
+            .collect();
+        if open_set != self.open_keys {
+            return Err("open-order index drifted");
+        }
+        for b in &self.books {
+            for (s, side) in [(0usize, Side::Buy), (1, Side::Sell)] {
+                for (&p, &q) in &b.l2[s] {
+                    let e =
+                        b.ob.total_quantity_at_price(p as u128, ob_side(side))
+                            .ok()
+                            .flatten()
+                            .unwrap_or(0);
+                    if e != q as u64 {
+                        return Err("aggregated level differs from the matching engine");
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn create_one(&mut self, uid: u64, cat: Category, p: &Value) -> Result<u64, Rej> {
@@ -2109,9 +2195,11 @@ impl Exchange {
             resting: false,
             locked,
             lock_base,
+            im_value: 0,
         };
         self.orders.insert(key, o);
         self.open_keys.insert(key);
+        self.im_sync(key);
         self.by_order_id.insert(order_id, key);
         if !link.is_empty() {
             self.by_link.insert((uid, link), key);
@@ -2233,6 +2321,7 @@ impl Exchange {
         if self.books[b].cat == Category::Linear {
             self.pend_pos.push((uid, b));
         }
+        self.im_sync(key);
         self.closed_fifo.push_back(key);
         while self.closed_fifo.len() > MAX_CLOSED_KEPT {
             if let Some(old) = self.closed_fifo.pop_front() {
@@ -2357,6 +2446,7 @@ impl Exchange {
             if let Some(o) = self.orders.get_mut(&key) {
                 o.status = Status::PartiallyFilled;
             }
+            self.im_sync(key);
             self.pend_orders.push(key);
         }
     }
@@ -2536,6 +2626,7 @@ impl Exchange {
             om.price = price;
             om.updated = now;
         }
+        self.im_sync(key);
         if price == o.price {
             // Quantity only: down keeps queue priority, up goes to the back.
             let _ = self.books[b].ob.update_order(OrderUpdate::UpdateQuantity {
