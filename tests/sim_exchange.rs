@@ -349,6 +349,26 @@ fn validation_errors_use_bybit_codes_and_change_nothing() {
         json!({"category":"linear","symbol":"BTCUSDT","orderLinkId":"nope","qty":"0.002"}),
     );
     assert_eq!(r.ret_code, 110001);
+    let mut big = lin("59000", "0.001");
+    big["orderLinkId"] = json!("big");
+    assert_eq!(t.req(Op::Create, big).ret_code, 0);
+    let amend = |f: &str, v: &str| json!({"category":"linear","symbol":"BTCUSDT","orderLinkId":"big", f: v});
+    assert_eq!(
+        t.req(Op::Amend, amend("qty", "1000")).ret_code,
+        110007,
+        "amending up needs margin too"
+    );
+    assert_eq!(
+        t.req(Op::Amend, amend("qty", "0.0015")).ret_code,
+        10001,
+        "qty precision on amend"
+    );
+    assert_eq!(
+        t.req(Op::Amend, amend("price", "59000.01")).ret_code,
+        110003,
+        "price precision on amend"
+    );
+    t.pushes();
 
     assert_eq!(
         t.req(

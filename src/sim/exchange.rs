@@ -2610,6 +2610,15 @@ impl Exchange {
         } else {
             None
         };
+        if cat == Category::Linear {
+            // Margin for the extra notional only.
+            let extra = book.tl_money(i128::from(price) * i128::from(leaves)) - o.im_value;
+            let ai = self.acct_by_uid[&uid];
+            let avail = self.accounts[ai].available(&book.quote) - self.linear_im(uid);
+            if extra > 0 && avail < extra / self.leverage {
+                return Err(rej(c.balance, "Insufficient available balance."));
+            }
+        }
         let now = self.now;
         if let Some((coin, need)) = new_lock {
             let delta = need - o.locked;
