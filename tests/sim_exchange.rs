@@ -55,6 +55,7 @@ impl T {
     }
     /// Private pushes since the last call, parsed.
     fn pushes(&mut self) -> Vec<(PrivateTopic, Value)> {
+        assert_eq!(self.ex.check_invariants(), Ok(()));
         self.ex.drain_private(&mut self.priv_b);
         self.priv_b
             .iter()
@@ -348,6 +349,26 @@ fn validation_errors_use_bybit_codes_and_change_nothing() {
         json!({"category":"linear","symbol":"BTCUSDT","orderLinkId":"nope","qty":"0.002"}),
     );
     assert_eq!(r.ret_code, 110001);
+    let mut big = lin("59000", "0.001");
+    big["orderLinkId"] = json!("big");
+    assert_eq!(t.req(Op::Create, big).ret_code, 0);
+    let amend = |f: &str, v: &str| json!({"category":"linear","symbol":"BTCUSDT","orderLinkId":"big", f: v});
+    assert_eq!(
+        t.req(Op::Amend, amend("qty", "1000")).ret_code,
+        110007,
+        "amending up needs margin too"
+    );
+    assert_eq!(
+        t.req(Op::Amend, amend("qty", "0.0015")).ret_code,
+        10001,
+        "qty precision on amend"
+    );
+    assert_eq!(
+        t.req(Op::Amend, amend("price", "59000.01")).ret_code,
+        110003,
+        "price precision on amend"
+    );
+    t.pushes();
 
     assert_eq!(
         t.req(
@@ -556,9 +577,7 @@ fn apply(book: &mut [BTreeMap<String, String>; 2], v: &Value) {
                 l[0].as_str().unwrap().to_string(),
                 l[1].as_str().unwrap().to_string(),
             );
-            if q.trim_end_matches('0').trim_end_matches('.') == ""
-                || q.chars().all(|c| c == '0' || c == '.')
-            {
+            if q.chars().all(|c| c == '0' || c == '.') {
                 book[s].remove(&p);
             } else {
                 book[s].insert(p, q);
@@ -847,4 +866,461 @@ fn a_client_order_resting_in_a_replayed_book_fills_by_queue() {
     let e = pb.iter().find(|x| x.1 == PrivateTopic::Execution).unwrap();
     let v: Value = serde_json::from_slice(e.2).unwrap();
     assert_eq!(v["data"][0]["execQty"], "50");
+}
+
+fn assert_has(v: &Value, fields: &[&str], what: &str) {
+    for f in fields {
+        assert!(v.get(*f).is_some(), "{what} lacks `{f}`: {v}");
+    }
+}
+
+/// Every field Bybit's own samples of each private topic carry (protocol.md
+/// §5.3–5.7) is present in ours, with the same JSON type for the ones an
+/// engine decodes.
+#[test]
+fn private_and_public_frames_carry_bybit_fields() {
+    let mut t = T::new();
+    two_sided(&mut t);
+    let tt = t.ex.open_topic(LIN, "publicTrade.BTCUSDT").unwrap();
+    assert_eq!(
+        t.req(Op::Create, postonly("Buy", "60000.0", "0.001", "f-1"))
+            .ret_code,
+        0
+    );
+    t.pushes();
+    t.take(LIN, Side::Sell, 6);
+    let p = t.pushes();
+    let get = |k: PrivateTopic| {
+        p.iter()
+            .find(|(t, _)| *t == k)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    let order = get(PrivateTopic::Order);
+    assert_has(
+        &order,
+        &["id", "topic", "creationTime", "data"],
+        "order envelope",
+    );
+    assert_has(
+        &order["data"][0],
+        &[
+            "avgPrice",
+            "blockTradeId",
+            "cancelType",
+            "category",
+            "closeOnTrigger",
+            "closedPnl",
+            "createType",
+            "createdTime",
+            "cumExecFee",
+            "cumExecQty",
+            "cumExecValue",
+            "cumFeeDetail",
+            "feeCurrency",
+            "lastPriceOnCreated",
+            "leavesQty",
+            "leavesValue",
+            "orderId",
+            "orderIv",
+            "orderLinkId",
+            "orderStatus",
+            "orderType",
+            "placeType",
+            "positionIdx",
+            "price",
+            "qty",
+            "reduceOnly",
+            "rejectReason",
+            "rpiMatchedQty",
+            "rpiTakerAccess",
+            "side",
+            "slLimitPrice",
+            "slTriggerBy",
+            "smpGroup",
+            "smpOrderId",
+            "smpType",
+            "stopLoss",
+            "stopOrderType",
+            "symbol",
+            "takeProfit",
+            "timeInForce",
+            "tpLimitPrice",
+            "tpTriggerBy",
+            "tpslMode",
+            "triggerBy",
+            "triggerDirection",
+            "triggerPrice",
+            "updatedTime",
+        ],
+        "order",
+    );
+    assert!(
+        order["data"][0]["positionIdx"].is_i64() && order["data"][0]["createdTime"].is_string()
+    );
+    let exec = get(PrivateTopic::Execution);
+    assert_has(
+        &exec["data"][0],
+        &[
+            "blockTradeId",
+            "category",
+            "closedSize",
+            "createType",
+            "execFee",
+            "execId",
+            "execPnl",
+            "execPrice",
+            "execQty",
+            "execTime",
+            "execType",
+            "execValue",
+            "extraFees",
+            "feeCurrency",
+            "feeRate",
+            "indexPrice",
+            "isLeverage",
+            "isMaker",
+            "leavesQty",
+            "markIv",
+            "markPrice",
+            "marketUnit",
+            "orderId",
+            "orderLinkId",
+            "orderPrice",
+            "orderQty",
+            "orderType",
+            "seq",
+            "side",
+            "stopOrderType",
+            "symbol",
+            "tradeIv",
+            "underlyingPrice",
+        ],
+        "execution",
+    );
+    assert!(exec["data"][0]["seq"].is_u64() && exec["data"][0]["isMaker"].is_boolean());
+    let fast = get(PrivateTopic::ExecutionFast);
+    assert!(fast.get("id").is_none(), "execution.fast has no id");
+    assert_has(
+        &fast["data"][0],
+        &[
+            "category",
+            "execId",
+            "execPrice",
+            "execQty",
+            "execTime",
+            "isMaker",
+            "orderId",
+            "orderLinkId",
+            "seq",
+            "side",
+            "symbol",
+        ],
+        "execution.fast",
+    );
+    let pos = get(PrivateTopic::Position);
+    assert_has(
+        &pos["data"][0],
+        &[
+            "adlRankIndicator",
+            "autoAddMargin",
+            "breakEvenPrice",
+            "bustPrice",
+            "category",
+            "createdTime",
+            "cumRealisedPnl",
+            "curRealisedPnl",
+            "entryPrice",
+            "isReduceOnly",
+            "leverage",
+            "leverageSysUpdatedTime",
+            "liqPrice",
+            "markPrice",
+            "mmrSysUpdatedTime",
+            "positionBalance",
+            "positionIM",
+            "positionIMByMp",
+            "positionIdx",
+            "positionMM",
+            "positionMMByMp",
+            "positionStatus",
+            "positionValue",
+            "riskId",
+            "riskLimitValue",
+            "seq",
+            "sessionAvgPrice",
+            "side",
+            "size",
+            "stopLoss",
+            "symbol",
+            "takeProfit",
+            "tpslMode",
+            "tradeMode",
+            "trailingStop",
+            "unrealisedPnl",
+            "updatedTime",
+        ],
+        "position",
+    );
+    let w = get(PrivateTopic::Wallet);
+    assert_has(
+        &w["data"][0],
+        &[
+            "accountIMRate",
+            "accountIMRateByMp",
+            "accountLTV",
+            "accountMMRate",
+            "accountMMRateByMp",
+            "accountType",
+            "coin",
+            "totalAvailableBalance",
+            "totalEquity",
+            "totalInitialMargin",
+            "totalInitialMarginByMp",
+            "totalMaintenanceMargin",
+            "totalMaintenanceMarginByMp",
+            "totalMarginBalance",
+            "totalPerpUPL",
+            "totalWalletBalance",
+        ],
+        "wallet",
+    );
+    assert_has(
+        &w["data"][0]["coin"][0],
+        &[
+            "accruedInterest",
+            "availableToBorrow",
+            "availableToWithdraw",
+            "bonus",
+            "borrowAmount",
+            "coin",
+            "collateralSwitch",
+            "cumRealisedPnl",
+            "equity",
+            "locked",
+            "marginCollateral",
+            "spotBorrow",
+            "spotHedgingQty",
+            "totalOrderIM",
+            "totalPositionIM",
+            "totalPositionMM",
+            "unrealisedPnl",
+            "usdValue",
+            "walletBalance",
+        ],
+        "wallet coin",
+    );
+    let pubs = t.public();
+    let trade = pubs
+        .iter()
+        .find(|(id, _, _)| *id == tt.0)
+        .map(|x| x.1.clone())
+        .unwrap();
+    assert_eq!(trade["type"], "snapshot");
+    assert_has(
+        &trade["data"][0],
+        &["T", "s", "S", "v", "p", "L", "i", "BT", "RPI", "seq"],
+        "publicTrade",
+    );
+    // The taker sold 6: 5 synthetic + 1 of ours, all at 60000.0.
+    let total: f64 = trade["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["v"].as_str().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert!((total - 0.006).abs() < 1e-9);
+    assert!(trade["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["S"] == "Sell" && x["p"] == "60000.0"));
+}
+
+#[test]
+fn open_order_cap_and_spot_market_buy_in_quote_units() {
+    let mut cfg = ExchangeConfig::standard(42, MarketModel::Quiet);
+    cfg.max_open_orders = 2;
+    let mut t = T::new();
+    t.ex = Exchange::new(cfg).unwrap();
+    two_sided(&mut t);
+    for (i, code) in [(0, 0), (1, 0), (2, 110020)] {
+        let r = t.req(
+            Op::Create,
+            postonly("Buy", "59990.0", "0.001", &format!("cap-{i}")),
+        );
+        assert_eq!(r.ret_code, code);
+    }
+    // Spot market buy of 600.01 USDT (quote units by default) takes 0.01 BTC at 60001.
+    t.limit(SPOT, Side::Sell, P + 10, 1_000_000);
+    t.pushes();
+    let r = t.req(Op::Create, json!({"category":"spot","symbol":"BTCUSDT","side":"Buy","orderType":"Market","qty":"600.01"}));
+    assert_eq!(r.ret_code, 0, "{r:?}");
+    let o = t.data_of(PrivateTopic::Order);
+    assert_eq!(o[0]["orderStatus"], "Filled");
+    assert_eq!(o[0]["cumExecQty"], "0.010000");
+    assert_eq!(o[0]["cumExecValue"], "600.01");
+    // With marketUnit=baseCoin the qty is base.
+    let r = t.req(
+        Op::Create,
+        json!({"category":"spot","symbol":"BTCUSDT","side":"Buy","orderType":"Market","qty":"0.02","marketUnit":"baseCoin"}),
+    );
+    assert_eq!(r.ret_code, 0);
+    assert_eq!(t.data_of(PrivateTopic::Order)[0]["cumExecQty"], "0.020000");
+}
+
+#[test]
+fn ioc_remainder_is_cancelled_and_gtc_remainder_rests() {
+    let mut t = T::new();
+    two_sided(&mut t);
+    let r = t.req(
+        Op::Create,
+        json!({"category":"linear","symbol":"BTCUSDT","side":"Buy","orderType":"Limit","qty":"0.008","price":"60001.0","timeInForce":"IOC"}),
+    );
+    assert_eq!(r.ret_code, 0);
+    let o = t.data_of(PrivateTopic::Order);
+    assert_eq!(o[0]["orderStatus"], "Cancelled");
+    assert_eq!(o[0]["cumExecQty"], "0.005");
+    assert!(
+        t.ex.book_levels("BTCUSDT", LIN, 1).unwrap().1.is_empty(),
+        "asks swept"
+    );
+    t.limit(LIN, Side::Sell, P + 10, 5);
+    t.pushes();
+    let r = t.req(
+        Op::Create,
+        json!({"category":"linear","symbol":"BTCUSDT","side":"Buy","orderType":"Limit","qty":"0.008","price":"60001.0"}),
+    );
+    assert_eq!(r.ret_code, 0);
+    let o = t.data_of(PrivateTopic::Order);
+    assert_eq!(o[0]["orderStatus"], "PartiallyFilled");
+    assert_eq!(o[0]["leavesQty"], "0.003");
+    assert_eq!(
+        t.ex.book_levels("BTCUSDT", LIN, 1).unwrap().0[0],
+        (P + 10, 3),
+        "the remainder rests as the new best bid"
+    );
+}
+
+#[test]
+fn synthetic_market_has_tight_spreads_and_gaps_behind_the_touch() {
+    let cfg = ExchangeConfig::standard(
+        21,
+        MarketModel::Synthetic(SyntheticParams {
+            events_per_sec: 0,
+            ..Default::default()
+        }),
+    );
+    let mut ex = Exchange::new(cfg).unwrap();
+    let mut spreads = Vec::new();
+    let mut gappy = 0;
+    for i in 0..300u64 {
+        ex.step(1_000 + i, 50);
+        let (b, a) = ex.book_levels("XRPUSDT", LIN, 20).unwrap();
+        assert!(b.len() >= 10 && a.len() >= 10, "both sides stay populated");
+        assert!(b[0].0 < a[0].0, "never crossed");
+        spreads.push(a[0].0 - b[0].0);
+        if b.windows(2)
+            .chain(a.windows(2))
+            .any(|w| (w[0].0 - w[1].0).abs() > 1)
+        {
+            gappy += 1;
+        }
+    }
+    spreads.sort();
+    assert!(
+        spreads[spreads.len() / 2] <= 3,
+        "median spread {} ticks",
+        spreads[spreads.len() / 2]
+    );
+    assert!(
+        gappy > 250,
+        "runs of empty ticks behind the touch ({gappy}/300)"
+    );
+}
+
+#[test]
+fn exchange_can_move_to_a_server_thread() {
+    fn is_send<T: Send>() {}
+    is_send::<Exchange>();
+}
+
+#[test]
+fn closed_topics_stop_and_reopen_fresh() {
+    let mut t = T::new();
+    let a = t.ex.open_topic(LIN, "orderbook.50.BTCUSDT").unwrap();
+    let tr = t.ex.open_topic(LIN, "publicTrade.BTCUSDT").unwrap();
+    two_sided(&mut t);
+    assert!(t.ex.close_topic(a));
+    assert!(!t.ex.close_topic(a), "already closed");
+    let mut buf = Vec::new();
+    assert!(!t.ex.snapshot_message(a, 1, &mut buf));
+    t.take(LIN, Side::Sell, 1);
+    let frames = t.public();
+    assert!(
+        frames.iter().all(|(id, _, _)| *id != a.0),
+        "no frames for a closed topic"
+    );
+    assert!(
+        frames.iter().any(|(id, _, _)| *id == tr.0),
+        "other topics continue"
+    );
+    let b = t.ex.open_topic(LIN, "orderbook.50.BTCUSDT").unwrap();
+    assert_ne!(a, b);
+    assert!(t.ex.snapshot_message(b, 1, &mut buf));
+    let v: Value = serde_json::from_slice(&buf).unwrap();
+    assert_eq!(v["data"]["b"][0], json!(["60000.0", "0.004"]));
+}
+
+#[test]
+fn paced_mode_coalesces_book_changes_into_bybit_intervals() {
+    let mut cfg = ExchangeConfig::standard(
+        5,
+        MarketModel::Synthetic(SyntheticParams {
+            events_per_sec: 0,
+            ..Default::default()
+        }),
+    );
+    cfg.paced = true;
+    let mut ex = Exchange::new(cfg).unwrap();
+    let tick = Step::parse("0.1").unwrap();
+    let lot = Step::parse("0.001").unwrap();
+    let t50 = ex.open_topic(LIN, "orderbook.50.BTCUSDT").unwrap();
+    let mut snap = Vec::new();
+    assert!(ex.snapshot_message(t50, 0, &mut snap));
+    let s: Value = serde_json::from_slice(&snap).unwrap();
+    let mut u = s["data"]["u"].as_u64().unwrap();
+    let mut local = [BTreeMap::new(), BTreeMap::new()];
+    apply(&mut local, &s);
+    let mut batch = PublicBatch::default();
+    let mut frames = 0;
+    let mut now = 1_000_000u64;
+    let mut consume =
+        |ex: &mut Exchange, local: &mut [BTreeMap<String, String>; 2], frames: &mut usize| {
+            ex.drain_public(&mut batch);
+            for (id, f, _) in batch.iter() {
+                if id == t50 {
+                    let v: Value = serde_json::from_slice(f).unwrap();
+                    assert_eq!(v["data"]["u"].as_u64(), Some(u + 1));
+                    u += 1;
+                    apply(local, &v);
+                    *frames += 1;
+                }
+            }
+        };
+    for _ in 0..100 {
+        now += 5;
+        let (n, next) = ex.step(now, 60);
+        assert_eq!(n, 60);
+        assert_eq!(next, Some(now), "as fast as possible");
+        consume(&mut ex, &mut local, &mut frames);
+    }
+    // 500 ms at one push per 20 ms at most.
+    assert!((10..=26).contains(&frames), "{frames} frames");
+    // Whatever is still pending goes out once its interval has passed.
+    ex.step(now + 25, 0);
+    consume(&mut ex, &mut local, &mut frames);
+    let (b, a) = ex.book_levels("BTCUSDT", LIN, 50).unwrap();
+    assert_eq!(as_ticks(&local[0], tick, lot, true), b);
+    assert_eq!(as_ticks(&local[1], tick, lot, false), a);
 }

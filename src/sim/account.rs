@@ -86,8 +86,8 @@ impl Position {
     }
 }
 
-/// One account.
-#[derive(Debug, Clone)]
+/// One account. `Debug` redacts the secret.
+#[derive(Clone)]
 pub struct Account {
     /// User id.
     pub uid: u64,
@@ -101,6 +101,21 @@ pub struct Account {
     pub positions: BTreeMap<usize, Position>,
     /// Open orders per book index.
     pub open_by_book: Vec<u32>,
+    /// Σ price × leaves (money) of the open linear orders, kept in step by the
+    /// exchange so the margin check does not scan the orders.
+    pub linear_order_value: i128,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("uid", &self.uid)
+            .field("api_key", &self.api_key)
+            .field("secret", &"<redacted>")
+            .field("coins", &self.coins)
+            .field("positions", &self.positions)
+            .finish()
+    }
 }
 
 impl Account {
@@ -125,6 +140,20 @@ impl Account {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let a = Account {
+            uid: 1,
+            api_key: "k".into(),
+            secret: "topsecret".into(),
+            coins: BTreeMap::new(),
+            positions: BTreeMap::new(),
+            open_by_book: Vec::new(),
+            linear_order_value: 0,
+        };
+        assert!(!format!("{a:?}").contains("topsecret"));
+    }
 
     #[test]
     fn position_opens_adds_reduces_and_flips() {

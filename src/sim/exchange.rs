@@ -9,11 +9,15 @@
 //! fills only after the volume ahead of it at its price has traded.
 //!
 //! Allocation: REST replies build `serde_json::Value`s (not a hot path).
-//! Public frames are written straight into a reused byte buffer
-//! ([`PublicBatch`]) that the caller swaps out with [`Exchange::drain_public`];
-//! after warm-up the public path allocates only inside orderbook-rs.
+//! Public and private frames are written straight into reused byte buffers
+//! ([`PublicBatch`], [`PrivateBatch`]) that the caller swaps out with
+//! [`Exchange::drain_public`] / [`Exchange::drain_private`], so encoding does
+//! not allocate once warm; orderbook-rs allocates per order, and the level
+//! maps allocate when a new price level appears. Never blocks (the trade
+//! listener's mutex is only ever taken by this thread). Throughput: see the
+//! `sim_public_messages` bench (≈ 200k+ frames/s in release).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -192,6 +196,10 @@ pub struct ExchangeConfig {
     pub leverage: u32,
     /// Open orders allowed per account and symbol.
     pub max_open_orders: u32,
+    /// Push book topics at Bybit's intervals (depth 1: 10 ms, 50: 20 ms,
+    /// 200: 100 ms, 1000: 200 ms), coalescing the changes in between; false
+    /// pushes one frame per matching event. `publicTrade` is always real-time.
+    pub paced: bool,
 }
 
 impl ExchangeConfig {
@@ -218,6 +226,7 @@ impl ExchangeConfig {
             fees: Fees::default(),
             leverage: 10,
             max_open_orders: 500,
+            paced: false,
         }
     }
 }
@@ -284,6 +293,9 @@ impl Reply {
         }
     }
 }
+
+/// Book levels best-first: (price in ticks, size in lots).
+pub type Levels = Vec<(i64, i64)>;
 
 /// A public topic handle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -617,6 +629,8 @@ struct Order {
     /// Money locked for this order (spot), in `lock_coin_base ? base : quote`.
     locked: i128,
     lock_base: bool,
+    /// This order's share of its account's `linear_order_value`.
+    im_value: i128,
 }
 
 impl Order {
@@ -724,6 +738,11 @@ enum TopicKind {
 
 struct Topic {
     book: usize,
+    open: bool,
+    /// Changes not yet pushed (paced mode): most aggressive price per side.
+    pending: [Option<i64>; 2],
+    /// Earliest time the next frame may go out (paced mode).
+    next_push: u64,
     name: Vec<u8>,
     kind: TopicKind,
 }
@@ -745,11 +764,14 @@ pub struct Exchange {
     fees: Fees,
     leverage: i128,
     max_open: u32,
+    paced: bool,
     books: Vec<Book>,
     accounts: Vec<Account>,
     acct_by_uid: HashMap<u64, usize>,
     acct_by_key: HashMap<String, usize>,
     orders: BTreeMap<u64, Order>,
+    /// Keys of the open orders (a subset of `orders`).
+    open_keys: BTreeSet<u64>,
     by_order_id: HashMap<OrderId, u64>,
     by_link: HashMap<(u64, OrderLinkId), u64>,
     closed_fifo: VecDeque<u64>,
@@ -907,6 +929,7 @@ impl Exchange {
                 coins: BTreeMap::new(),
                 positions: BTreeMap::new(),
                 open_by_book: vec![0; books.len()],
+                linear_order_value: 0,
             };
             for (coin, amt) in &a.balances {
                 acc.coin(coin).wallet += money_of(amt)?;
@@ -954,11 +977,13 @@ impl Exchange {
             fees: cfg.fees,
             leverage: i128::from(cfg.leverage.max(1)),
             max_open: cfg.max_open_orders,
+            paced: cfg.paced,
             books,
             accounts,
             acct_by_uid,
             acct_by_key,
             orders: BTreeMap::new(),
+            open_keys: BTreeSet::new(),
             by_order_id: HashMap::new(),
             by_link: HashMap::new(),
             closed_fifo: VecDeque::new(),
@@ -1282,7 +1307,7 @@ impl Exchange {
         symbol: &str,
         category: Category,
         depth: usize,
-    ) -> Option<(Vec<(i64, i64)>, Vec<(i64, i64)>)> {
+    ) -> Option<(Levels, Levels)> {
         let b = self.books.get(self.find_book(category, symbol)?)?;
         let mut bids = Vec::new();
         let mut asks = Vec::new();
@@ -1312,11 +1337,24 @@ impl Exchange {
     /// Advances the market model up to `now_ms`, applying at most `max_events`.
     /// Returns how many events were applied and when the next one is due
     /// (None: nothing more will ever come, e.g. Quiet or a finished replay).
+    /// In paced mode the next-due time also covers book topics whose
+    /// coalesced changes are waiting for their push interval.
     pub fn step(&mut self, now_ms: u64, max_events: usize) -> (usize, Option<u64>) {
         self.set_now(now_ms);
+        self.flush_due();
+        let (n, next) = self.step_market(now_ms, max_events);
+        let pushes = self.flush_due();
+        let next = match (next, pushes) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        (n, next)
+    }
+
+    fn step_market(&mut self, now_ms: u64, max_events: usize) -> (usize, Option<u64>) {
         let mut n = 0;
         match std::mem::replace(&mut self.market, MarketState::Quiet) {
-            MarketState::Quiet => return (0, None),
+            MarketState::Quiet => (0, None),
             MarketState::Synth {
                 mut gen,
                 mut states,
@@ -1456,6 +1494,9 @@ impl Exchange {
         let idx = self.topics.len();
         let mut t = Topic {
             book: b,
+            open: true,
+            pending: [None, None],
+            next_push: 0,
             name: topic.as_bytes().to_vec(),
             kind,
         };
@@ -1472,11 +1513,33 @@ impl Exchange {
         Ok(TopicId(idx as u32))
     }
 
+    /// Stops producing frames for a topic (its last subscriber left). The
+    /// handle stays invalid afterwards; opening the name again makes a fresh
+    /// topic. False if the handle was unknown or already closed.
+    pub fn close_topic(&mut self, topic: TopicId) -> bool {
+        let ti = topic.0 as usize;
+        let Some(t) = self.topics.get_mut(ti) else {
+            return false;
+        };
+        if !t.open {
+            return false;
+        }
+        t.open = false;
+        let b = t.book;
+        let book = &mut self.books[b];
+        book.book_topics.retain(|&x| x != ti);
+        if book.trade_topic == Some(ti) {
+            book.trade_topic = None;
+        }
+        self.topic_by_name.retain(|_, v| *v != ti);
+        true
+    }
+
     /// Writes the snapshot frame for a new subscriber (current `u`) into `out`
     /// (cleared first). False for a trade topic or an unknown handle.
     pub fn snapshot_message(&mut self, topic: TopicId, now_ms: u64, out: &mut Vec<u8>) -> bool {
         out.clear();
-        let Some(t) = self.topics.get(topic.0 as usize) else {
+        let Some(t) = self.topics.get(topic.0 as usize).filter(|t| t.open) else {
             return false;
         };
         let TopicKind::Book { u, view, .. } = &t.kind else {
@@ -1539,6 +1602,7 @@ impl Exchange {
         match self.topics.get_mut(topic.0 as usize) {
             Some(Topic {
                 kind: TopicKind::Book { skip, .. },
+                open: true,
                 ..
             }) => {
                 *skip = true;
@@ -1583,6 +1647,7 @@ impl Exchange {
                 self.flush_public(b);
             }
         }
+        self.flush_due();
         if !(self.pend_orders.is_empty()
             && self.pend_execs.is_empty()
             && self.pend_pos.is_empty()
@@ -1624,8 +1689,52 @@ impl Exchange {
         }
         for k in 0..self.books[b].book_topics.len() {
             let ti = self.books[b].book_topics[k];
-            self.update_topic(ti, dirty);
+            if let Some(t) = self.topics.get_mut(ti) {
+                t.pending = merge_dirty(t.pending, dirty);
+            }
+            self.try_push(ti);
         }
+    }
+
+    /// Emits a topic's pending changes if it may push now.
+    fn try_push(&mut self, ti: usize) {
+        let now = self.now;
+        let Some(t) = self.topics.get_mut(ti) else {
+            return;
+        };
+        if t.pending == [None, None] || (self.paced && now < t.next_push) {
+            return;
+        }
+        let pending = std::mem::take(&mut t.pending);
+        if self.paced {
+            let interval = match &t.kind {
+                TopicKind::Book { depth: 1, .. } => 10,
+                TopicKind::Book { depth: 50, .. } => 20,
+                TopicKind::Book { depth: 200, .. } => 100,
+                _ => 200,
+            };
+            t.next_push = now + interval;
+        }
+        self.update_topic(ti, pending);
+    }
+
+    /// Paced mode: pushes every topic whose interval has elapsed; returns the
+    /// earliest time a still-pending topic becomes due.
+    fn flush_due(&mut self) -> Option<u64> {
+        if !self.paced {
+            return None;
+        }
+        let mut next: Option<u64> = None;
+        for ti in 0..self.topics.len() {
+            if self.topics[ti].open && self.topics[ti].pending != [None, None] {
+                self.try_push(ti);
+                let t = &self.topics[ti];
+                if t.pending != [None, None] {
+                    next = Some(next.map_or(t.next_push, |n| n.min(t.next_push)));
+                }
+            }
+        }
+        next
     }
 
     /// Recomputes a topic's top-N view for the dirty sides and emits the
@@ -1821,19 +1930,102 @@ impl Exchange {
         &mut self.accounts[i]
     }
 
+    /// Re-counts one order's share of its account's open linear order value
+    /// (idempotent; call after any change to the order).
+    fn im_sync(&mut self, key: u64) {
+        let Some(o) = self.orders.get_mut(&key) else {
+            return;
+        };
+        let book = &self.books[o.book];
+        let now = if o.status.open() && book.cat == Category::Linear {
+            book.tl_money(i128::from(o.price) * i128::from(o.qty - o.cum))
+        } else {
+            0
+        };
+        let delta = now - o.im_value;
+        o.im_value = now;
+        let uid = o.uid;
+        if delta != 0 {
+            self.acct(uid).linear_order_value += delta;
+        }
+    }
+
+    /// Initial margin of the open linear orders and positions of `uid`.
     fn linear_im(&self, uid: u64) -> i128 {
         let mut im = 0i128;
-        for o in self.orders.values() {
-            if o.uid == uid && o.status.open() && self.books[o.book].cat == Category::Linear {
-                im += self.books[o.book].tl_money(i128::from(o.price) * i128::from(o.leaves()));
-            }
-        }
         if let Some(&ai) = self.acct_by_uid.get(&uid) {
+            im += self.accounts[ai].linear_order_value;
             for (&b, pos) in &self.accounts[ai].positions {
                 im += self.books[b].tl_money(pos.cost);
             }
         }
         im / self.leverage
+    }
+
+    /// Recomputes the incrementally kept state the slow way and reports the
+    /// first disagreement (for tests; O(orders + levels)).
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), &'static str> {
+        for a in &self.accounts {
+            let mut v = 0i128;
+            let mut open = vec![0u32; self.books.len()];
+            for o in self.orders.values() {
+                if o.uid == a.uid && o.status.open() {
+                    if let Some(n) = open.get_mut(o.book) {
+                        *n += 1;
+                    }
+                    if self.books[o.book].cat == Category::Linear {
+                        v += self.books[o.book]
+                            .tl_money(i128::from(o.price) * i128::from(o.qty - o.cum));
+                    }
+                }
+            }
+            if v != a.linear_order_value {
+                return Err("linear open-order value drifted");
+            }
+            if open != a.open_by_book {
+                return Err("open-order counts drifted");
+            }
+            for (name, c) in &a.coins {
+                let locked: i128 = self
+                    .orders
+                    .values()
+                    .filter(|o| o.uid == a.uid && o.status.open())
+                    .filter(|o| {
+                        let b = &self.books[o.book];
+                        (if o.lock_base { &b.base } else { &b.quote }) == name
+                    })
+                    .map(|o| o.locked)
+                    .sum();
+                if locked != c.locked {
+                    return Err("locked balance differs from the open orders' locks");
+                }
+            }
+        }
+        let open_set: BTreeSet<u64> = self
+            .orders
+            .values()
+            .filter(|o| o.status.open())
+            .map(|o| o.key)
+            .collect();
+        if open_set != self.open_keys {
+            return Err("open-order index drifted");
+        }
+        for b in &self.books {
+            for (s, side) in [(0usize, Side::Buy), (1, Side::Sell)] {
+                for (&p, &q) in &b.l2[s] {
+                    let e =
+                        b.ob.total_quantity_at_price(p as u128, ob_side(side))
+                            .ok()
+                            .flatten()
+                            .unwrap_or(0);
+                    if e != q as u64 {
+                        return Err("aggregated level differs from the matching engine");
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn create_one(&mut self, uid: u64, cat: Category, p: &Value) -> Result<u64, Rej> {
@@ -2003,8 +2195,11 @@ impl Exchange {
             resting: false,
             locked,
             lock_base,
+            im_value: 0,
         };
         self.orders.insert(key, o);
+        self.open_keys.insert(key);
+        self.im_sync(key);
         self.by_order_id.insert(order_id, key);
         if !link.is_empty() {
             self.by_link.insert((uid, link), key);
@@ -2100,6 +2295,7 @@ impl Exchange {
             return;
         };
         let was_open = o.status.open();
+        self.open_keys.remove(&key);
         o.status = status;
         o.cancel_type = cancel_type;
         o.updated = now;
@@ -2125,6 +2321,7 @@ impl Exchange {
         if self.books[b].cat == Category::Linear {
             self.pend_pos.push((uid, b));
         }
+        self.im_sync(key);
         self.closed_fifo.push_back(key);
         while self.closed_fifo.len() > MAX_CLOSED_KEPT {
             if let Some(old) = self.closed_fifo.pop_front() {
@@ -2249,6 +2446,7 @@ impl Exchange {
             if let Some(o) = self.orders.get_mut(&key) {
                 o.status = Status::PartiallyFilled;
             }
+            self.im_sync(key);
             self.pend_orders.push(key);
         }
     }
@@ -2412,6 +2610,15 @@ impl Exchange {
         } else {
             None
         };
+        if cat == Category::Linear {
+            // Margin for the extra notional only.
+            let extra = book.tl_money(i128::from(price) * i128::from(leaves)) - o.im_value;
+            let ai = self.acct_by_uid[&uid];
+            let avail = self.accounts[ai].available(&book.quote) - self.linear_im(uid);
+            if extra > 0 && avail < extra / self.leverage {
+                return Err(rej(c.balance, "Insufficient available balance."));
+            }
+        }
         let now = self.now;
         if let Some((coin, need)) = new_lock {
             let delta = need - o.locked;
@@ -2428,6 +2635,7 @@ impl Exchange {
             om.price = price;
             om.updated = now;
         }
+        self.im_sync(key);
         if price == o.price {
             // Quantity only: down keeps queue priority, up goes to the back.
             let _ = self.books[b].ob.update_order(OrderUpdate::UpdateQuantity {
@@ -2541,8 +2749,9 @@ impl Exchange {
             None => None,
         };
         let keys: Vec<u64> = self
-            .orders
-            .values()
+            .open_keys
+            .iter()
+            .filter_map(|k| self.orders.get(k))
             .filter(|o| {
                 let bk = &self.books[o.book];
                 o.uid == uid
@@ -2587,9 +2796,12 @@ impl Exchange {
             .clamp(1, 50);
         let want_id = pstr(p, "orderId");
         let want_link = pstr(p, "orderLinkId");
-        let mut v: Vec<&Order> = self
-            .orders
-            .values()
+        let all: Box<dyn Iterator<Item = &Order>> = if open_only {
+            Box::new(self.open_keys.iter().filter_map(|k| self.orders.get(k)))
+        } else {
+            Box::new(self.orders.values())
+        };
+        let mut v: Vec<&Order> = all
             .filter(|o| {
                 o.uid == uid
                     && self.books[o.book].cat == cat
@@ -2599,7 +2811,7 @@ impl Exchange {
                     && (want_id.is_some() || want_link.is_none_or(|l| l == o.link.as_str()))
             })
             .collect();
-        v.sort_by(|a, b| (b.created, b.key).cmp(&(a.created, a.key)));
+        v.sort_by_key(|o| std::cmp::Reverse((o.created, o.key)));
         let list: Vec<Value> = v.iter().take(limit).map(|o| self.order_value(o)).collect();
         Reply::ok(json!({"category": cat.as_str(), "nextPageCursor": "", "list": list}))
     }
@@ -3184,8 +3396,16 @@ impl Exchange {
         put_u64(out, self.leverage as u64);
         put(out, b"\",\"positionIM\":");
         put_qmoney(out, value / self.leverage);
+        put(out, b",\"positionIMByMp\":");
+        put_qmoney(out, value / self.leverage);
         put(out, b",\"positionMM\":");
         put_qmoney(out, value / 200);
+        put(out, b",\"positionMMByMp\":");
+        put_qmoney(out, value / 200);
+        put(
+            out,
+            b",\"leverageSysUpdatedTime\":\"\",\"mmrSysUpdatedTime\":\"\"",
+        );
         put(out, b",\"liqPrice\":\"\",\"bustPrice\":\"\",\"breakEvenPrice\":\"\",\"takeProfit\":\"0\",\"stopLoss\":\"0\",\"trailingStop\":\"0\",\"unrealisedPnl\":");
         put_qmoney(out, upl);
         put(out, b",\"curRealisedPnl\":");
@@ -3243,7 +3463,7 @@ impl Exchange {
             total_wallet += self.usd_value(name, c.wallet);
         }
         let equity = total_wallet + upl_total;
-        put(out, b"{\"accountType\":\"UNIFIED\",\"accountIMRate\":\"0\",\"accountMMRate\":\"0\",\"accountLTV\":\"0\",\"totalEquity\":");
+        put(out, b"{\"accountType\":\"UNIFIED\",\"accountIMRate\":\"0\",\"accountIMRateByMp\":\"0\",\"accountMMRate\":\"0\",\"accountMMRateByMp\":\"0\",\"accountLTV\":\"0\",\"totalEquity\":");
         put_qmoney(out, equity);
         put(out, b",\"totalWalletBalance\":");
         put_qmoney(out, total_wallet);
@@ -3255,7 +3475,11 @@ impl Exchange {
         put_qmoney(out, upl_total);
         put(out, b",\"totalInitialMargin\":");
         put_qmoney(out, im);
+        put(out, b",\"totalInitialMarginByMp\":");
+        put_qmoney(out, im);
         put(out, b",\"totalMaintenanceMargin\":");
+        put_qmoney(out, im / 20);
+        put(out, b",\"totalMaintenanceMarginByMp\":");
         put_qmoney(out, im / 20);
         put(out, b",\"coin\":[");
         let mut first = true;
@@ -3281,7 +3505,7 @@ impl Exchange {
             put_qmoney(out, c.locked);
             put(out, b",\"availableToWithdraw\":");
             put_qmoney(out, c.wallet - c.locked - if is_settle { im } else { 0 });
-            put(out, b",\"borrowAmount\":\"0\",\"spotBorrow\":\"0\",\"accruedInterest\":\"0\",\"totalOrderIM\":");
+            put(out, b",\"availableToBorrow\":\"\",\"borrowAmount\":\"0\",\"spotBorrow\":\"0\",\"accruedInterest\":\"0\",\"totalOrderIM\":");
             put_qmoney(out, 0);
             put(out, b",\"totalPositionIM\":");
             put_qmoney(out, if is_settle { im } else { 0 });
@@ -3293,6 +3517,15 @@ impl Exchange {
         }
         put(out, b"]}");
     }
+}
+
+/// Merges two per-side "most aggressive changed price" marks.
+fn merge_dirty(a: [Option<i64>; 2], b: [Option<i64>; 2]) -> [Option<i64>; 2] {
+    let m = |x: Option<i64>, y: Option<i64>, bid: bool| match (x, y) {
+        (Some(p), Some(q)) => Some(if bid { p.max(q) } else { p.min(q) }),
+        (p, q) => p.or(q),
+    };
+    [m(a[0], b[0], true), m(a[1], b[1], false)]
 }
 
 /// Diffs two best-first level lists into Bybit delta entries: changed or new

@@ -372,9 +372,31 @@ impl Synth {
     }
 
     fn add(&mut self, st: &SymState, book: &dyn MarketView, side: Side, levels: usize) -> Action {
-        // Distance from the reference, skewed towards the touch.
+        // A third of the adds join the touch or step one tick inside a wide
+        // spread, which keeps spreads realistically tight.
+        if let (Some(b), Some(a)) = (book.best(Side::Buy), book.best(Side::Sell)) {
+            if self.rng.pct(35) {
+                let inside = a - b > 1 && self.rng.pct(40);
+                let price = match (side, inside) {
+                    (Side::Buy, false) => b,
+                    (Side::Buy, true) => b + 1,
+                    (Side::Sell, false) => a,
+                    (Side::Sell, true) => a - 1,
+                };
+                return Action::Add {
+                    side,
+                    price,
+                    qty: self.size(st.typical),
+                };
+            }
+        }
+        // Otherwise a distance from the reference, skewed towards the touch.
         let span = levels as u64;
-        let d = self.rng.below(span).min(self.rng.below(span)) as i64;
+        let d = self
+            .rng
+            .below(span)
+            .min(self.rng.below(span))
+            .min(self.rng.below(span)) as i64;
         let price = match side {
             Side::Buy => {
                 let top = st.mid2.div_euclid(2) - if st.mid2 % 2 == 0 { 1 } else { 0 };
