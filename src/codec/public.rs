@@ -12,7 +12,9 @@
 //!   their working size. After construction, decoding allocates nothing for any
 //!   frame up to [`Limits::max_frame_bytes`] whose structure is no denser than a
 //!   `max_levels_per_side` snapshot or a `max_trades` batch (a denser legal
-//!   frame grows simd-json's scratch once; the growth is kept).
+//!   frame grows simd-json's scratch once; the growth is kept). If the limits
+//!   are so small that the synthetic frames exceed `max_frame_bytes`, that
+//!   warm-up is skipped and the first large frame does the growing.
 //!   Encoders allocate only if `out` lacks capacity.
 //! - Never blocks, never panics on input, reads no clock. Times are the
 //!   exchange's milliseconds ([`ExchMs`]).
@@ -24,9 +26,9 @@
 //!   the decoder ready for the next frame.
 //!
 //! Messages on topics this decoder does not cover (`orderbook.rpi.*`,
-//! `orderbook.full.*`, `tickers.*`, other symbols' books are
-//! [`PublicError::WrongSymbol`]) are [`PublicError::UnknownTopic`]: the caller
-//! subscribed to neither, so seeing one is worth counting, not acting on.
+//! `orderbook.full.*`, `tickers.*`, …) are [`PublicError::UnknownTopic`], and
+//! books or trades of another symbol are [`PublicError::WrongSymbol`]: the
+//! caller subscribed to neither, so seeing one is worth counting, not acting on.
 
 use std::fmt;
 
@@ -203,8 +205,9 @@ impl PartialEq for Topics<'_> {
 
 /// A subscribe acknowledgement, in any of Bybit's shapes: private / spot /
 /// linear (`op: "subscribe"`, `success`, `ret_msg`, `conn_id`, optional
-/// `req_id`) or option / spread (`type: "COMMAND_RESP"` with per-topic lists).
-/// Strings borrow the decoder's copy of the frame.
+/// `req_id`) or option / spread (`type: "COMMAND_RESP"` with per-topic lists;
+/// that shape carries no `op`, so an option-stream unsubscribe reply would also
+/// land here). Strings borrow the decoder's copy of the frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SubscribeAck<'a> {
     /// `success`.
@@ -1248,6 +1251,68 @@ mod tests {
         assert_eq!(d.decode(b"[1,2]"), Err(PublicError::NotObject));
         assert_eq!(d.decode(b"{\"a\":"), Err(PublicError::Json));
         assert_eq!(d.decode(b"{}"), Err(PublicError::Unrecognised));
+    }
+
+    #[test]
+    fn malformed_levels_and_trades_are_typed_errors() {
+        let mut d = dec();
+        let three = br#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[["1","1","0"]],"a":[],"u":1,"seq":1}}"#;
+        assert_eq!(d.decode(three), Err(PublicError::WrongType("level")));
+        let num = br#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[[1,"1"]],"a":[],"u":1,"seq":1}}"#;
+        assert_eq!(d.decode(num), Err(PublicError::WrongType("level")));
+        let kind = br#"{"topic":"orderbook.50.BTCUSDT","type":"full","ts":1,"data":{"s":"BTCUSDT","b":[],"a":[],"u":1,"seq":1}}"#;
+        assert_eq!(d.decode(kind), Err(PublicError::BadKind));
+        let sym = br#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"ETHUSDT","b":[],"a":[],"u":1,"seq":1}}"#;
+        assert_eq!(d.decode(sym), Err(PublicError::WrongSymbol));
+        let neg = br#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[],"a":[["1","-1"]],"u":1,"seq":1}}"#;
+        assert_eq!(d.decode(neg), Err(PublicError::BadQty(UnitError::Negative)));
+
+        let t = |body: &str| {
+            format!(r#"{{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1,"data":[{body}]}}"#)
+        };
+        let ok = r#"{"T":1,"s":"BTCUSDT","S":"Sell","v":"0.002","p":"10.1","i":"a-1","BT":true}"#;
+        match d.decode(t(ok).as_bytes()).unwrap() {
+            PublicEvent::Trades(b) => {
+                let tr = b.trades[0];
+                assert_eq!(
+                    (tr.taker_side, tr.price, tr.qty),
+                    (Side::Sell, Ticks(101), Lots(2))
+                );
+                assert_eq!(
+                    (tr.block_trade, tr.rpi, tr.seq, tr.tick),
+                    (true, false, None, None)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let side = r#"{"T":1,"s":"BTCUSDT","S":"buy","v":"1","p":"1","i":"x"}"#;
+        assert_eq!(
+            d.decode(t(side).as_bytes()),
+            Err(PublicError::BadValue("S"))
+        );
+        let no_t = r#"{"s":"BTCUSDT","S":"Buy","v":"1","p":"1","i":"x"}"#;
+        assert_eq!(
+            d.decode(t(no_t).as_bytes()),
+            Err(PublicError::MissingField("T"))
+        );
+        let long_id = format!(
+            r#"{{"T":1,"S":"Buy","v":"1","p":"1","i":"{}"}}"#,
+            "x".repeat(41)
+        );
+        assert_eq!(
+            d.decode(t(&long_id).as_bytes()),
+            Err(PublicError::BadTradeId)
+        );
+        let five = [ok; 5].join(",");
+        assert_eq!(
+            d.decode(t(&five).as_bytes()),
+            Err(PublicError::TooManyTrades)
+        );
+        let not_arr = r#"{"topic":"publicTrade.BTCUSDT","ts":1,"data":{}}"#;
+        assert_eq!(
+            d.decode(not_arr.as_bytes()),
+            Err(PublicError::WrongType("data"))
+        );
     }
 
     #[test]
