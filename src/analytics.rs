@@ -222,7 +222,10 @@ mod tests {
 
     #[test]
     fn ask_heavy_book_scores_above_one_half() {
-        let m = metrics(&[lv(1000, 1), lv(995, 100)], &[lv(1001, 1), lv(1006, 10_000)]);
+        let m = metrics(
+            &[lv(1000, 1), lv(995, 100)],
+            &[lv(1001, 1), lv(1006, 10_000)],
+        );
         // score_up = 10000 / 5 = 2000, score_dn = 100 / 5 = 20.
         let want = 2000.0 / 2020.0;
         assert!((m.gap_prob_resistance_up - want).abs() < 1e-12);
@@ -231,7 +234,10 @@ mod tests {
 
     #[test]
     fn bid_heavy_book_scores_below_one_half() {
-        let m = metrics(&[lv(1000, 1), lv(995, 10_000)], &[lv(1001, 1), lv(1006, 100)]);
+        let m = metrics(
+            &[lv(1000, 1), lv(995, 10_000)],
+            &[lv(1001, 1), lv(1006, 100)],
+        );
         let want = 20.0 / 2020.0;
         assert!((m.gap_prob_resistance_up - want).abs() < 1e-12);
         assert!(m.gap_prob_resistance_up < 0.5);
@@ -283,7 +289,13 @@ mod tests {
         // First level at the scan limit (1101); ticks 1101..=1105 count, 1106 does not.
         let m = metrics(
             &[lv(1000, 1)],
-            &[lv(1001, 1), lv(1101, 1), lv(1103, 10), lv(1105, 100), lv(1106, 1000)],
+            &[
+                lv(1001, 1),
+                lv(1101, 1),
+                lv(1103, 10),
+                lv(1105, 100),
+                lv(1106, 1000),
+            ],
         );
         assert_eq!(m.gap_distance_up, 99);
         assert_eq!(m.liquidity_up, Lots(111));
@@ -319,7 +331,10 @@ mod tests {
         };
         b.apply(&m).unwrap();
         let w = b.window_base().0;
-        assert!(1050 >= w + 64 && 950 < w, "levels should be outside the window");
+        assert!(
+            1050 >= w + 64 && 950 < w,
+            "levels should be outside the window"
+        );
         let m = compute(&b, ExchMs(2)).unwrap();
         assert_eq!(m.gap_distance_up, 48);
         assert_eq!(m.liquidity_up, Lots(20));
@@ -330,7 +345,14 @@ mod tests {
     #[test]
     fn other_fields_follow_their_definitions() {
         let m = metrics(
-            &[lv(1000, 3), lv(999, 1), lv(990, 1), lv(980, 1), lv(970, 1), lv(960, 100)],
+            &[
+                lv(1000, 3),
+                lv(999, 1),
+                lv(990, 1),
+                lv(980, 1),
+                lv(970, 1),
+                lv(960, 100),
+            ],
             &[lv(1004, 2), lv(1010, 2)],
         );
         assert_eq!((m.bid, m.ask), (Ticks(1000), Ticks(1004)));

@@ -11,7 +11,7 @@ use gapmm::book::{Applied, Book, BookConfig};
 use gapmm::codec::public::{BookKind, BookUpdate, Level};
 use gapmm::ids::{Seq, Symbol, UpdateId};
 use gapmm::time::ExchMs;
-use gapmm::units::{Lots, Ticks};
+use gapmm::units::{Lots, Side, Ticks};
 
 struct Counting;
 
@@ -65,7 +65,12 @@ fn messages() -> Vec<(BookKind, u64, Vec<Level>, Vec<Level>)> {
         let u = i as u64 + 2;
         // Touch walks a triangle wave of ±600 ticks.
         let phase = (i % 2400) as i64;
-        let touch = 100_000 + if phase < 1200 { phase - 600 } else { 1800 - phase };
+        let touch = 100_000
+            + if phase < 1200 {
+                phase - 600
+            } else {
+                1800 - phase
+            };
         if i % 1000 == 0 {
             let bids = (0..200).map(|k| lv(touch - 1 - k * 2, 5 + k)).collect();
             let asks = (0..200).map(|k| lv(touch + 1 + k * 2, 5 + k)).collect();
@@ -118,6 +123,7 @@ fn apply_and_analytics_do_not_allocate() {
     let mut resets = 0;
     let mut moves = 0;
     let mut metrics = 0;
+    let mut outside = 0;
     let mut last_base = start_base;
     ALLOCS.store(0, Ordering::SeqCst);
     COUNTING.store(true, Ordering::SeqCst);
@@ -131,6 +137,14 @@ fn apply_and_analytics_do_not_allocate() {
             moves += 1;
             last_base = book.window_base();
         }
+        let (lo, hi) = (book.window_base().0, book.window_base().0 + 256);
+        if book
+            .iter_levels(Side::Buy)
+            .chain(book.iter_levels(Side::Sell))
+            .any(|l| l.price.0 < lo || l.price.0 >= hi)
+        {
+            outside += 1;
+        }
         if analytics::compute(&book, ExchMs(m.1)).is_some() {
             metrics += 1;
         }
@@ -141,5 +155,9 @@ fn apply_and_analytics_do_not_allocate() {
     assert_eq!(resets, N / 1000);
     assert_eq!(metrics, N);
     assert!(moves > 20, "window moved only {moves} times");
+    assert!(
+        outside > N / 2,
+        "overflow held levels after only {outside} messages"
+    );
     assert_eq!(allocs, 0, "{allocs} allocations in {N} applies + analytics");
 }

@@ -86,7 +86,8 @@ impl RefBook {
                 self.asks.remove(&worst);
             }
         }
-        if let (Some((&b, _)), Some((&a, _))) = (self.bids.iter().next_back(), self.asks.iter().next())
+        if let (Some((&b, _)), Some((&a, _))) =
+            (self.bids.iter().next_back(), self.asks.iter().next())
         {
             if b >= a {
                 self.invalidate();
@@ -112,7 +113,11 @@ impl RefBook {
     }
 
     fn qty(&self, side: Side, p: i64) -> i64 {
-        let m = if side == Side::Buy { &self.bids } else { &self.asks };
+        let m = if side == Side::Buy {
+            &self.bids
+        } else {
+            &self.asks
+        };
         m.get(&p).copied().unwrap_or(0)
     }
 
@@ -382,7 +387,10 @@ fn full_overflow_rejects_and_invalidates() {
     });
     let bids = [lv(1000, 1), lv(500, 1), lv(400, 1)];
     let asks = [lv(1001, 1)];
-    assert_eq!(book.apply(&msg(BookKind::Snapshot, 5, &bids, &asks)), Ok(Applied::Reset));
+    assert_eq!(
+        book.apply(&msg(BookKind::Snapshot, 5, &bids, &asks)),
+        Ok(Applied::Reset)
+    );
     assert_eq!(book.level_count(Side::Buy), 3);
     // A third out-of-window bid does not fit.
     let more = [lv(300, 1)];
@@ -397,7 +405,10 @@ fn full_overflow_rejects_and_invalidates() {
         book.apply(&msg(BookKind::Delta, 7, &[], &[])),
         Err(BookError::NeedSnapshot { got: UpdateId(7) })
     );
-    assert_eq!(book.apply(&msg(BookKind::Snapshot, 9, &bids, &asks)), Ok(Applied::Reset));
+    assert_eq!(
+        book.apply(&msg(BookKind::Snapshot, 9, &bids, &asks)),
+        Ok(Applied::Reset)
+    );
     assert!(book.is_valid());
 }
 
@@ -406,7 +417,8 @@ fn bad_levels_are_typed_errors_and_invalidate() {
     let mut book = Book::new(BookConfig::default());
     let bids = [lv(1000, 1)];
     let asks = [lv(1001, 1)];
-    book.apply(&msg(BookKind::Snapshot, 5, &bids, &asks)).unwrap();
+    book.apply(&msg(BookKind::Snapshot, 5, &bids, &asks))
+        .unwrap();
     let neg = [lv(999, -1)];
     assert_eq!(
         book.apply(&msg(BookKind::Delta, 6, &neg, &[])),
@@ -416,7 +428,8 @@ fn bad_levels_are_typed_errors_and_invalidate() {
         })
     );
     assert!(!book.is_valid());
-    book.apply(&msg(BookKind::Snapshot, 7, &bids, &asks)).unwrap();
+    book.apply(&msg(BookKind::Snapshot, 7, &bids, &asks))
+        .unwrap();
     for p in [i64::MAX, i64::MIN, (1 << 62) + 1] {
         let huge = [lv(p, 1)];
         assert_eq!(
@@ -430,13 +443,38 @@ fn bad_levels_are_typed_errors_and_invalidate() {
     // Extreme but in-range prices work, including negative ones.
     let lo = [lv(-(1 << 62), 3)];
     let hi = [lv(1 << 62, 4)];
-    assert_eq!(book.apply(&msg(BookKind::Snapshot, 9, &lo, &hi)), Ok(Applied::Reset));
+    assert_eq!(
+        book.apply(&msg(BookKind::Snapshot, 9, &lo, &hi)),
+        Ok(Applied::Reset)
+    );
     assert_eq!(book.best_bid(), Some(lv(-(1 << 62), 3)));
     assert_eq!(book.best_ask(), Some(lv(1 << 62, 4)));
     let m = analytics::compute(&book, ExchMs(1)).unwrap();
     assert_eq!(m.gap_distance_up, 100);
     // 2^63 ticks apart does not fit in i64: the spread saturates, no panic.
     assert_eq!(m.spread, Ticks(i64::MAX));
+    // Queries at the extremes of i64 are answered, not panicked on.
+    for side in [Side::Buy, Side::Sell] {
+        for t in [i64::MIN, i64::MAX, 0] {
+            let _ = book.qty_at(side, Ticks(t));
+            let _ = book.first_occupied_beyond(side, Ticks(t), u32::MAX);
+            let _ = book.sum_ticks(side, Ticks(t), u32::MAX);
+        }
+    }
+    assert_eq!(
+        book.first_occupied_beyond(Side::Sell, Ticks(i64::MIN), u32::MAX),
+        None
+    );
+    assert_eq!(
+        book.sum_ticks(Side::Buy, Ticks(i64::MAX), u32::MAX),
+        Lots(0)
+    );
+    assert_eq!(
+        book.first_occupied_beyond(Side::Buy, Ticks(0), u32::MAX),
+        None,
+        "the only bid is 2^62 ticks below zero, beyond u32::MAX"
+    );
+    assert_eq!(book.qty_at(Side::Buy, Ticks(-(1 << 62))), Lots(3));
     assert!(BookError::Gap {
         expected: UpdateId(3),
         got: UpdateId(5)
@@ -453,11 +491,13 @@ fn drifting_touch_recentres_without_losing_levels() {
     });
     let bids = [lv(1000, 1), lv(990, 2), lv(900, 3)];
     let asks = [lv(1001, 4), lv(5000, 6)];
-    book.apply(&msg(BookKind::Snapshot, 1, &bids, &asks)).unwrap();
+    book.apply(&msg(BookKind::Snapshot, 1, &bids, &asks))
+        .unwrap();
     let base0 = book.window_base();
     let mut r = RefBook::default();
     let as_pairs = |v: &[Level]| v.iter().map(|l| (l.price.0, l.qty.0)).collect::<Vec<_>>();
-    r.apply(BookKind::Snapshot, 0, 1, &as_pairs(&bids), &as_pairs(&asks)).unwrap();
+    r.apply(BookKind::Snapshot, 0, 1, &as_pairs(&bids), &as_pairs(&asks))
+        .unwrap();
     // Walk the touch up 40 ticks per delta, leaving the old levels behind.
     let mut moves = 0;
     for step in 1..=10i64 {
@@ -466,13 +506,27 @@ fn drifting_touch_recentres_without_losing_levels() {
         let d_asks = [lv(top + 1, 20 + step), lv(top - 39, 0)];
         let before = book.window_base();
         let u = 1 + step as u64;
-        assert_eq!(book.apply(&msg(BookKind::Delta, u, &d_bids, &d_asks)), Ok(Applied::Delta));
-        r.apply(BookKind::Delta, 0, u, &as_pairs(&d_bids), &as_pairs(&d_asks)).unwrap();
+        assert_eq!(
+            book.apply(&msg(BookKind::Delta, u, &d_bids, &d_asks)),
+            Ok(Applied::Delta)
+        );
+        r.apply(
+            BookKind::Delta,
+            0,
+            u,
+            &as_pairs(&d_bids),
+            &as_pairs(&d_asks),
+        )
+        .unwrap();
         if book.window_base() != before {
             moves += 1;
         }
         for side in [Side::Buy, Side::Sell] {
-            assert_eq!(book.iter_levels(side).collect::<Vec<_>>(), r.levels(side), "step {step}");
+            assert_eq!(
+                book.iter_levels(side).collect::<Vec<_>>(),
+                r.levels(side),
+                "step {step}"
+            );
         }
     }
     assert!(moves >= 5, "window moved only {moves} times");
@@ -480,4 +534,109 @@ fn drifting_touch_recentres_without_losing_levels() {
     // The first snapshot's far bids are now hundreds of ticks below the window.
     assert_eq!(book.qty_at(Side::Buy, Ticks(900)), Lots(3));
     assert_eq!(book.level_count(Side::Buy), 13);
+}
+
+/// Any input at all: prices anywhere in i64, negative sizes, any ids, any
+/// depth, a tiny window and overflow. `apply` must never panic, and whatever
+/// it accepts must leave a book that is uncrossed, within depth, and
+/// internally consistent.
+#[derive(Debug, Clone)]
+struct Wild {
+    snapshot: bool,
+    u: u64,
+    depth: u16,
+    bids: Vec<(i64, i64)>,
+    asks: Vec<(i64, i64)>,
+}
+
+fn wild() -> impl Strategy<Value = Wild> {
+    let price = prop_oneof![
+        4 => 990i64..1010,
+        2 => 0i64..5000,
+        1 => any::<i64>(),
+        1 => prop_oneof![Just(i64::MIN), Just(i64::MAX), Just(1i64 << 62), Just(-(1i64 << 62))],
+    ];
+    let qty = prop_oneof![3 => Just(0i64), 6 => 1i64..100, 1 => any::<i64>()];
+    let level = (price, qty);
+    (
+        prop::bool::weighted(0.2),
+        prop_oneof![4 => 0u64..12, 1 => any::<u64>()],
+        prop_oneof![Just(0u16), 1u16..4, any::<u16>()],
+        prop::collection::vec(level.clone(), 0..12),
+        prop::collection::vec(level, 0..12),
+    )
+        .prop_map(|(snapshot, u, depth, bids, asks)| Wild {
+            snapshot,
+            u,
+            depth,
+            bids,
+            asks,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_messages_never_panic(msgs in prop::collection::vec(wild(), 1..30)) {
+        let mut book = Book::new(BookConfig { window_ticks: 1, overflow_capacity: 4 });
+        prop_assert_eq!(book.config().window_ticks, 64);
+        for w in &msgs {
+            let (bl, al) = (levels_of(&w.bids), levels_of(&w.asks));
+            let m = BookUpdate {
+                kind: if w.snapshot { BookKind::Snapshot } else { BookKind::Delta },
+                depth: w.depth,
+                symbol: Symbol::default(),
+                u: UpdateId(w.u),
+                seq: Seq(0),
+                ts: ExchMs(0),
+                cts: None,
+                bids: &bl,
+                asks: &al,
+            };
+            let before: Vec<Level> = book.iter_levels(Side::Buy).collect();
+            let was_valid = book.is_valid();
+            let r = book.apply(&m);
+            match r {
+                Ok(Applied::Stale) => {
+                    prop_assert!(was_valid);
+                    prop_assert_eq!(book.iter_levels(Side::Buy).collect::<Vec<_>>(), before);
+                }
+                Ok(_) => prop_assert!(book.is_valid()),
+                Err(BookError::NeedSnapshot { .. }) => prop_assert!(!was_valid),
+                Err(e) => {
+                    prop_assert!(!book.is_valid(), "{}", e);
+                    prop_assert!(!e.to_string().is_empty());
+                }
+            }
+            if !book.is_valid() {
+                prop_assert_eq!(book.best_bid(), None);
+                prop_assert_eq!(book.level_count(Side::Sell), 0);
+                continue;
+            }
+            for side in [Side::Buy, Side::Sell] {
+                let lv: Vec<Level> = book.iter_levels(side).collect();
+                prop_assert_eq!(lv.len(), book.level_count(side));
+                // The depth limit binds the message that was applied (a stale
+                // message with another depth changes nothing).
+                if w.depth > 0 && matches!(r, Ok(Applied::Reset | Applied::Delta)) {
+                    prop_assert!(lv.len() <= usize::from(w.depth));
+                }
+                for pair in lv.windows(2) {
+                    match side {
+                        Side::Buy => prop_assert!(pair[0].price > pair[1].price),
+                        Side::Sell => prop_assert!(pair[0].price < pair[1].price),
+                    }
+                }
+                for l in &lv {
+                    prop_assert!(l.qty.0 > 0);
+                    prop_assert_eq!(book.qty_at(side, l.price), l.qty);
+                }
+            }
+            if let (Some(b), Some(a)) = (book.best_bid(), book.best_ask()) {
+                prop_assert!(b.price < a.price);
+                let _ = analytics::compute(&book, ExchMs(0));
+            }
+        }
+    }
 }

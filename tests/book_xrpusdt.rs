@@ -93,7 +93,11 @@ fn recording_replays_in_sequence_and_matches_a_naive_replay() {
             bids: &l.bids,
             asks: &l.asks,
         };
-        let want = if i == 0 { Applied::Reset } else { Applied::Delta };
+        let want = if i == 0 {
+            Applied::Reset
+        } else {
+            Applied::Delta
+        };
         assert_eq!(book.apply(&m), Ok(want), "line {i}");
         assert!(book.is_valid());
         if l.kind == BookKind::Snapshot {
@@ -114,15 +118,25 @@ fn recording_replays_in_sequence_and_matches_a_naive_replay() {
     assert_eq!(book.last_update_id(), Some(UpdateId(20254918)));
     let (&bb, &bq) = bids.iter().next_back().unwrap();
     let (&ba, &aq) = asks.iter().next().unwrap();
-    assert_eq!(book.best_bid().map(|l| (l.price.0, l.qty.0)), Some((bb, bq)));
-    assert_eq!(book.best_ask().map(|l| (l.price.0, l.qty.0)), Some((ba, aq)));
+    assert_eq!(
+        book.best_bid().map(|l| (l.price.0, l.qty.0)),
+        Some((bb, bq))
+    );
+    assert_eq!(
+        book.best_ask().map(|l| (l.price.0, l.qty.0)),
+        Some((ba, aq))
+    );
     // Bybit keeps the book at 500 levels a side by sending deletes, so the
     // top-500 rule removes nothing and every level must match.
     assert_eq!(bids.len(), 500);
     assert_eq!(asks.len(), 500);
     let naive_bids: Vec<(i64, i64)> = bids.iter().rev().map(|(&p, &q)| (p, q)).collect();
     let naive_asks: Vec<(i64, i64)> = asks.iter().map(|(&p, &q)| (p, q)).collect();
-    let got = |s| book.iter_levels(s).map(|l| (l.price.0, l.qty.0)).collect::<Vec<_>>();
+    let got = |s| {
+        book.iter_levels(s)
+            .map(|l| (l.price.0, l.qty.0))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(got(Side::Buy), naive_bids);
     assert_eq!(got(Side::Sell), naive_asks);
     for &(p, q) in naive_bids.iter().step_by(37) {

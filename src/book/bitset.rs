@@ -62,6 +62,38 @@ impl Bitset {
         }
     }
 
+    /// Sets bit `i` and returns whether it was already set (false, and no
+    /// change, beyond the end).
+    #[inline]
+    pub fn test_and_set(&mut self, i: usize) -> bool {
+        if i >= self.len {
+            return false;
+        }
+        match self.words.get_mut(i >> 6) {
+            Some(w) => {
+                let m = 1u64 << (i & 63);
+                let was = *w & m != 0;
+                *w |= m;
+                was
+            }
+            None => false,
+        }
+    }
+
+    /// Clears bit `i` and returns whether it was set.
+    #[inline]
+    pub fn test_and_clear(&mut self, i: usize) -> bool {
+        match self.words.get_mut(i >> 6) {
+            Some(w) => {
+                let m = 1u64 << (i & 63);
+                let was = *w & m != 0;
+                *w &= !m;
+                was
+            }
+            None => false,
+        }
+    }
+
     /// Clears every bit.
     pub fn clear_all(&mut self) {
         for w in self.words.iter_mut() {
@@ -209,7 +241,11 @@ mod tests {
         assert_eq!(b.next_set_down(199, 0), Some(64));
         assert_eq!(b.next_set_down(63, 4), None);
         assert_eq!(b.next_set_down(63, 3), Some(3));
-        b.clear(64);
+        assert!(b.test_and_clear(64));
+        assert!(!b.test_and_clear(64));
+        assert!(!b.test_and_set(65));
+        assert!(b.test_and_set(65));
+        b.clear(65);
         assert_eq!(b.next_set_up(4, 255), Some(200));
         assert!(!b.get(64));
         assert!(!b.get(10_000));
@@ -242,8 +278,8 @@ mod tests {
             prop_assert_eq!(s.count_range(lo, hi), want.len());
             prop_assert_eq!(seen, want);
             s.clear_range(lo, hi);
-            for i in 0..200 {
-                prop_assert_eq!(s.get(i), plain[i] && !(lo..=hi).contains(&i), "bit {}", i);
+            for (i, &was) in plain.iter().enumerate() {
+                prop_assert_eq!(s.get(i), was && !(lo..=hi).contains(&i), "bit {}", i);
             }
         }
     }

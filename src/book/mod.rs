@@ -266,8 +266,7 @@ impl SideBook {
     fn set(&mut self, base: i64, w: usize, cap: usize, t: i64, q: i64) -> Result<(), BookError> {
         match idx(base, w, t) {
             Some(i) => {
-                if !self.bits.get(i) {
-                    self.bits.set(i);
+                if !self.bits.test_and_set(i) {
                     self.count += 1;
                 }
                 if let Some(slot) = self.qty.get_mut(i) {
@@ -307,8 +306,7 @@ impl SideBook {
     fn remove(&mut self, base: i64, w: usize, t: i64) {
         match idx(base, w, t) {
             Some(i) => {
-                if self.bits.get(i) {
-                    self.bits.clear(i);
+                if self.bits.test_and_clear(i) {
                     if let Some(slot) = self.qty.get_mut(i) {
                         *slot = 0;
                     }
@@ -340,7 +338,10 @@ impl SideBook {
         }
         let (a, b) = (lo.max(base), hi.min(top));
         if a <= b {
-            if let Some(i) = self.bits.next_set_up((a - base) as usize, (b - base) as usize) {
+            if let Some(i) = self
+                .bits
+                .next_set_up((a - base) as usize, (b - base) as usize)
+            {
                 return Some(base + i as i64);
             }
         }
@@ -372,7 +373,10 @@ impl SideBook {
         }
         let (a, b) = (hi.min(top), lo.max(base));
         if b <= a {
-            if let Some(i) = self.bits.next_set_down((a - base) as usize, (b - base) as usize) {
+            if let Some(i) = self
+                .bits
+                .next_set_down((a - base) as usize, (b - base) as usize)
+            {
                 return Some(base + i as i64);
             }
         }
@@ -515,7 +519,11 @@ impl Iterator for Levels<'_> {
         let s = self.book.side(self.side);
         let (base, w) = (self.book.base, self.book.window);
         let q = s.get(base, w, t);
-        let beyond = if s.is_bid { t.checked_sub(1) } else { t.checked_add(1) };
+        let beyond = if s.is_bid {
+            t.checked_sub(1)
+        } else {
+            t.checked_add(1)
+        };
         self.next = beyond.and_then(|b| s.next_from(base, w, b));
         Some(Level {
             price: Ticks(t),
@@ -893,8 +901,18 @@ fn check_levels(side: Side, levels: &[Level]) -> Result<(), BookError> {
 /// Where to centre the window for a message that resets the book: the mid of
 /// its best bid and best ask (or whichever side exists).
 fn message_centre(m: &BookUpdate<'_>) -> Option<i64> {
-    let bid = m.bids.iter().filter(|l| l.qty.0 > 0).map(|l| l.price.0).max();
-    let ask = m.asks.iter().filter(|l| l.qty.0 > 0).map(|l| l.price.0).min();
+    let bid = m
+        .bids
+        .iter()
+        .filter(|l| l.qty.0 > 0)
+        .map(|l| l.price.0)
+        .max();
+    let ask = m
+        .asks
+        .iter()
+        .filter(|l| l.qty.0 > 0)
+        .map(|l| l.price.0)
+        .min();
     match (bid, ask) {
         (Some(b), Some(a)) => Some(b / 2 + a / 2),
         (Some(b), None) => Some(b),
