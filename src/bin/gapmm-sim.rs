@@ -83,6 +83,10 @@ struct Args {
     /// Faults applied at start-up: stall:<ms>, delay:<ms>, reject:<n>, http5xx:<n> (repeatable).
     #[arg(long)]
     fault: Vec<String>,
+    /// Push book topics at Bybit's per-depth intervals (1: 10 ms, 50: 20 ms, 200: 100 ms,
+    /// 1000: 200 ms), coalescing changes, instead of one message per book change.
+    #[arg(long)]
+    bybit_intervals: bool,
     /// Exit after this many seconds (0 = run until Ctrl+C).
     #[arg(long, default_value_t = 0)]
     seconds: u64,
@@ -141,6 +145,7 @@ fn run() -> Result<(), String> {
         })
     };
     let mut ex = ExchangeConfig::standard(a.seed, market);
+    ex.paced = a.bybit_intervals;
     if !a.symbols.is_empty() {
         ex.symbols
             .retain(|s| a.symbols.iter().any(|w| w.eq_ignore_ascii_case(&s.symbol)));

@@ -921,6 +921,22 @@ impl Server {
         }
     }
 
+    /// Removes connection `i` from topic `t`; the last subscriber leaving closes the topic in the
+    /// exchange so it stops producing frames nobody reads.
+    fn unsubscribe(&mut self, t: TopicId, i: usize) {
+        let empty = match self.topics.get_mut(&t) {
+            Some(info) => {
+                info.subs.retain(|&s| s != i);
+                info.subs.is_empty()
+            }
+            None => false,
+        };
+        if empty {
+            self.topics.remove(&t);
+            self.ex.close_topic(t);
+        }
+    }
+
     fn with_http(&mut self, i: usize, f: impl FnOnce(&mut HttpConn)) {
         if let Some(Some(Conn {
             state: State::Http(h),
@@ -953,10 +969,8 @@ impl Server {
                     let _ = sock.shutdown(std::net::Shutdown::Both);
                 }
                 if let State::Ws(w) = &c.state {
-                    for t in &w.topics {
-                        if let Some(info) = self.topics.get_mut(t) {
-                            info.subs.retain(|&s| s != i);
-                        }
+                    for &t in &w.topics {
+                        self.unsubscribe(t, i);
                     }
                 }
             }
@@ -1217,9 +1231,7 @@ impl Server {
                     match found {
                         Some(t) => {
                             w.topics.retain(|x| *x != t);
-                            if let Some(info) = self.topics.get_mut(&t) {
-                                info.subs.retain(|&s| s != i);
-                            }
+                            self.unsubscribe(t, i);
                         }
                         None => bad.push(topic.to_string()),
                     }
