@@ -626,3 +626,27 @@ fn resubscribing_after_the_last_unsubscribe_starts_with_a_fresh_snapshot() {
     }
     sim.shutdown().unwrap();
 }
+
+#[test]
+fn batch_over_the_limit_fails_only_the_overflow_items() {
+    let sim = quiet();
+    let (key, secret) = (sim.api_key().to_string(), sim.api_secret().to_string());
+    let mut h = Http::new(sim.addr(), None);
+    let items: Vec<String> = (0..12)
+        .map(|i| format!(r#"{{"symbol":"BTCUSDT","orderLinkId":"b-{i}"}}"#))
+        .collect();
+    let body = format!(r#"{{"category":"linear","request":[{}]}}"#, items.join(","));
+    let r = h.signed("POST", "/v5/order/cancel-batch", &body, &key, &secret);
+    let v = r.json();
+    assert_eq!(v["retCode"], 0, "{v}");
+    let ext = v["retExtInfo"]["list"].as_array().unwrap();
+    let list = v["result"]["list"].as_array().unwrap();
+    assert_eq!((ext.len(), list.len()), (12, 12));
+    // Ten units per second: items 0..10 reach the exchange, 10 and 11 fail with 10006.
+    assert!(ext[..10].iter().all(|e| e["code"] != 10006), "{ext:?}");
+    assert!(ext[10..].iter().all(|e| e["code"] == 10006));
+    assert_eq!(list[11]["orderLinkId"], "b-11");
+    assert_eq!(list[11]["orderId"], "");
+    assert_eq!(r.header("X-Bapi-Limit-Status"), Some("0"));
+    sim.shutdown().unwrap();
+}

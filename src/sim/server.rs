@@ -1974,3 +1974,43 @@ fn flush_ws(w: &mut WsConn, dead: &mut bool) {
         Err(_) => *dead = true,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_become_json_objects_of_strings() {
+        let v =
+            query_params(b"category=linear&symbol=BTCUSDT&cursor=a%3Db%26&empty=&flag").unwrap();
+        assert_eq!(
+            v,
+            json!({"category": "linear", "symbol": "BTCUSDT", "cursor": "a=b&", "empty": "", "flag": ""})
+        );
+        assert_eq!(query_params(b"").unwrap(), json!({}));
+        assert!(query_params(&[0xff, 0xfe]).is_none());
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+    }
+
+    #[test]
+    fn routes_and_attribution_ids() {
+        assert_eq!(
+            rest_route(b"/v5/order/create").map(|r| r.1),
+            Some(Op::Create)
+        );
+        assert_eq!(
+            rest_route(b"/v5/market/time").map(|r| r.0),
+            Some(Method::Get)
+        );
+        assert!(rest_route(b"/v5/order/create/").is_none());
+        let single = json!({"orderLinkId": "mm-1-77"});
+        assert_eq!(link_id_of(&single), Some("mm-1-77"));
+        let batch = json!({"request": [{"orderLinkId": "mm-2-78"}, {"orderLinkId": "x"}]});
+        assert_eq!(link_id_of(&batch), Some("mm-2-78"));
+        assert_eq!(
+            category_of(&json!({"category": "spot"})),
+            Some(Category::Spot)
+        );
+        assert_eq!(category_of(&json!({"category": "option"})), None);
+    }
+}
