@@ -649,3 +649,20 @@ fn batch_over_the_limit_fails_only_the_overflow_items() {
     assert_eq!(r.header("X-Bapi-Limit-Status"), Some("0"));
     sim.shutdown().unwrap();
 }
+
+#[test]
+fn public_trades_are_pushed_to_subscribers() {
+    let sim = flowing(2000);
+    let mut w = ws(sim.addr(), "/v5/public/linear", None);
+    send(
+        &mut w,
+        r#"{"op":"subscribe","req_id":"t","args":["publicTrade.BTCUSDT"]}"#,
+    );
+    assert_eq!(recv(&mut w)["success"], true);
+    let t = recv_until(&mut w, |v| v["topic"] == "publicTrade.BTCUSDT");
+    let first = &t["data"][0];
+    assert_eq!(first["s"], "BTCUSDT");
+    assert!(first["S"] == "Buy" || first["S"] == "Sell");
+    assert!(first["p"].is_string() && first["v"].is_string());
+    sim.shutdown().unwrap();
+}
