@@ -666,3 +666,16 @@ fn public_trades_are_pushed_to_subscribers() {
     assert!(first["p"].is_string() && first["v"].is_string());
     sim.shutdown().unwrap();
 }
+
+#[test]
+fn delayed_response_with_connection_close_is_delivered_then_closed() {
+    let sim = quiet();
+    sim.fault(Fault::Delay(Duration::from_millis(50))).unwrap();
+    let mut h = Http::new(sim.addr(), None);
+    h.send_raw(b"GET /v5/market/time HTTP/1.1\r\nConnection: close\r\n\r\n");
+    let r = h.read_resp().expect("the delayed reply");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert!(h.read_resp().is_none(), "then EOF");
+    sim.shutdown().unwrap();
+}

@@ -1752,6 +1752,9 @@ impl Server {
                     }
                     if flush_http(h).is_err() {
                         c.dead = true;
+                    } else if close && h.out.is_empty() && !h.stream.wants_write() {
+                        // Fully written: close now (no further event may come for this socket).
+                        c.dead = true;
                     }
                 }
                 (Delayed::Text(t), State::Ws(w)) => write_ws(w, Message::text(t), &mut c.dead),
