@@ -21,6 +21,7 @@ pub mod ids;
 pub mod net;
 pub mod oms;
 pub mod replay;
+pub mod sim;
 pub mod strategy;
 pub mod stream;
 pub mod time;

@@ -1,0 +1,123 @@
+//! Fault injection: switches the server consults on its own thread.
+//!
+//! Contract: plain data, no I/O, no locks. One-shot faults (drop, skip `u`, malformed frame, restart)
+//! are applied by the server when the command arrives; counted faults (answer 10006 / HTTP 5xx for
+//! the next N requests) and timed faults (stall the feed, delay responses) live in [`FaultState`].
+
+use std::time::{Duration, Instant};
+
+/// Which connections a fault targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnKind {
+    /// Public market-data WebSockets.
+    Public,
+    /// Private WebSockets.
+    Private,
+    /// WS-trade WebSockets.
+    Trade,
+    /// REST (HTTP keep-alive) connections.
+    Rest,
+}
+
+impl ConnKind {
+    /// Parses `public`, `private`, `trade`, `rest`.
+    pub fn parse(s: &str) -> Option<ConnKind> {
+        match s {
+            "public" => Some(ConnKind::Public),
+            "private" => Some(ConnKind::Private),
+            "trade" => Some(ConnKind::Trade),
+            "rest" => Some(ConnKind::Rest),
+            _ => None,
+        }
+    }
+}
+
+/// A fault to inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Close every connection of this kind (the client sees EOF).
+    Drop(ConnKind),
+    /// The next delta of every open orderbook topic skips one `u` (u jumps by 2).
+    SkipU,
+    /// Send one malformed text frame to every connection of this kind.
+    Malformed(ConnKind),
+    /// Send no market data for this long (the market catches up afterwards).
+    Stall(Duration),
+    /// Answer the next N order requests (REST or WS trade) with 10006 "Too many visits!".
+    Reject10006(u32),
+    /// Answer the next N REST requests with HTTP 503.
+    Http5xx(u32),
+    /// Delay every REST and WS-trade response by this long (zero switches it off).
+    Delay(Duration),
+    /// Restart every book: the next message of each orderbook topic is a `u = 1` snapshot.
+    Restart,
+}
+
+/// Counted and timed faults in force.
+#[derive(Debug, Clone, Default)]
+pub struct FaultState {
+    /// Remaining forced 10006 answers.
+    pub reject_10006: u32,
+    /// Remaining forced HTTP 5xx answers.
+    pub http_5xx: u32,
+    /// Response delay (zero = none).
+    pub delay: Duration,
+    /// Feed stalled until this instant.
+    pub stall_until: Option<Instant>,
+}
+
+impl FaultState {
+    /// Consumes one forced 10006 if any is pending.
+    pub fn take_10006(&mut self) -> bool {
+        if self.reject_10006 > 0 {
+            self.reject_10006 -= 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Consumes one forced 5xx if any is pending.
+    pub fn take_5xx(&mut self) -> bool {
+        if self.http_5xx > 0 {
+            self.http_5xx -= 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether the feed is stalled at `now` (clears an expired stall).
+    pub fn stalled(&mut self, now: Instant) -> bool {
+        match self.stall_until {
+            Some(t) if now < t => true,
+            Some(_) => {
+                self.stall_until = None;
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_faults_run_out() {
+        let mut f = FaultState {
+            reject_10006: 2,
+            ..Default::default()
+        };
+        assert!(f.take_10006());
+        assert!(f.take_10006());
+        assert!(!f.take_10006());
+        assert!(!f.take_5xx());
+        let now = Instant::now();
+        f.stall_until = Some(now + Duration::from_millis(5));
+        assert!(f.stalled(now));
+        assert!(!f.stalled(now + Duration::from_millis(5)));
+        assert_eq!(f.stall_until, None);
+    }
+}
