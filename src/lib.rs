@@ -10,7 +10,10 @@
 //! - [`book`]: tick-indexed L2 book with occupancy bitsets.
 //! - [`analytics`]: gap analytics and market metrics from the book.
 //! - [`strategy`]: signal, quotes, inventory-aware reservation price, statistics.
-//! - [`replay`]: Bybit archive recordings and the stream mode.
+//! - [`replay`], [`stream`]: Bybit archive recordings and the stream mode.
+//! - [`net`]: non-blocking WebSocket and HTTP/1.1 clients.
+//! - [`engine`]: gapmm-hot threads, stages, configuration and metrics.
+//! - [`sim`]: gapmm-sim, the loopback Bybit v5 exchange.
 #![warn(missing_docs)]
 
 pub mod analytics;
