@@ -1,0 +1,90 @@
+//! Smoke test: each async variant trades the in-process simulator for 20 ticks and the simulator
+//! files its reactions under the variant's name.
+
+use gapmm::ids::Category;
+use gapmm::sim::exchange::ExchangeConfig;
+use gapmm::sim::market::{MarketModel, SyntheticParams};
+use gapmm::sim::{Pace, Sim, SimConfig, SimHandle};
+use gapmm_async::{run_blocking, Config, RunStats, RuntimeKind, Transport};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn sim() -> SimHandle {
+    let mut ex = ExchangeConfig::standard(7, MarketModel::Synthetic(SyntheticParams::default()));
+    ex.symbols
+        .retain(|s| s.symbol == "BTCUSDT" && s.category == Category::Linear);
+    let mut cfg = SimConfig::new(ex);
+    cfg.pace = Pace::Every(Duration::from_micros(500));
+    Sim::start(cfg).expect("simulator starts")
+}
+
+fn config(sim: &SimHandle, variant: &str, transport: Transport) -> Config {
+    Config {
+        http_url: sim.http_url(),
+        ws_url: sim.ws_url(),
+        api_key: sim.api_key().to_string(),
+        api_secret: sim.api_secret().to_string(),
+        symbol: "BTCUSDT".into(),
+        category: Category::Linear,
+        tick_size: "0.1".into(),
+        qty_step: "0.001".into(),
+        qty: "0.001".into(),
+        depth: 50,
+        variant: variant.into(),
+        transport,
+        max_ticks: Some(20),
+        duration: Some(Duration::from_secs(30)),
+    }
+}
+
+fn trades(variant: &str, runtime: RuntimeKind, transport: Transport, channel: &str) {
+    let sim = sim();
+    let stats = Arc::new(RunStats::default());
+    run_blocking(
+        config(&sim, variant, transport),
+        runtime,
+        Arc::new(AtomicBool::new(false)),
+        stats.clone(),
+    )
+    .expect("variant runs");
+    assert_eq!(stats.ticks.load(Ordering::Relaxed), 20);
+    let sent = stats.sent.load(Ordering::Relaxed);
+    // Both sides are quoted on (almost) every tick; a side waits only while its create is in flight.
+    assert!(sent >= 20, "sent {sent} requests for 20 ticks");
+    assert_eq!(
+        stats.replies.load(Ordering::Relaxed),
+        sent,
+        "every request answered"
+    );
+    let (hists, _) = sim.reactions().expect("reactions");
+    let key = format!("{channel}/{variant}");
+    let h = hists
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, h)| h)
+        .unwrap_or_else(|| {
+            panic!(
+                "no histogram {key} in {:?}",
+                hists.iter().map(|h| &h.0).collect::<Vec<_>>()
+            )
+        });
+    assert_eq!(h.len(), sent, "every request attributed to its tick");
+    assert!(h.min() > 0);
+    sim.shutdown().expect("shutdown");
+}
+
+#[test]
+fn multi_thread_ws_variant_is_measured() {
+    trades("asyncmt", RuntimeKind::Multi, Transport::Ws, "ws-trade");
+}
+
+#[test]
+fn current_thread_ws_variant_is_measured() {
+    trades("asyncct", RuntimeKind::Current, Transport::Ws, "ws-trade");
+}
+
+#[test]
+fn rest_variant_is_measured() {
+    trades("asyncmtrest", RuntimeKind::Multi, Transport::Rest, "rest");
+}
