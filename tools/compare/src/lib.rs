@@ -239,6 +239,13 @@ pub fn plot(path: &Path, series: &[(String, Histogram<u64>)]) -> Result<bool, St
     if text {
         mesh.x_desc("percentile (x = 1/(1-q): 10 = p90, 100 = p99, 1000 = p99.9)")
             .y_desc("latency (µs)")
+            .y_label_formatter(&|y| {
+                if *y >= 1.0 {
+                    format!("{y:.0}")
+                } else {
+                    format!("{y:.2}")
+                }
+            })
             .x_label_formatter(&|x| {
                 let p = 100.0 * (1.0 - 1.0 / x);
                 format!("p{p:.3}")
@@ -265,7 +272,7 @@ pub fn plot(path: &Path, series: &[(String, Histogram<u64>)]) -> Result<bool, St
     if text {
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(SeriesLabelPosition::LowerRight)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .draw()

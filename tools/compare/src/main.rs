@@ -120,22 +120,9 @@ fn new_hist() -> Histogram<u64> {
 
 fn run() -> Result<(), String> {
     let a = Args::parse();
-    let mut ex = ExchangeConfig::standard(a.seed, MarketModel::Synthetic(SyntheticParams::default()));
-    ex.symbols
-        .retain(|s| s.symbol == SYMBOL && s.category == Category::Linear);
-    let mut cfg = SimConfig::new(ex);
-    cfg.pace = Pace::Every(Duration::from_micros(a.pace_us.max(1)));
-    let sim = Sim::start(cfg).map_err(|e| format!("starting the simulator: {e}"))?;
     println!(
-        "gapmm-sim at {} (seed {}, one tick every {} µs, {} {}), {} warm-up + {} measured ticks per variant, {} round(s)",
-        sim.http_url(),
-        a.seed,
-        a.pace_us,
-        SYMBOL,
-        "linear",
-        a.warmup,
-        a.ticks,
-        a.rounds
+        "gapmm-sim in-process (seed {}, one tick every {} µs, {} linear, a fresh simulator per variant), {} warm-up + {} measured ticks per variant, {} round(s)",
+        a.seed, a.pace_us, SYMBOL, a.warmup, a.ticks, a.rounds
     );
     let mut kinds = vec![Kind::Echo];
     if !a.no_hot {
@@ -156,7 +143,11 @@ fn run() -> Result<(), String> {
         let mut rows = Vec::new();
         for (i, &k) in kinds.iter().enumerate() {
             let t0 = Instant::now();
-            let res = measure(&sim, &a, k, round);
+            let res = start_sim(&a).and_then(|sim| {
+                let r = measure(&sim, &a, k, round);
+                let _ = sim.shutdown();
+                r
+            });
             match res {
                 Ok(h) => {
                     let row = Row::from_hist(k.label(), &h);
@@ -215,8 +206,8 @@ fn run() -> Result<(), String> {
     let t = table(&rows, &ratios);
     let machine = machine();
     let head = format!(
-        "gapmm-compare: seed {}, pace {} µs, {} warm-up + {} measured ticks per variant, {} round(s), {} {} linear; {}\n",
-        a.seed, a.pace_us, a.warmup, a.ticks, a.rounds, SYMBOL, "", machine
+        "gapmm-compare: seed {}, pace {} µs, {} warm-up + {} measured ticks per variant, {} round(s), {} linear; {}\n",
+        a.seed, a.pace_us, a.warmup, a.ticks, a.rounds, SYMBOL, machine
     );
     println!("\n{head}\n{t}");
     if a.rounds > 1 {
@@ -236,7 +227,10 @@ fn run() -> Result<(), String> {
     let png = a.out.join("latency.png");
     match plot(&png, &series) {
         Ok(true) => println!("plot: {}", png.display()),
-        Ok(false) => println!("plot: {} (no font found: drawn without labels)", png.display()),
+        Ok(false) => println!(
+            "plot: {} (no font found: drawn without labels)",
+            png.display()
+        ),
         Err(e) => println!("plot failed: {e}"),
     }
     println!(
@@ -245,7 +239,21 @@ fn run() -> Result<(), String> {
         md.display(),
         started.elapsed().as_secs_f64()
     );
-    sim.shutdown().map_err(|e| e.to_string())
+    Ok(())
+}
+
+/// A fresh simulator with the same seed and pacing for every variant: each one sees the same
+/// market, and a book topic reopened by the next client restarts its `u` at 1, which would
+/// otherwise meet the previous client's write stamps for the same `u` values in the simulator's
+/// stamp ring.
+fn start_sim(a: &Args) -> Result<SimHandle, String> {
+    let mut ex =
+        ExchangeConfig::standard(a.seed, MarketModel::Synthetic(SyntheticParams::default()));
+    ex.symbols
+        .retain(|s| s.symbol == SYMBOL && s.category == Category::Linear);
+    let mut cfg = SimConfig::new(ex);
+    cfg.pace = Pace::Every(Duration::from_micros(a.pace_us.max(1)));
+    Sim::start(cfg).map_err(|e| format!("starting the simulator: {e}"))
 }
 
 /// `nproc`, CPU model and kernel, for the record.
@@ -392,7 +400,10 @@ fn measure(sim: &SimHandle, a: &Args, k: Kind, round: u32) -> Result<Histogram<u
             Err("the variant stopped or stalled before its last tick".to_string())
         }
     } else {
-        Err("the variant never received its warm-up ticks (did it start and subscribe?)".to_string())
+        Err(
+            "the variant never received its warm-up ticks (did it start and subscribe?)"
+                .to_string(),
+        )
     };
     let (hists, _) = sim.reactions().map_err(|e| e.to_string())?;
 
@@ -412,7 +423,11 @@ fn measure(sim: &SimHandle, a: &Args, k: Kind, round: u32) -> Result<Histogram<u
         stop_child(&mut c);
         let log = a.out.join(format!(
             "hot-{}-r{round}.log",
-            if k.transport() == Transport::Ws { "ws" } else { "rest" }
+            if k.transport() == Transport::Ws {
+                "ws"
+            } else {
+                "rest"
+            }
         ));
         print_tail(&log, 40);
     }
@@ -421,7 +436,9 @@ fn measure(sim: &SimHandle, a: &Args, k: Kind, round: u32) -> Result<Histogram<u
     let mut out = new_hist();
     let mut found = false;
     for (key, h) in &hists {
-        let Some((c, v)) = key.split_once('/') else { continue };
+        let Some((c, v)) = key.split_once('/') else {
+            continue;
+        };
         let mine = match k.sim_variant() {
             Some(name) => v == name,
             None => true,
@@ -465,7 +482,11 @@ fn stop_child(c: &mut Child) {
 fn print_tail(path: &Path, n: usize) {
     if let Ok(s) = std::fs::read_to_string(path) {
         let lines: Vec<&str> = s.lines().collect();
-        println!("--- {} (last {} lines) ---", path.display(), n.min(lines.len()));
+        println!(
+            "--- {} (last {} lines) ---",
+            path.display(),
+            n.min(lines.len())
+        );
         for l in lines.iter().skip(lines.len().saturating_sub(n)) {
             println!("  {l}");
         }
