@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use gapmm::engine::config::{load_dotenv, Config, EngineArgs};
+use gapmm::engine::config::{load_dotenv, Config, EngineArgs, Venue};
+use gapmm::engine::runtime::{print_report, run, RunOptions};
 use gapmm::replay::Recording;
 use gapmm::stream::{symbol_from_line, StreamOutcome, StreamPrinter};
 use gapmm::units::Step;
@@ -68,9 +69,7 @@ fn main() -> ExitCode {
             Some(path) => stream_replay(&cli, s, path),
             None => Err("live stream mode is not available yet: pass --replay FILE".to_string()),
         },
-        None | Some(Command::Run) => Config::from_args(&cli.engine)
-            .map_err(|e| e.to_string())
-            .and_then(|_| Err("trading is not available yet in this build".to_string())),
+        None | Some(Command::Run) => trade(&cli),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -79,6 +78,59 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Trades the configured venue until Ctrl+C, SIGTERM or `--duration`.
+fn trade(cli: &Cli) -> Result<(), String> {
+    let cfg = Config::from_args(&cli.engine).map_err(|e| e.to_string())?;
+    if cfg.venue.is_live() {
+        eprintln!(
+            "gapmm-hot is about to place REAL orders on Bybit {:?} for {} ({}). Type YES to continue:",
+            cfg.venue,
+            cfg.symbol,
+            cfg.category.as_str()
+        );
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| e.to_string())?;
+        if answer.trim() != "YES" {
+            eprintln!("gapmm-hot: not confirmed; no order was placed.");
+            return Ok(());
+        }
+    }
+    let opts = RunOptions {
+        duration: match cli.duration {
+            Some(d) if d.is_finite() && d > 0.0 => Some(std::time::Duration::from_secs_f64(d)),
+            Some(d) => {
+                return Err(format!(
+                    "--duration {d}: expected a positive number of seconds"
+                ))
+            }
+            None => None,
+        },
+        hist_out: cli.hist_out.clone(),
+        status: true,
+    };
+    eprintln!(
+        "gapmm-hot: trading {} {} on {:?}{} (Ctrl+C stops and cancels every order of ours)",
+        cfg.symbol,
+        cfg.category.as_str(),
+        cfg.venue,
+        if cfg.venue == Venue::Sim && cfg.sim_url.is_none() {
+            " (embedded simulator)"
+        } else {
+            ""
+        }
+    );
+    let report = run(&cfg, &opts).map_err(|e| e.to_string())?;
+    print_report(&report);
+    if !report.shutdown_confirmed {
+        return Err(
+            "shutdown: the exchange did not confirm that no order of ours is left open".into(),
+        );
+    }
+    Ok(())
 }
 
 /// `gapmm-hot stream --replay FILE`: one JSON line per book message.
