@@ -731,8 +731,8 @@ impl OrderStage {
                 ..
             } = self;
             match priv_dec.decode(&mut buf[off..off + len]) {
-                Ok(PrivateEvent::Auth(reply)) => {
-                    if reply.success {
+                Ok(PrivateEvent::Auth(reply)) if reply.success => {
+                    {
                         let topics: [&str; 5] =
                             ["order", "execution", "execution.fast", "wallet", "position"];
                         // `position` exists for derivatives only.
@@ -1025,7 +1025,7 @@ impl Stage for OrderStage {
         }
         if let ConnEvent::Opened = self.private.drive(wall) {
             let mut auth = Vec::new();
-            let _ = write_auth_request(
+            write_auth_request(
                 &mut auth,
                 &self.creds.signer(),
                 ExchMs(wall_ms().0 + 10_000),

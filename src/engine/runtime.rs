@@ -234,13 +234,9 @@ impl Control {
     }
 }
 
-/// Runs the engine until stopped; returns the final report.
-pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
-    install_signal_handlers();
-    let setup = setup_venue(cfg)?;
-    let mut ctl = Control::new(&setup, cfg.recv_window_ms)?;
-
-    // Instrument: the exchange is the authority on precision.
+/// Reads the instrument from instruments-info; a configured `TICK_SIZE` that
+/// disagrees with the exchange is an error naming both values.
+fn fetch_instrument(ctl: &mut Control, cfg: &Config) -> Result<InstrumentSpec, RunError> {
     let mut req = Vec::new();
     ctl.codec
         .instruments_info(&mut req, cfg.category, Some(cfg.symbol.as_str()), None)
@@ -270,6 +266,33 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
             cfg.category.as_str()
         )));
     }
+    Ok(inst)
+}
+
+/// Starts (or locates) the venue and reads the configured instrument: what
+/// the live stream mode needs.
+pub fn venue_and_instrument(cfg: &Config) -> Result<(VenueSetup, InstrumentSpec), RunError> {
+    let setup = setup_venue(cfg)?;
+    let mut ctl = Control::new(&setup, cfg.recv_window_ms)?;
+    let inst = fetch_instrument(&mut ctl, cfg)?;
+    Ok((setup, inst))
+}
+
+/// The public WebSocket endpoint of a venue for a category.
+pub fn public_endpoint(
+    setup: &VenueSetup,
+    category: crate::ids::Category,
+) -> Result<Endpoint, RunError> {
+    endpoint(setup.venue.public_ws(category), &setup.tls)
+}
+
+/// Runs the engine until stopped; returns the final report.
+pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
+    install_signal_handlers();
+    let setup = setup_venue(cfg)?;
+    let mut ctl = Control::new(&setup, cfg.recv_window_ms)?;
+
+    let inst = fetch_instrument(&mut ctl, cfg)?;
     let lots = |var: &str, text: &str| -> Result<Lots, RunError> {
         inst.qty_step
             .count_floor(text.as_bytes())
@@ -405,7 +428,8 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     let layout = Layout::plan(cfg.cores.as_deref(), &cores, setup.sim.is_some());
     layout.validate(&cores).map_err(err)?;
     let stop = Arc::new(AtomicBool::new(false));
-    let groups: Vec<(Option<usize>, Vec<Box<dyn Stage>>)> = match layout {
+    type Group = (Option<usize>, Vec<Box<dyn Stage>>);
+    let groups: Vec<Group> = match layout {
         Layout::Single { core } => vec![(
             core,
             vec![Box::new(feed), Box::new(strat), Box::new(orders)],
