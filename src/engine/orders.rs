@@ -138,6 +138,9 @@ pub struct OrderStage {
     req_seq: u64,
     qty: Lots,
     current: Option<QuoteTarget>,
+    /// The current target arrived in this poll: requests sent now are its
+    /// reaction (tick-to-wire); later sends were held by the manager.
+    fresh: bool,
     awaiting: [Option<Tsc>; 2],
     last_position: Lots,
     shutdown_req: Arc<AtomicBool>,
@@ -268,6 +271,7 @@ impl OrderStage {
             req_seq: 0,
             qty: cfg.quote_qty,
             current: None,
+            fresh: false,
             awaiting: [None; 2],
             last_position: position,
             shutdown_req,
@@ -548,7 +552,7 @@ impl OrderStage {
             for s in sides.into_iter().flatten() {
                 self.awaiting[side_ix(s)] = Some(t);
             }
-            if let Some(q) = self.current {
+            if let (Some(q), true) = (self.current, self.fresh) {
                 if q.u == u {
                     self.rec
                         .record(Hop::Send, self.clock.delta_ns(q.t_quoted, t));
@@ -1041,6 +1045,7 @@ impl Stage for OrderStage {
             latest = Some(t);
         }
         let now = self.now_ns();
+        self.fresh = latest.is_some();
         if let Some(t) = latest {
             self.current = Some(t);
             let target = Target {
