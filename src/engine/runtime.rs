@@ -289,6 +289,18 @@ pub fn public_endpoint(
 /// Runs the engine until stopped; returns the final report.
 pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     install_signal_handlers();
+    // Enumerate cores before anything is pinned (the OS reports the calling
+    // thread's current mask). The embedded simulator's threads inherit the
+    // affinity of the thread that starts them: keep them (and this monitor
+    // thread) on the first core, away from the engine's hot core.
+    let cores = available_cores();
+    let embedded_sim = cfg.venue == VenueKind::Sim && cfg.sim_url.is_none();
+    if embedded_sim
+        && cores.len() >= 2
+        && cfg.cores.as_deref().is_none_or(|c| !c.contains(&cores[0]))
+    {
+        pin_current(cores[0]);
+    }
     let setup = setup_venue(cfg)?;
     let mut ctl = Control::new(&setup, cfg.recv_window_ms)?;
 
@@ -424,7 +436,6 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     orders.preload(&initial);
 
     // Threads.
-    let cores = available_cores();
     let layout = Layout::plan(cfg.cores.as_deref(), &cores, setup.sim.is_some());
     layout.validate(&cores).map_err(err)?;
     let stop = Arc::new(AtomicBool::new(false));
