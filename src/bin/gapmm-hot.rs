@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use gapmm::engine::config::{load_dotenv, Config, EngineArgs};
+use gapmm::engine::config::{load_dotenv, Config, EngineArgs, Venue};
+use gapmm::engine::runtime::{print_report, run, RunOptions};
 use gapmm::replay::Recording;
 use gapmm::stream::{symbol_from_line, StreamOutcome, StreamPrinter};
 use gapmm::units::Step;
@@ -66,11 +67,9 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Some(Command::Stream(s)) => match &s.replay {
             Some(path) => stream_replay(&cli, s, path),
-            None => Err("live stream mode is not available yet: pass --replay FILE".to_string()),
+            None => stream_live(&cli, s),
         },
-        None | Some(Command::Run) => Config::from_args(&cli.engine)
-            .map_err(|e| e.to_string())
-            .and_then(|_| Err("trading is not available yet in this build".to_string())),
+        None | Some(Command::Run) => trade(&cli),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -79,6 +78,130 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Trades the configured venue until Ctrl+C, SIGTERM or `--duration`.
+fn trade(cli: &Cli) -> Result<(), String> {
+    let cfg = Config::from_args(&cli.engine).map_err(|e| e.to_string())?;
+    if cfg.venue.is_live() {
+        eprintln!(
+            "gapmm-hot is about to place REAL orders on Bybit {:?} for {} ({}). Type YES to continue:",
+            cfg.venue,
+            cfg.symbol,
+            cfg.category.as_str()
+        );
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| e.to_string())?;
+        if answer.trim() != "YES" {
+            eprintln!("gapmm-hot: not confirmed; no order was placed.");
+            return Ok(());
+        }
+    }
+    let opts = RunOptions {
+        duration: match cli.duration {
+            Some(d) if d.is_finite() && d > 0.0 => Some(std::time::Duration::from_secs_f64(d)),
+            Some(d) => {
+                return Err(format!(
+                    "--duration {d}: expected a positive number of seconds"
+                ))
+            }
+            None => None,
+        },
+        hist_out: cli.hist_out.clone(),
+        status: true,
+    };
+    eprintln!(
+        "gapmm-hot: trading {} {} on {:?}{} (Ctrl+C stops and cancels every order of ours)",
+        cfg.symbol,
+        cfg.category.as_str(),
+        cfg.venue,
+        if cfg.venue == Venue::Sim && cfg.sim_url.is_none() {
+            " (embedded simulator)"
+        } else {
+            ""
+        }
+    );
+    let report = run(&cfg, &opts).map_err(|e| e.to_string())?;
+    print_report(&report);
+    if !report.shutdown_confirmed {
+        return Err(
+            "shutdown: the exchange did not confirm that no order of ours is left open".into(),
+        );
+    }
+    Ok(())
+}
+
+/// `gapmm-hot stream`: connect to the venue's public stream and print one JSON
+/// line per book message, without trading (no keys needed).
+fn stream_live(cli: &Cli, _args: &StreamArgs) -> Result<(), String> {
+    use gapmm::codec::public::{orderbook_topic, write_subscribe, SubOp};
+    use gapmm::engine::conn::{ConnEvent, ManagedWs};
+    use gapmm::engine::runtime::{
+        install_signal_handlers, public_endpoint, signalled, venue_and_instrument,
+    };
+    use std::time::{Duration, Instant};
+
+    let cfg = Config::from_args(&cli.engine).map_err(|e| e.to_string())?;
+    install_signal_handlers();
+    let (setup, inst) = venue_and_instrument(&cfg).map_err(|e| e.to_string())?;
+    let mut printer = StreamPrinter::new(cfg.symbol, inst.price_step, inst.qty_step)
+        .map_err(|e| e.to_string())?;
+    let mut poll = mio::Poll::new().map_err(|e| e.to_string())?;
+    let ep = public_endpoint(&setup, cfg.category).map_err(|e| e.to_string())?;
+    let ws = gapmm::net::ws::WsConn::new(ep, poll.registry(), mio::Token(0))
+        .map_err(|e| e.to_string())?;
+    let mut conn = ManagedWs::new(ws, cfg.sim_seed);
+    let topic = orderbook_topic(cfg.depth, &cfg.symbol);
+    let mut sub = Vec::new();
+    write_subscribe(
+        SubOp::Subscribe,
+        &[topic.as_str()],
+        Some("stream"),
+        &mut sub,
+    )
+    .map_err(|e| e.to_string())?;
+    let mut events = mio::Events::with_capacity(8);
+    let start = Instant::now();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let deadline = cli
+        .duration
+        .filter(|d| d.is_finite() && *d > 0.0)
+        .map(Duration::from_secs_f64);
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    while !signalled() && deadline.map(|d| start.elapsed() < d).unwrap_or(true) {
+        let now = Instant::now();
+        if let ConnEvent::Opened = conn.drive(now) {
+            if let Err(e) = conn.ws().send_text(&sub) {
+                let _ = conn.lost(e, now);
+            }
+        }
+        // Stream mode is not a trading path: sleep in the poller between messages.
+        let _ = poll.poll(&mut events, Some(Duration::from_millis(50)));
+        if !conn.is_open() || events.is_empty() {
+            continue;
+        }
+        frames.clear();
+        if let Err(e) = conn.ws().read_frames(|f| frames.push(f.to_vec())) {
+            eprintln!("gapmm-hot: public stream lost ({e}); reconnecting");
+            let _ = conn.lost(e, Instant::now());
+        }
+        for f in &frames {
+            match printer.on_frame(f, &mut out) {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => eprintln!("gapmm-hot: {e}"),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        let _ = out.flush();
+    }
+    if let Some(sim) = setup.sim {
+        let _ = sim.shutdown();
+    }
+    Ok(())
 }
 
 /// `gapmm-hot stream --replay FILE`: one JSON line per book message.

@@ -202,6 +202,10 @@ pub struct EngineArgs {
         default_value_t = false
     )]
     pub sim_tls: bool,
+    /// Simulator only: trade an already running gapmm-sim at this base URL (e.g.
+    /// http://127.0.0.1:9000) instead of starting one in-process.
+    #[arg(global = true, long = "sim-url", env = "GAPMM_SIM_URL")]
+    pub sim_url: Option<String>,
     /// Simulator only: market-model seed.
     #[arg(
         global = true,
@@ -310,6 +314,8 @@ pub struct Config {
     pub journal: std::path::PathBuf,
     /// TLS towards the simulator.
     pub sim_tls: bool,
+    /// External simulator base URL (http[s]://host:port), if any.
+    pub sim_url: Option<String>,
     /// Simulator seed.
     pub sim_seed: u64,
     /// Simulator event rate.
@@ -508,6 +514,19 @@ impl Config {
             recv_window_ms,
             journal: a.journal.trim().into(),
             sim_tls: a.sim_tls,
+            sim_url: match a.sim_url.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                    Some(u.trim_end_matches('/').to_string())
+                }
+                Some(u) => {
+                    return Err(bad(
+                        "GAPMM_SIM_URL",
+                        u,
+                        "expected http://host:port or https://host:port",
+                    ))
+                }
+            },
             sim_seed: parse_num("GAPMM_SIM_SEED", &a.sim_seed)?,
             sim_rate: parse_num("GAPMM_SIM_RATE", &a.sim_rate)?,
         })

@@ -77,6 +77,7 @@ pub struct FeedStage {
     /// A resubscribe was sent; deltas until the next snapshot are ignored.
     resyncing: bool,
     last_u: UpdateId,
+    last_rotate: Instant,
 }
 
 impl FeedStage {
@@ -125,6 +126,7 @@ impl FeedStage {
             tradable: false,
             resyncing: false,
             last_u: UpdateId(0),
+            last_rotate: Instant::now(),
         })
     }
 
@@ -290,6 +292,10 @@ impl Stage for FeedStage {
 
     fn poll(&mut self) -> bool {
         let now = Instant::now();
+        if now.duration_since(self.last_rotate) >= Duration::from_secs(1) {
+            self.last_rotate = now;
+            self.rec.rotate(wall_ms().0);
+        }
         match self.conn.drive(now) {
             ConnEvent::Opened => {
                 inc_reconnect(&self.board, self.conn.reconnects);

@@ -15,6 +15,8 @@ pub mod conn;
 pub mod feed;
 pub mod metrics;
 pub mod msg;
+pub mod orders;
+pub mod runtime;
 pub mod status;
 pub mod strat;
 pub mod topology;

@@ -26,6 +26,7 @@ pub struct StrategyStage {
     clock: Clock,
     board: Arc<Board>,
     last: Option<(Option<i64>, Option<i64>)>,
+    polls: u32,
 }
 
 impl StrategyStage {
@@ -47,6 +48,7 @@ impl StrategyStage {
             clock: Clock::new(),
             board,
             last: None,
+            polls: 0,
         }
     }
 
@@ -73,6 +75,14 @@ impl Stage for StrategyStage {
     }
 
     fn poll(&mut self) -> bool {
+        // Check the interval clock only every 4096 polls: it is a wall-clock read.
+        self.polls = self.polls.wrapping_add(1);
+        if self.polls.is_multiple_of(4096) {
+            let now = crate::time::wall_ms().0;
+            if now.saturating_sub(self.rec.current().start_ms) >= 1000 {
+                self.rec.rotate(now);
+            }
+        }
         let mut worked = false;
         while let Ok(p) = self.positions.pop() {
             self.strategy.set_inventory(p.position);

@@ -1,0 +1,1109 @@
+//! Order stage: quote targets in, order requests on the wire, order state from
+//! the private streams.
+//!
+//! The order manager ([`crate::oms::Oms`]) decides; this stage only moves
+//! bytes: it turns the manager's actions into signed WS-trade frames (or REST
+//! requests), and turns the WS-trade / REST responses and the private
+//! `order` / `execution` / `execution.fast` pushes back into manager inputs.
+//! Order state is driven by the private streams, never by acks alone.
+//!
+//! Contract (steady state, WS transport): no allocation (request and receive
+//! buffers are sized at start-up; the codecs write into them), no lock, one
+//! `epoll_wait(0)` per poll, socket I/O only. TSC stamps for the `send`,
+//! `tick_to_wire`, `ack` and `confirm` hops; monotonic ns for the manager's
+//! timers; wall-clock ms for request timestamps.
+//!
+//! Rare paths that block and allocate, by design: the open-order query the
+//! manager asks for after a reconnect or a timeout, and cancel-all at shutdown
+//! — both are blocking REST calls on the control connection, taken only when
+//! quoting is already frozen.
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Poll, Token};
+
+use crate::codec::private::{
+    write_auth_request, write_subscribe, ExecType, OrderStatus as WireStatus, OrderUpdate,
+    PrivateDecoder, PrivateEvent, RejectReason as WireReject,
+};
+use crate::codec::rest::{
+    Amend, InstrumentSpec, NewOrder, OrderRef as WireRef, RestCodec, RestDecoder,
+};
+use crate::codec::sign::Credentials;
+use crate::codec::trade::{TradeCodec, TradeDecoder, TradeOp};
+use crate::engine::conn::{ConnEvent, ManagedWs};
+use crate::engine::metrics::{Hop, HopRecorder};
+use crate::engine::msg::{PositionNote, QuoteTarget};
+use crate::engine::status::{inc, set, Board};
+use crate::engine::topology::Stage;
+use crate::ids::{OrderId, OrderLinkId, ReqId, UpdateId};
+use crate::net::http::HttpConn;
+use crate::net::ws::WsConn;
+use crate::net::Endpoint;
+use crate::oms::{
+    AckEvent, AckOp, Action, AmendReq, Endpoint as Ep, Fill, Link, Oms, OrderEvent, OrderRef,
+    OrderStatus, RateLimitInfo, RejectReason, Target,
+};
+use crate::time::{wall_ms, Clock, ExchMs, Tsc};
+use crate::units::{Lots, Side};
+
+const TRADE: Token = Token(1);
+const PRIVATE: Token = Token(2);
+const REST: Token = Token(3);
+const PENDING: usize = 64;
+const QUEUE: usize = 32;
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How orders travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderTransport {
+    /// WebSocket trade API.
+    Ws,
+    /// REST keep-alive.
+    Rest,
+}
+
+/// Order-stage settings.
+pub struct OrderConfig {
+    /// WS trade endpoint (used with [`OrderTransport::Ws`]).
+    pub trade_ws: Endpoint,
+    /// Private stream endpoint.
+    pub private_ws: Endpoint,
+    /// REST endpoint (control calls, and orders with [`OrderTransport::Rest`]).
+    pub rest: Endpoint,
+    /// Transport for order requests.
+    pub transport: OrderTransport,
+    /// Instrument (precision for every request).
+    pub inst: InstrumentSpec,
+    /// Keys.
+    pub creds: Credentials,
+    /// recv_window for signed requests.
+    pub recv_window_ms: u32,
+    /// Quote size per side.
+    pub quote_qty: Lots,
+    /// Backoff seed.
+    pub seed: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Pending {
+    req_id: ReqId,
+    op: AckOp,
+    ep: Ep,
+    links: [OrderLinkId; 2],
+    n: u8,
+    t_written: Tsc,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Shutdown {
+    Running,
+    Requested,
+    Done,
+}
+
+/// The order stage.
+pub struct OrderStage {
+    poll: Poll,
+    events: Events,
+    trade: Option<ManagedWs>,
+    private: ManagedWs,
+    rest: HttpConn,
+    transport: OrderTransport,
+    trade_authed: bool,
+    private_ready: bool,
+    oms: Oms,
+    inst: InstrumentSpec,
+    creds: Credentials,
+    trade_codec: TradeCodec,
+    rest_codec: RestCodec,
+    trade_dec: TradeDecoder,
+    priv_dec: PrivateDecoder,
+    rest_dec: RestDecoder,
+    targets: rtrb::Consumer<QuoteTarget>,
+    positions: rtrb::Producer<PositionNote>,
+    journal: rtrb::Producer<u8>,
+    rec: HopRecorder,
+    clock: Clock,
+    origin: Tsc,
+    board: Arc<Board>,
+    wire: Vec<u8>,
+    rx: Vec<u8>,
+    queue: [Option<Action>; QUEUE],
+    queued: usize,
+    pending: [Option<Pending>; PENDING],
+    rest_inflight: Option<Pending>,
+    req_seq: u64,
+    qty: Lots,
+    current: Option<QuoteTarget>,
+    /// The current target arrived in this poll: requests sent now are its
+    /// reaction (tick-to-wire); later sends were held by the manager.
+    fresh: bool,
+    awaiting: [Option<Tsc>; 2],
+    last_position: Lots,
+    shutdown_req: Arc<AtomicBool>,
+    shutdown: Shutdown,
+    last_rotate: Instant,
+}
+
+fn side_ix(s: Side) -> usize {
+    match s {
+        Side::Buy => 0,
+        Side::Sell => 1,
+    }
+}
+
+fn map_status(s: WireStatus) -> OrderStatus {
+    match s {
+        WireStatus::New => OrderStatus::New,
+        WireStatus::PartiallyFilled => OrderStatus::PartiallyFilled,
+        WireStatus::Untriggered => OrderStatus::Untriggered,
+        WireStatus::Rejected => OrderStatus::Rejected,
+        WireStatus::PartiallyFilledCanceled => OrderStatus::PartiallyFilledCanceled,
+        WireStatus::Filled => OrderStatus::Filled,
+        WireStatus::Cancelled => OrderStatus::Cancelled,
+        WireStatus::Triggered => OrderStatus::Triggered,
+        WireStatus::Deactivated => OrderStatus::Deactivated,
+    }
+}
+
+/// Maps a decoded `order` record into the manager's input.
+pub fn order_event(o: &OrderUpdate) -> OrderEvent {
+    OrderEvent {
+        order_id: o.order_id,
+        link_id: o.order_link_id,
+        side: o.side,
+        price: o.price,
+        qty: o.qty,
+        leaves_qty: o.leaves_qty,
+        cum_exec_qty: o.cum_exec_qty,
+        status: map_status(o.status),
+        reject_reason: match o.reject_reason {
+            WireReject::NoError => RejectReason::None,
+            WireReject::PostOnlyWillTakeLiquidity => RejectReason::PostOnlyWillTakeLiquidity,
+            _ => RejectReason::Other,
+        },
+        updated: o.updated_time,
+    }
+}
+
+fn wire_ref(o: &OrderRef) -> WireRef {
+    if o.order_id.is_empty() {
+        WireRef::LinkId(o.link_id)
+    } else {
+        WireRef::OrderId(o.order_id)
+    }
+}
+
+fn wire_amend(a: &AmendReq) -> Amend {
+    Amend {
+        id: wire_ref(&a.order),
+        price: Some(a.price),
+        qty: a.qty,
+    }
+}
+
+impl OrderStage {
+    /// Builds the stage. `oms` must already hold the start-up state
+    /// (adopted open orders, position, recovered journal).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        cfg: OrderConfig,
+        oms: Oms,
+        targets: rtrb::Consumer<QuoteTarget>,
+        positions: rtrb::Producer<PositionNote>,
+        journal: rtrb::Producer<u8>,
+        rec: HopRecorder,
+        board: Arc<Board>,
+        shutdown_req: Arc<AtomicBool>,
+    ) -> std::io::Result<OrderStage> {
+        let poll = Poll::new()?;
+        let io = std::io::Error::other;
+        let trade = match cfg.transport {
+            OrderTransport::Ws => Some(ManagedWs::new(
+                WsConn::new(cfg.trade_ws, poll.registry(), TRADE).map_err(io)?,
+                cfg.seed ^ 0x51,
+            )),
+            OrderTransport::Rest => None,
+        };
+        let private = ManagedWs::new(
+            WsConn::new(cfg.private_ws, poll.registry(), PRIVATE).map_err(io)?,
+            cfg.seed ^ 0x77,
+        );
+        let host = cfg.rest.url().host_header();
+        let rest = HttpConn::new(cfg.rest, poll.registry(), REST).map_err(io)?;
+        let clock = Clock::new();
+        let origin = clock.stamp();
+        let position = oms.position();
+        Ok(OrderStage {
+            poll,
+            events: Events::with_capacity(16),
+            trade,
+            private,
+            rest,
+            transport: cfg.transport,
+            trade_authed: false,
+            private_ready: false,
+            trade_codec: TradeCodec::new(cfg.creds.signer(), cfg.recv_window_ms),
+            rest_codec: RestCodec::new(cfg.creds.signer(), &host, cfg.recv_window_ms)
+                .map_err(std::io::Error::other)?,
+            creds: cfg.creds,
+            trade_dec: TradeDecoder::new(),
+            priv_dec: PrivateDecoder::new(cfg.inst),
+            rest_dec: RestDecoder::new(),
+            inst: cfg.inst,
+            oms,
+            targets,
+            positions,
+            journal,
+            rec,
+            clock,
+            origin,
+            board,
+            wire: Vec::with_capacity(8 * 1024),
+            rx: Vec::with_capacity(256 * 1024),
+            queue: [None; QUEUE],
+            queued: 0,
+            pending: [None; PENDING],
+            rest_inflight: None,
+            req_seq: 0,
+            qty: cfg.quote_qty,
+            current: None,
+            fresh: false,
+            awaiting: [None; 2],
+            last_position: position,
+            shutdown_req,
+            shutdown: Shutdown::Running,
+            last_rotate: Instant::now(),
+        })
+    }
+
+    /// Queues actions decided before the stage started (start-up adoption).
+    pub fn preload(&mut self, actions: &[Action]) {
+        Self::enqueue(&mut self.queue, &mut self.queued, actions);
+    }
+
+    /// The order manager (for reports after the stage stopped).
+    pub fn oms(&self) -> &Oms {
+        &self.oms
+    }
+
+    #[inline]
+    fn now_ns(&self) -> u64 {
+        self.clock.delta_ns(self.origin, self.clock.stamp())
+    }
+
+    fn enqueue(queue: &mut [Option<Action>; QUEUE], queued: &mut usize, actions: &[Action]) {
+        for a in actions {
+            if *queued < QUEUE {
+                queue[*queued] = Some(*a);
+                *queued += 1;
+            }
+        }
+    }
+
+    fn next_req_id(&mut self, u: UpdateId) -> ReqId {
+        self.req_seq += 1;
+        let mut r = ReqId::default();
+        // `<run prefix>-r<seq>-<u>`: unique, ≤ 36 chars, and the trailing
+        // `-u` lets the simulator attribute the request to its market message.
+        let _ = r.push(self.oms.run_prefix().as_bytes());
+        let _ = r.push(b"-r");
+        let _ = r.push_u64(self.req_seq);
+        let _ = r.push(b"-");
+        if r.push_u64(u.0).is_err() {
+            let _ = r.push(b"0");
+        }
+        r
+    }
+
+    fn remember(&mut self, p: Pending) {
+        let slot = (self.req_seq as usize) % PENDING;
+        self.pending[slot] = Some(p);
+    }
+
+    fn take_pending(&mut self, req_id: &ReqId) -> Option<Pending> {
+        for s in self.pending.iter_mut() {
+            if s.map(|p| p.req_id == *req_id).unwrap_or(false) {
+                return s.take();
+            }
+        }
+        None
+    }
+
+    /// Sends every queued action (as far as the transport allows now).
+    fn dispatch(&mut self) {
+        let mut i = 0;
+        while i < self.queued {
+            let Some(a) = self.queue[i] else {
+                i += 1;
+                continue;
+            };
+            if !self.send(a) {
+                break;
+            }
+            self.queue[i] = None;
+            i += 1;
+        }
+        // Compact what could not be sent yet.
+        let mut w = 0;
+        for r in 0..self.queued {
+            if let Some(a) = self.queue[r].take() {
+                self.queue[w] = Some(a);
+                w += 1;
+            }
+        }
+        self.queued = w;
+    }
+
+    /// Sends one action; false when the transport cannot take it now.
+    fn send(&mut self, a: Action) -> bool {
+        match a {
+            Action::CancelAll => {
+                self.cancel_all_blocking();
+                return true;
+            }
+            Action::QueryOpenOrders => {
+                self.query_open_orders();
+                return true;
+            }
+            _ => {}
+        }
+        let (u, sides, op, ep, links, n) = match a {
+            Action::Create {
+                side,
+                link_id,
+                trigger_u,
+                ..
+            } => (
+                trigger_u,
+                [Some(side), None],
+                AckOp::Create,
+                Ep::Create,
+                [link_id, OrderLinkId::default()],
+                1,
+            ),
+            Action::Amend { req, trigger_u } => (
+                trigger_u,
+                [Some(req.side), None],
+                AckOp::Amend,
+                Ep::Amend,
+                [req.order.link_id, OrderLinkId::default()],
+                1,
+            ),
+            Action::AmendBatch { reqs, trigger_u } => (
+                trigger_u,
+                [Some(reqs[0].side), Some(reqs[1].side)],
+                AckOp::Amend,
+                Ep::AmendBatch,
+                [reqs[0].order.link_id, reqs[1].order.link_id],
+                2,
+            ),
+            Action::Cancel {
+                side,
+                order,
+                trigger_u,
+            } => (
+                trigger_u,
+                [Some(side), None],
+                AckOp::Cancel,
+                Ep::Cancel,
+                [order.link_id, OrderLinkId::default()],
+                1,
+            ),
+            Action::CancelAll | Action::QueryOpenOrders => return true,
+        };
+        let ts = wall_ms();
+        let ok = match self.transport {
+            OrderTransport::Ws => {
+                let ready =
+                    self.trade.as_ref().map(|t| t.is_open()).unwrap_or(false) && self.trade_authed;
+                if !ready {
+                    return false;
+                }
+                // A create's reqId is its orderLinkId (already unique and `-u` tagged).
+                let req_id = match a {
+                    Action::Create { link_id, .. } => {
+                        ReqId::new(link_id.as_bytes()).unwrap_or_default()
+                    }
+                    _ => self.next_req_id(u),
+                };
+                let inst = self.inst;
+                let r = match a {
+                    Action::Create {
+                        side,
+                        price,
+                        qty,
+                        link_id,
+                        ..
+                    } => self.trade_codec.create(
+                        &mut self.wire,
+                        &req_id,
+                        ts,
+                        &inst,
+                        &NewOrder::post_only(side, price, qty, link_id),
+                    ),
+                    Action::Amend { req, .. } => self.trade_codec.amend(
+                        &mut self.wire,
+                        &req_id,
+                        ts,
+                        &inst,
+                        &wire_amend(&req),
+                    ),
+                    Action::AmendBatch { reqs, .. } => self.trade_codec.amend_batch(
+                        &mut self.wire,
+                        &req_id,
+                        ts,
+                        &inst,
+                        &[wire_amend(&reqs[0]), wire_amend(&reqs[1])],
+                    ),
+                    Action::Cancel { order, .. } => self.trade_codec.cancel(
+                        &mut self.wire,
+                        &req_id,
+                        ts,
+                        &inst,
+                        &wire_ref(&order),
+                    ),
+                    _ => return true,
+                };
+                if r.is_err() {
+                    inc(&self.board.orders.rejects);
+                    return true;
+                }
+                let Some(trade) = self.trade.as_mut() else {
+                    return false;
+                };
+                if let Err(e) = trade.ws().send_text(&self.wire) {
+                    let _ = trade.lost(e, Instant::now());
+                    self.trade_authed = false;
+                    let now = self.clock.delta_ns(self.origin, self.clock.stamp());
+                    let acts = self.oms.on_disconnect(Link::Trade, now);
+                    Self::enqueue(&mut self.queue, &mut self.queued, acts);
+                    return false;
+                }
+                let t = self.clock.stamp();
+                self.remember(Pending {
+                    req_id,
+                    op,
+                    ep,
+                    links,
+                    n,
+                    t_written: t,
+                });
+                Some(t)
+            }
+            OrderTransport::Rest => {
+                if self.rest_inflight.is_some() || self.rest.in_flight() {
+                    return false;
+                }
+                let inst = self.inst;
+                let r = match a {
+                    Action::Create {
+                        side,
+                        price,
+                        qty,
+                        link_id,
+                        ..
+                    } => self.rest_codec.create_order(
+                        &mut self.wire,
+                        ts,
+                        &inst,
+                        &NewOrder::post_only(side, price, qty, link_id),
+                    ),
+                    Action::Amend { req, .. } => {
+                        self.rest_codec
+                            .amend_order(&mut self.wire, ts, &inst, &wire_amend(&req))
+                    }
+                    Action::AmendBatch { reqs, .. } => self.rest_codec.amend_batch(
+                        &mut self.wire,
+                        ts,
+                        &inst,
+                        &[wire_amend(&reqs[0]), wire_amend(&reqs[1])],
+                    ),
+                    Action::Cancel { order, .. } => {
+                        self.rest_codec
+                            .cancel_order(&mut self.wire, ts, &inst, &wire_ref(&order))
+                    }
+                    _ => return true,
+                };
+                if r.is_err() {
+                    inc(&self.board.orders.rejects);
+                    return true;
+                }
+                if self.rest.send(&self.wire).is_err() {
+                    return false;
+                }
+                let t = self.clock.stamp();
+                self.rest_inflight = Some(Pending {
+                    req_id: ReqId::default(),
+                    op,
+                    ep,
+                    links,
+                    n,
+                    t_written: t,
+                });
+                Some(t)
+            }
+        };
+        if let Some(t) = ok {
+            inc(&self.board.orders.actions);
+            for s in sides.into_iter().flatten() {
+                self.awaiting[side_ix(s)] = Some(t);
+            }
+            if let (Some(q), true) = (self.current, self.fresh) {
+                if q.u == u {
+                    self.rec
+                        .record(Hop::Send, self.clock.delta_ns(q.t_quoted, t));
+                    self.rec
+                        .record(Hop::TickToWire, self.clock.delta_ns(q.t_read, t));
+                }
+            }
+        }
+        true
+    }
+
+    fn ack(&mut self, p: &Pending, link: OrderLinkId, order_id: OrderId, ret_code: i64, now: u64) {
+        if ret_code != 0 {
+            inc(&self.board.orders.rejects);
+        }
+        let acts = self.oms.on_ack(
+            &AckEvent {
+                op: p.op,
+                link_id: link,
+                order_id,
+                ret_code,
+            },
+            now,
+        );
+        let (q, n) = (&mut self.queue, &mut self.queued);
+        Self::enqueue(q, n, acts);
+    }
+
+    fn rate_limit(
+        &mut self,
+        ep: Ep,
+        rl: &crate::codec::rest::RateLimitInfo,
+        time_now: Option<ExchMs>,
+        now: u64,
+    ) {
+        if let (Some(limit), Some(remaining)) = (rl.limit, rl.remaining) {
+            set(&self.board.orders.budget_remaining, i64::from(remaining));
+            self.oms.on_rate_limit(
+                &RateLimitInfo {
+                    endpoint: ep,
+                    limit,
+                    remaining,
+                    reset_ms: rl.reset.unwrap_or(ExchMs(0)),
+                    now_ms: time_now.unwrap_or_else(wall_ms),
+                },
+                now,
+            );
+        }
+    }
+
+    fn read_trade(&mut self) {
+        let Some(trade) = self.trade.as_mut() else {
+            return;
+        };
+        let rx = &mut self.rx;
+        let mut frames = [(0usize, 0usize); 16];
+        let mut nf = 0usize;
+        // Copy frames into the receive buffer first: decoding needs `&mut`
+        // bytes and the manager's reaction needs `&mut self`.
+        rx.clear();
+        let r = trade.ws().read_frames(|f| {
+            if nf < frames.len() && rx.len() + f.len() <= rx.capacity() {
+                frames[nf] = (rx.len(), f.len());
+                rx.extend_from_slice(f);
+                nf += 1;
+            }
+        });
+        if let Err(e) = r {
+            let _ = trade.lost(e, Instant::now());
+            self.trade_authed = false;
+            let now = self.now_ns();
+            let acts = self.oms.on_disconnect(Link::Trade, now);
+            Self::enqueue(&mut self.queue, &mut self.queued, acts);
+        }
+        for &(off, len) in &frames[..nf] {
+            let t_ack = self.clock.stamp();
+            let now = self.now_ns();
+            let mut buf = std::mem::take(&mut self.rx);
+            let res = self.trade_dec.decode(&mut buf[off..off + len]).map(|r| {
+                (
+                    r.op,
+                    r.req_id,
+                    r.ret_code,
+                    r.ack,
+                    r.rate_limit,
+                    r.time_now,
+                    r.needs_new_connection(),
+                    {
+                        let mut items = [(OrderLinkId::default(), OrderId::default(), 0i64); 2];
+                        for (i, it) in r.batch.iter().take(2).enumerate() {
+                            items[i] = (it.order_link_id, it.order_id, it.code);
+                        }
+                        (items, r.batch.len().min(2))
+                    },
+                )
+            });
+            self.rx = buf;
+            let Ok((op, req_id, ret_code, ack, rl, time_now, reconnect, (items, nitems))) = res
+            else {
+                continue;
+            };
+            match op {
+                TradeOp::Auth => {
+                    if ret_code == 0 {
+                        self.trade_authed = true;
+                        let acts = self.oms.on_reconnected(Link::Trade, now);
+                        Self::enqueue(&mut self.queue, &mut self.queued, acts);
+                    }
+                }
+                TradeOp::Pong | TradeOp::Other => {}
+                _ => {
+                    let Some(p) = self.take_pending(&req_id) else {
+                        continue;
+                    };
+                    self.rec
+                        .record(Hop::Ack, self.clock.delta_ns(p.t_written, t_ack));
+                    self.rate_limit(p.ep, &rl, time_now, now);
+                    if nitems > 0 {
+                        for &(link, oid, code) in &items[..nitems] {
+                            self.ack(&p, link, oid, code, now);
+                        }
+                    } else {
+                        let (link, oid) = ack
+                            .map(|a| (a.order_link_id, a.order_id))
+                            .unwrap_or((p.links[0], OrderId::default()));
+                        let link = if link.is_empty() { p.links[0] } else { link };
+                        // A failed batch envelope answers every item alike.
+                        for k in 0..usize::from(p.n) {
+                            let l = if k == 0 { link } else { p.links[k] };
+                            self.ack(&p, l, oid, ret_code, now);
+                        }
+                    }
+                }
+            }
+            if reconnect {
+                if let Some(t) = self.trade.as_mut() {
+                    let _ = t.lost(crate::net::NetError::Closed { code: 1012 }, Instant::now());
+                }
+                self.trade_authed = false;
+            }
+        }
+    }
+
+    fn read_private(&mut self) {
+        let rx = &mut self.rx;
+        let mut frames = [(0usize, 0usize); 32];
+        let mut nf = 0usize;
+        rx.clear();
+        let r = self.private.ws().read_frames(|f| {
+            if nf < frames.len() && rx.len() + f.len() <= rx.capacity() {
+                frames[nf] = (rx.len(), f.len());
+                rx.extend_from_slice(f);
+                nf += 1;
+            }
+        });
+        if let Err(e) = r {
+            let _ = self.private.lost(e, Instant::now());
+            self.private_ready = false;
+            let now = self.now_ns();
+            let acts = self.oms.on_disconnect(Link::Private, now);
+            Self::enqueue(&mut self.queue, &mut self.queued, acts);
+        }
+        for &(off, len) in &frames[..nf] {
+            let t_in = self.clock.stamp();
+            let now = self.now_ns();
+            let mut buf = std::mem::take(&mut self.rx);
+            let OrderStage {
+                priv_dec,
+                oms,
+                queue,
+                queued,
+                board,
+                rec,
+                clock,
+                awaiting,
+                private,
+                private_ready,
+                wire,
+                inst,
+                ..
+            } = self;
+            match priv_dec.decode(&mut buf[off..off + len]) {
+                Ok(PrivateEvent::Auth(reply)) if reply.success => {
+                    {
+                        let topics: [&str; 5] =
+                            ["order", "execution", "execution.fast", "wallet", "position"];
+                        // `position` exists for derivatives only.
+                        let n = if inst.category == crate::ids::Category::Linear {
+                            5
+                        } else {
+                            4
+                        };
+                        if write_subscribe(wire, &topics[..n], None).is_ok() {
+                            if let Err(e) = private.ws().send_text(wire) {
+                                let _ = private.lost(e, Instant::now());
+                            }
+                        }
+                    }
+                }
+                Ok(PrivateEvent::Subscribed(_)) => {
+                    *private_ready = true;
+                    let acts = oms.on_reconnected(Link::Private, now);
+                    Self::enqueue(queue, queued, acts);
+                }
+                Ok(PrivateEvent::Orders(push)) => {
+                    for o in push.records {
+                        let ev = order_event(o);
+                        if ev.reject_reason == RejectReason::PostOnlyWillTakeLiquidity {
+                            inc(&board.orders.post_only_replaced);
+                        }
+                        if crate::oms::is_ours(&ev.link_id) {
+                            if let Some(t) = awaiting[side_ix(ev.side)].take() {
+                                rec.record(Hop::Confirm, clock.delta_ns(t, t_in));
+                            }
+                        }
+                        if let Ok(acts) = oms.on_order_update(&ev, now) {
+                            Self::enqueue(queue, queued, acts);
+                        }
+                    }
+                }
+                Ok(PrivateEvent::Executions(push)) => {
+                    for x in push.records {
+                        if x.exec_type != ExecType::Trade {
+                            continue; // funding / settlement are not fills
+                        }
+                        let fill = Fill {
+                            exec_id: x.exec_id,
+                            order_id: x.order_id,
+                            link_id: x.order_link_id,
+                            side: x.side,
+                            price: x.exec_price,
+                            qty: x.exec_qty,
+                            fee: x.exec_fee,
+                            is_maker: x.is_maker,
+                            exec_time: x.exec_time,
+                        };
+                        let before = oms.pnl().fills;
+                        if let Ok(acts) = oms.on_fill(&fill, now) {
+                            Self::enqueue(queue, queued, acts);
+                        }
+                        if oms.pnl().fills != before {
+                            inc(&board.orders.fills);
+                            let lag_ms = wall_ms().0.saturating_sub(x.exec_time.0);
+                            rec.record(Hop::FillLag, lag_ms.saturating_mul(1_000_000));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            self.rx = buf;
+        }
+    }
+
+    fn read_rest(&mut self) {
+        let Some(p) = self.rest_inflight else {
+            // Nothing outstanding: still drain so a server close is noticed.
+            let _ = self.rest.poll_response();
+            return;
+        };
+        let t = self.clock.stamp();
+        let now = self.now_ns();
+        let res = match self.rest.poll_response() {
+            Ok(Some(resp)) => {
+                self.rx.clear();
+                self.rx.extend_from_slice(resp.body);
+                Some((resp.meta.rate_limit, resp.status))
+            }
+            Ok(None) => None,
+            Err(_) => {
+                // The request may or may not have executed: the manager
+                // treats a lost request as unknown and queries.
+                self.rest_inflight = None;
+                let acts = self.oms.on_disconnect(Link::Trade, now);
+                Self::enqueue(&mut self.queue, &mut self.queued, acts);
+                let acts = self.oms.on_reconnected(Link::Trade, now);
+                Self::enqueue(&mut self.queue, &mut self.queued, acts);
+                return;
+            }
+        };
+        let Some((rl, _status)) = res else { return };
+        self.rest_inflight = None;
+        self.rec
+            .record(Hop::Ack, self.clock.delta_ns(p.t_written, t));
+        self.rate_limit(p.ep, &rl, None, now);
+        let mut buf = std::mem::take(&mut self.rx);
+        if p.n == 2 {
+            let mut items = [(OrderLinkId::default(), OrderId::default(), 0i64); 2];
+            let mut k = 0;
+            match self.rest_dec.decode_batch(&mut buf) {
+                Ok(list) => {
+                    for it in list.iter().take(2) {
+                        items[k] = (it.order_link_id, it.order_id, it.code);
+                        k += 1;
+                    }
+                }
+                Err(crate::codec::rest::RestError::Api { code, .. }) => {
+                    items = [
+                        (p.links[0], OrderId::default(), code),
+                        (p.links[1], OrderId::default(), code),
+                    ];
+                    k = 2;
+                }
+                Err(_) => {}
+            }
+            self.rx = buf;
+            for &(l, o, c) in &items[..k] {
+                self.ack(&p, l, o, c, now);
+            }
+        } else {
+            let r = self.rest_dec.decode_ack(&mut buf);
+            self.rx = buf;
+            match r {
+                Ok(a) => {
+                    let l = if a.order_link_id.is_empty() {
+                        p.links[0]
+                    } else {
+                        a.order_link_id
+                    };
+                    self.ack(&p, l, a.order_id, 0, now);
+                }
+                Err(crate::codec::rest::RestError::Api { code, .. }) => {
+                    self.ack(&p, p.links[0], OrderId::default(), code, now)
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// Blocking open-order query on the control connection (rare path; allocates).
+    fn query_open_orders(&mut self) {
+        let mut req = Vec::new();
+        if self
+            .rest_codec
+            .order_realtime(&mut req, wall_ms(), &self.inst, true, None)
+            .is_err()
+        {
+            return;
+        }
+        let body = match self.rest.request_blocking(&req, CONTROL_TIMEOUT) {
+            Ok(resp) => resp.body.to_vec(),
+            Err(_) => return,
+        };
+        let mut body = body;
+        let Ok(page) = self.rest_dec.decode_orders(&mut body, &self.inst) else {
+            return;
+        };
+        let events: Vec<OrderEvent> = page.orders.iter().map(order_event).collect();
+        let now = self.now_ns();
+        let acts = self.oms.on_open_orders(&events, wall_ms(), now);
+        Self::enqueue(&mut self.queue, &mut self.queued, acts);
+    }
+
+    /// Blocking cancel-all on the control connection (shutdown / fatal).
+    fn cancel_all_blocking(&mut self) {
+        let mut req = Vec::new();
+        if self
+            .rest_codec
+            .cancel_all(&mut req, wall_ms(), &self.inst)
+            .is_err()
+        {
+            return;
+        }
+        let _ = self.rest.request_blocking(&req, CONTROL_TIMEOUT);
+    }
+
+    /// Whether the exchange still lists open orders of ours (blocking).
+    fn ours_open(&mut self) -> Option<usize> {
+        let mut req = Vec::new();
+        self.rest_codec
+            .order_realtime(&mut req, wall_ms(), &self.inst, true, None)
+            .ok()?;
+        let mut body = self
+            .rest
+            .request_blocking(&req, CONTROL_TIMEOUT)
+            .ok()?
+            .body
+            .to_vec();
+        let page = self.rest_dec.decode_orders(&mut body, &self.inst).ok()?;
+        Some(
+            page.orders
+                .iter()
+                .filter(|o| crate::oms::is_ours(&o.order_link_id))
+                .count(),
+        )
+    }
+
+    fn run_shutdown(&mut self) {
+        // Stop quoting, cancel everything of ours, and confirm with the exchange.
+        self.queued = 0;
+        let now = self.now_ns();
+        let _ = self.oms.shutdown(now);
+        let mut confirmed = false;
+        for _ in 0..5 {
+            self.cancel_all_blocking();
+            match self.ours_open() {
+                Some(0) => {
+                    confirmed = true;
+                    break;
+                }
+                _ => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+        if let Some(t) = self.trade.as_mut() {
+            t.disable();
+        }
+        self.private.disable();
+        self.board
+            .orders
+            .shutdown_confirmed
+            .store(confirmed, Relaxed);
+        self.board.orders.shutdown_done.store(true, Relaxed);
+        self.shutdown = Shutdown::Done;
+    }
+
+    fn drain_journal(&mut self) {
+        let j = self.oms.journal();
+        if j.is_empty() {
+            return;
+        }
+        if self.journal.push_entire_slice(j).is_ok() {
+            self.oms.clear_journal();
+        }
+    }
+
+    fn publish(&mut self) {
+        let b = &self.board.orders;
+        let pos = self.oms.position();
+        set(&b.position, pos.0);
+        let pnl = self.oms.pnl();
+        set(&b.realised, i64::try_from(pnl.realised).unwrap_or(i64::MAX));
+        if let Some(q) = self.current {
+            let u = pnl.unrealised_half_ticks(q.mid);
+            set(&b.unrealised, i64::try_from(u / 2).unwrap_or(i64::MAX));
+        }
+        let price = |s: &crate::oms::OrderSlot| if s.is_live() { s.price.0 } else { 0 };
+        let wb = price(self.oms.slot(Side::Buy));
+        let wa = price(self.oms.slot(Side::Sell));
+        set(&b.working_bid, wb);
+        set(&b.working_ask, wa);
+        if pos != self.last_position && self.positions.push(PositionNote { position: pos }).is_ok()
+        {
+            self.last_position = pos;
+        }
+    }
+}
+
+impl Stage for OrderStage {
+    fn name(&self) -> &'static str {
+        "orders"
+    }
+
+    fn poll(&mut self) -> bool {
+        if self.shutdown == Shutdown::Done {
+            return false;
+        }
+        if self.shutdown == Shutdown::Running && self.shutdown_req.load(Relaxed) {
+            self.shutdown = Shutdown::Requested;
+            self.run_shutdown();
+            return true;
+        }
+        let wall = Instant::now();
+        let mut worked = false;
+        // Connections.
+        if let Some(trade) = self.trade.as_mut() {
+            if let ConnEvent::Opened = trade.drive(wall) {
+                let mut auth = Vec::new();
+                self.trade_codec
+                    .write_auth(&mut auth, ExchMs(wall_ms().0 + 10_000), None);
+                if let Err(e) = trade.ws().send_text(&auth) {
+                    let _ = trade.lost(e, wall);
+                }
+                inc(&self.board.orders.reconnects);
+            }
+        }
+        if let ConnEvent::Opened = self.private.drive(wall) {
+            let mut auth = Vec::new();
+            write_auth_request(
+                &mut auth,
+                &self.creds.signer(),
+                ExchMs(wall_ms().0 + 10_000),
+                None,
+            );
+            if let Err(e) = self.private.ws().send_text(&auth) {
+                let _ = self.private.lost(e, wall);
+            }
+        }
+        // Targets: act on the newest only.
+        let mut latest = None;
+        while let Ok(t) = self.targets.pop() {
+            latest = Some(t);
+        }
+        let now = self.now_ns();
+        self.fresh = latest.is_some();
+        if let Some(t) = latest {
+            self.current = Some(t);
+            let target = Target {
+                bid: t.bid,
+                ask: t.ask,
+                qty: self.qty,
+                touch: (t.touch_bid, t.touch_ask),
+                trigger_u: t.u,
+                now,
+            };
+            if let Ok(acts) = self.oms.on_target(&target) {
+                Self::enqueue(&mut self.queue, &mut self.queued, acts);
+            }
+            worked = true;
+        }
+        let acts = self.oms.on_tick(now);
+        Self::enqueue(&mut self.queue, &mut self.queued, acts);
+        if self.queued > 0 {
+            self.dispatch();
+        }
+        // Responses and pushes.
+        if self
+            .poll
+            .poll(&mut self.events, Some(Duration::ZERO))
+            .is_ok()
+            && !self.events.is_empty()
+        {
+            let (mut t, mut p, mut r) = (false, false, false);
+            for e in self.events.iter() {
+                match e.token() {
+                    TRADE => t = true,
+                    PRIVATE => p = true,
+                    REST => r = true,
+                    _ => {}
+                }
+            }
+            if t && self.trade.as_ref().map(|c| c.is_open()).unwrap_or(false) {
+                self.read_trade();
+            }
+            if p && self.private.is_open() {
+                self.read_private();
+            }
+            if r || self.rest_inflight.is_some() {
+                self.read_rest();
+            }
+            worked = true;
+        } else if self.rest_inflight.is_some() {
+            self.read_rest();
+        }
+        if self.queued > 0 {
+            self.dispatch();
+        }
+        self.drain_journal();
+        self.publish();
+        if wall.duration_since(self.last_rotate) >= Duration::from_secs(1) {
+            self.last_rotate = wall;
+            self.rec.rotate(wall_ms().0);
+        }
+        worked
+    }
+}

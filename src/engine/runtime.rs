@@ -1,0 +1,647 @@
+//! Start-up, threads, the monitor loop and shutdown of gapmm-hot.
+//!
+//! Start-up (blocking, before any hot thread): start or locate the venue,
+//! read instruments-info (a `TICK_SIZE` that disagrees with the exchange is an
+//! error naming both values), recover the journal, adopt our open orders
+//! (foreign ones are left alone), read the position (linear), then start the
+//! stages on their pinned threads.
+//!
+//! The monitor (the calling thread) prints the status line once a second,
+//! collects the per-hop histograms, and appends the journal to its file —
+//! all off the hot threads. On Ctrl+C, SIGTERM, `--duration` or a fatal error
+//! it asks the order stage to cancel every order of ours and waits for the
+//! exchange's confirmation before stopping the threads and printing the
+//! final report.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::codec::rest::{InstrumentSpec, RestCodec, RestDecoder};
+use crate::codec::sign::Credentials;
+use crate::engine::config::{Config, Transport, Venue as VenueKind};
+use crate::engine::feed::{FeedConfig, FeedStage};
+use crate::engine::metrics::{fmt_ns, hop_channel, Hop, HopCollector};
+use crate::engine::msg::{MarketUpdate, PositionNote, QuoteTarget};
+use crate::engine::orders::{order_event, OrderConfig, OrderStage, OrderTransport};
+use crate::engine::status::{get, getu, Board};
+use crate::engine::strat::StrategyStage;
+use crate::engine::topology::{available_cores, pin_current, Layout, Runner, Stage};
+use crate::net::http::HttpConn;
+use crate::net::url::{Url, Venue};
+use crate::net::Endpoint;
+use crate::oms::{journal, LinkIdGen, Oms, OmsConfig};
+use crate::strategy::quotes::QuoteEdges;
+use crate::strategy::reservation::{AlphaModel, ReservationParams};
+use crate::strategy::{Strategy, StrategyParams};
+use crate::time::wall_ms;
+use crate::units::{Lots, Step};
+
+/// Set by SIGINT / SIGTERM.
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    SIGNALLED.store(true, Relaxed);
+}
+
+/// Installs SIGINT / SIGTERM handlers that only set a flag.
+pub fn install_signal_handlers() {
+    let handler: extern "C" fn(libc::c_int) = on_signal;
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
+    }
+}
+
+/// Whether a stop signal arrived.
+pub fn signalled() -> bool {
+    SIGNALLED.load(Relaxed)
+}
+
+/// Run options beyond the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Stop by itself after this long.
+    pub duration: Option<Duration>,
+    /// Write `.hlog` / `.hgrm` files here.
+    pub hist_out: Option<PathBuf>,
+    /// Print the status line (once a second) to stderr.
+    pub status: bool,
+}
+
+/// What a run ended with.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// Per-hop percentile table.
+    pub hops: String,
+    /// Fills received.
+    pub fills: u64,
+    /// Requests sent.
+    pub actions: u64,
+    /// Final position in lots.
+    pub position: i64,
+    /// Whether the exchange confirmed no order of ours was left open.
+    pub shutdown_confirmed: bool,
+    /// Tick-to-wire summary.
+    pub tick_to_wire: crate::engine::metrics::Summary,
+}
+
+/// A start-up or run failure, with a message for the operator.
+#[derive(Debug)]
+pub struct RunError(pub String);
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RunError {}
+
+fn err(s: impl Into<String>) -> RunError {
+    RunError(s.into())
+}
+
+/// Where to connect and with which keys and TLS roots.
+pub struct VenueSetup {
+    /// URLs.
+    pub venue: Venue,
+    /// TLS config for wss/https (None for plain).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Keys.
+    pub creds: Credentials,
+    /// The embedded simulator, when we started one.
+    pub sim: Option<crate::sim::SimHandle>,
+}
+
+/// Starts the embedded simulator or resolves the configured venue.
+pub fn setup_venue(cfg: &Config) -> Result<VenueSetup, RunError> {
+    crate::net::tls::install_provider();
+    match cfg.venue {
+        VenueKind::Sim => {
+            let (http, ws, tls, key, secret, sim) = if let Some(url) = &cfg.sim_url {
+                let ws = url.replacen("http", "ws", 1);
+                let (k, s) = match &cfg.keys {
+                    Some(k) => (k.key.clone(), k.secret.clone()),
+                    None => ("simkey".to_string(), "simsecret".to_string()),
+                };
+                (url.clone(), ws, None, k, s, None)
+            } else {
+                use crate::sim::exchange::ExchangeConfig;
+                use crate::sim::market::{MarketModel, SyntheticParams};
+                let params = SyntheticParams {
+                    events_per_sec: cfg.sim_rate.max(1),
+                    ..SyntheticParams::default()
+                };
+                let mut sc = crate::sim::SimConfig::new(ExchangeConfig::standard(
+                    cfg.sim_seed,
+                    MarketModel::Synthetic(params),
+                ));
+                sc.tls = cfg.sim_tls;
+                let h = crate::sim::Sim::start(sc)
+                    .map_err(|e| err(format!("starting the embedded simulator: {e}")))?;
+                let tls = match h.cert_der() {
+                    Some(der) => Some(
+                        crate::net::tls::custom_root_config(der)
+                            .map_err(|e| err(format!("simulator TLS: {e}")))?,
+                    ),
+                    None => None,
+                };
+                (
+                    h.http_url(),
+                    h.ws_url(),
+                    tls,
+                    h.api_key().to_string(),
+                    h.api_secret().to_string(),
+                    Some(h),
+                )
+            };
+            let venue =
+                Venue::custom(&ws, &http).map_err(|e| err(format!("simulator URL {http}: {e}")))?;
+            let creds =
+                Credentials::new(&key, &secret).map_err(|e| err(format!("simulator keys: {e}")))?;
+            Ok(VenueSetup {
+                venue,
+                tls,
+                creds,
+                sim,
+            })
+        }
+        VenueKind::Testnet | VenueKind::Mainnet => {
+            let venue = if cfg.venue == VenueKind::Mainnet {
+                Venue::mainnet()
+            } else {
+                Venue::testnet()
+            };
+            let keys = cfg
+                .keys
+                .as_ref()
+                .ok_or_else(|| err("BYBIT_API_KEY / BYBIT_API_SECRET are required"))?;
+            let creds = Credentials::new(&keys.key, &keys.secret)
+                .map_err(|e| err(format!("BYBIT_API_KEY: {e}")))?;
+            let tls =
+                Some(crate::net::tls::production_config().map_err(|e| err(format!("TLS: {e}")))?);
+            Ok(VenueSetup {
+                venue,
+                tls,
+                creds,
+                sim: None,
+            })
+        }
+    }
+}
+
+fn endpoint(url: Url, tls: &Option<Arc<rustls::ClientConfig>>) -> Result<Endpoint, RunError> {
+    let t = if url.is_tls() { tls.clone() } else { None };
+    let shown = url.as_str().to_string();
+    Endpoint::new(url, t).map_err(|e| err(format!("{shown}: {e}")))
+}
+
+/// Blocking REST helper for start-up calls.
+struct Control {
+    conn: HttpConn,
+    codec: RestCodec,
+    dec: RestDecoder,
+    _poll: mio::Poll,
+}
+
+impl Control {
+    fn new(setup: &VenueSetup, recv_window_ms: u32) -> Result<Control, RunError> {
+        let poll = mio::Poll::new().map_err(|e| err(e.to_string()))?;
+        let ep = endpoint(setup.venue.rest_base().clone(), &setup.tls)?;
+        let host = ep.url().host_header();
+        let conn =
+            HttpConn::new(ep, poll.registry(), mio::Token(9)).map_err(|e| err(e.to_string()))?;
+        let codec = RestCodec::new(setup.creds.signer(), &host, recv_window_ms)
+            .map_err(|e| err(e.to_string()))?;
+        Ok(Control {
+            conn,
+            codec,
+            dec: RestDecoder::new(),
+            _poll: poll,
+        })
+    }
+
+    fn call(&mut self, req: &[u8], what: &str) -> Result<Vec<u8>, RunError> {
+        let resp = self
+            .conn
+            .request_blocking(req, Duration::from_secs(5))
+            .map_err(|e| err(format!("{what}: {e}")))?;
+        Ok(resp.body.to_vec())
+    }
+}
+
+/// Reads the instrument from instruments-info; a configured `TICK_SIZE` that
+/// disagrees with the exchange is an error naming both values.
+fn fetch_instrument(ctl: &mut Control, cfg: &Config) -> Result<InstrumentSpec, RunError> {
+    let mut req = Vec::new();
+    ctl.codec
+        .instruments_info(&mut req, cfg.category, Some(cfg.symbol.as_str()), None)
+        .map_err(|e| err(format!("instruments-info request: {e}")))?;
+    let mut body = ctl.call(&req, "instruments-info")?;
+    let page = ctl
+        .dec
+        .decode_instruments(&mut body, cfg.category)
+        .map_err(|e| err(format!("instruments-info: {e}")))?;
+    let inst: InstrumentSpec = page
+        .specs
+        .into_iter()
+        .find(|s| s.symbol == cfg.symbol)
+        .ok_or_else(|| {
+            err(format!(
+                "TRADING_SYMBOL={}: not listed for MARKET_TYPE={}",
+                cfg.symbol,
+                cfg.category.as_str()
+            ))
+        })?;
+    if inst.price_step != cfg.tick_size {
+        return Err(err(format!(
+            "TICK_SIZE={} disagrees with the exchange's tickSize {} for {} ({})",
+            cfg.tick_size_text,
+            inst.price_step,
+            cfg.symbol,
+            cfg.category.as_str()
+        )));
+    }
+    Ok(inst)
+}
+
+/// Starts (or locates) the venue and reads the configured instrument: what
+/// the live stream mode needs.
+pub fn venue_and_instrument(cfg: &Config) -> Result<(VenueSetup, InstrumentSpec), RunError> {
+    let setup = setup_venue(cfg)?;
+    let mut ctl = Control::new(&setup, cfg.recv_window_ms)?;
+    let inst = fetch_instrument(&mut ctl, cfg)?;
+    Ok((setup, inst))
+}
+
+/// The public WebSocket endpoint of a venue for a category.
+pub fn public_endpoint(
+    setup: &VenueSetup,
+    category: crate::ids::Category,
+) -> Result<Endpoint, RunError> {
+    endpoint(setup.venue.public_ws(category), &setup.tls)
+}
+
+/// Runs the engine until stopped; returns the final report.
+pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
+    install_signal_handlers();
+    // Enumerate cores before anything is pinned (the OS reports the calling
+    // thread's current mask). The embedded simulator's threads inherit the
+    // affinity of the thread that starts them: keep them (and this monitor
+    // thread) on the first core, away from the engine's hot core.
+    let cores = available_cores();
+    let embedded_sim = cfg.venue == VenueKind::Sim && cfg.sim_url.is_none();
+    if embedded_sim
+        && cores.len() >= 2
+        && cfg.cores.as_deref().is_none_or(|c| !c.contains(&cores[0]))
+    {
+        pin_current(cores[0]);
+    }
+    let setup = setup_venue(cfg)?;
+    let mut ctl = Control::new(&setup, cfg.recv_window_ms)?;
+
+    let inst = fetch_instrument(&mut ctl, cfg)?;
+    let lots = |var: &str, text: &str| -> Result<Lots, RunError> {
+        inst.qty_step
+            .count_floor(text.as_bytes())
+            .map(Lots)
+            .map_err(|e| err(format!("{var}={text}: {e} (qty step {})", inst.qty_step)))
+    };
+    let max_position = lots("MAX_POSITION_SIZE", &cfg.max_position)?;
+    let quote_qty = lots("MIN_ORDER_SIZE", &cfg.min_order_size)?
+        .max(inst.min_qty)
+        .max(Lots(1));
+    if max_position < quote_qty {
+        return Err(err(format!(
+            "MAX_POSITION_SIZE={} is below one quote of {} (MIN_ORDER_SIZE raised to the exchange minimum)",
+            cfg.max_position,
+            inst.qty_step.display(quote_qty.0)
+        )));
+    }
+
+    // Order manager: journal recovery, open orders, position.
+    let run_id = LinkIdGen::run_from_wall_ms(wall_ms().0);
+    let mut ocfg = OmsConfig::new(cfg.category, run_id, max_position, quote_qty);
+    ocfg.min_update_interval_ns = cfg.min_update_interval.as_nanos() as u64;
+    let mut oms = Oms::new(ocfg).map_err(|e| err(format!("order manager: {e}")))?;
+    if let Ok(bytes) = std::fs::read(&cfg.journal) {
+        let rec = journal::recover(&bytes);
+        oms.restore(&rec);
+    }
+    let mut req = Vec::new();
+    ctl.codec
+        .order_realtime(&mut req, wall_ms(), &inst, true, None)
+        .map_err(|e| err(e.to_string()))?;
+    let mut body = ctl.call(&req, "open orders")?;
+    let open = ctl
+        .dec
+        .decode_orders(&mut body, &inst)
+        .map_err(|e| err(format!("open orders: {e}")))?;
+    let events: Vec<_> = open.orders.iter().map(order_event).collect();
+    let initial: Vec<_> = oms.adopt_open_orders(&events, 0).to_vec();
+    if cfg.category == crate::ids::Category::Linear {
+        let mut req = Vec::new();
+        ctl.codec
+            .position_list(&mut req, wall_ms(), &inst)
+            .map_err(|e| err(e.to_string()))?;
+        let mut body = ctl.call(&req, "position list")?;
+        let pos = ctl
+            .dec
+            .decode_positions(&mut body, &inst)
+            .map_err(|e| err(format!("position list: {e}")))?;
+        let size = pos
+            .positions
+            .iter()
+            .map(|p| p.signed_size())
+            .fold(Lots(0), |a, b| a + b);
+        oms.set_position(size, None, 0);
+    }
+
+    // Strategy.
+    let edges = QuoteEdges::new(cfg.tight_ticks, cfg.wide_ticks)
+        .map_err(|e| err(format!("GAPMM_TIGHT_TICKS/GAPMM_WIDE_TICKS: {e}")))?;
+    let alpha = if cfg.alpha_ticks == 0.0 {
+        AlphaModel::Off
+    } else {
+        AlphaModel::Linear {
+            ticks_per_unit: cfg.alpha_ticks,
+        }
+    };
+    let mut sp =
+        StrategyParams::default_for(max_position).map_err(|e| err(format!("strategy: {e}")))?;
+    sp.edges = edges;
+    sp.reservation = match cfg.gamma {
+        None => ReservationParams::for_limits(max_position, edges, alpha),
+        Some(g) => ReservationParams::new(g, sp.reservation.sigma2_floor(), alpha),
+    }
+    .map_err(|e| err(format!("GAPMM_GAMMA: {e}")))?;
+    let mut strategy = Strategy::new(sp);
+    strategy.set_inventory(oms.position());
+
+    // Rings and stages.
+    let board = Arc::new(Board::default());
+    let (md_p, md_c) = rtrb::RingBuffer::<MarketUpdate>::new(1024);
+    let (tg_p, tg_c) = rtrb::RingBuffer::<QuoteTarget>::new(256);
+    let (pos_p, pos_c) = rtrb::RingBuffer::<PositionNote>::new(256);
+    let (jr_p, mut jr_c) = rtrb::RingBuffer::<u8>::new(1 << 20);
+    let (feed_rec, mut feed_col) = hop_channel(4);
+    let (strat_rec, mut strat_col) = hop_channel(4);
+    let (ord_rec, mut ord_col) = hop_channel(4);
+    let shutdown_req = Arc::new(AtomicBool::new(false));
+    let feed = FeedStage::new(
+        FeedConfig {
+            endpoint: endpoint(setup.venue.public_ws(cfg.category), &setup.tls)?,
+            symbol: cfg.symbol,
+            price_step: inst.price_step,
+            qty_step: inst.qty_step,
+            depth: cfg.depth,
+            stale: cfg.stale,
+            max_lag: cfg.max_lag,
+            seed: cfg.sim_seed ^ 0xfeed,
+        },
+        md_p,
+        feed_rec,
+        board.clone(),
+    )
+    .map_err(|e| err(format!("feed: {e}")))?;
+    let strat = StrategyStage::new(strategy, md_c, pos_c, tg_p, strat_rec, board.clone());
+    let mut orders = OrderStage::new(
+        OrderConfig {
+            trade_ws: endpoint(setup.venue.trade_ws(), &setup.tls)?,
+            private_ws: endpoint(setup.venue.private_ws(), &setup.tls)?,
+            rest: endpoint(setup.venue.rest_base().clone(), &setup.tls)?,
+            transport: match cfg.transport {
+                Transport::Ws => OrderTransport::Ws,
+                Transport::Rest => OrderTransport::Rest,
+            },
+            inst,
+            creds: setup.creds.clone(),
+            recv_window_ms: cfg.recv_window_ms,
+            quote_qty,
+            seed: cfg.sim_seed,
+        },
+        oms,
+        tg_c,
+        pos_p,
+        jr_p,
+        ord_rec,
+        board.clone(),
+        shutdown_req.clone(),
+    )
+    .map_err(|e| err(format!("orders: {e}")))?;
+    orders.preload(&initial);
+
+    // Threads.
+    let layout = Layout::plan(cfg.cores.as_deref(), &cores, setup.sim.is_some());
+    layout.validate(&cores).map_err(err)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    type Group = (Option<usize>, Vec<Box<dyn Stage>>);
+    let groups: Vec<Group> = match layout {
+        Layout::Single { core } => vec![(
+            core,
+            vec![Box::new(feed), Box::new(strat), Box::new(orders)],
+        )],
+        Layout::Pair { market, orders: oc } => {
+            vec![
+                (Some(market), vec![Box::new(feed), Box::new(strat)]),
+                (Some(oc), vec![Box::new(orders)]),
+            ]
+        }
+        Layout::Triple {
+            feed: f,
+            strategy: s,
+            orders: o,
+        } => vec![
+            (Some(f), vec![Box::new(feed)]),
+            (Some(s), vec![Box::new(strat)]),
+            (Some(o), vec![Box::new(orders)]),
+        ],
+    };
+    let mut threads = Vec::new();
+    for (i, (core, stages)) in groups.into_iter().enumerate() {
+        let stop = stop.clone();
+        let idle = cfg.idle;
+        let name = format!("gapmm-hot-{i}");
+        let h = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || {
+                if let Some(c) = core {
+                    pin_current(c);
+                }
+                let mut r = Runner::new(stages, idle);
+                r.run(&stop);
+            })
+            .map_err(|e| err(format!("spawning a thread: {e}")))?;
+        threads.push(h);
+    }
+
+    // Monitor.
+    let start = Instant::now();
+    let mut journal_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&cfg.journal)
+        .map_err(|e| err(format!("GAPMM_JOURNAL={}: {e}", cfg.journal.display())))?;
+    if let Some(dir) = &opts.hist_out {
+        let _ = feed_col.log_intervals_to(dir, "feed", wall_ms().0);
+        let _ = strat_col.log_intervals_to(dir, "strategy", wall_ms().0);
+        let _ = ord_col.log_intervals_to(dir, "orders", wall_ms().0);
+    }
+    let mut last_status = Instant::now();
+    let mut last_actions = 0u64;
+    let units = (inst.price_step, inst.qty_step);
+    let mut shutdown_started: Option<Instant> = None;
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        drain_journal(&mut jr_c, &mut journal_file);
+        let timed_out = opts.duration.map(|d| start.elapsed() >= d).unwrap_or(false);
+        if shutdown_started.is_none() && (signalled() || timed_out) {
+            shutdown_req.store(true, Relaxed);
+            shutdown_started = Some(Instant::now());
+        }
+        if let Some(t) = shutdown_started {
+            if board.orders.shutdown_done.load(Relaxed) || t.elapsed() > Duration::from_secs(20) {
+                break;
+            }
+        }
+        if last_status.elapsed() >= Duration::from_secs(1) {
+            let now = wall_ms().0;
+            for c in [&mut feed_col, &mut strat_col, &mut ord_col] {
+                c.collect(now);
+            }
+            if opts.status {
+                let actions = getu(&board.orders.actions);
+                let line = status_line(
+                    start.elapsed(),
+                    &board,
+                    &ord_col,
+                    actions - last_actions,
+                    units,
+                );
+                eprintln!("{line}");
+                last_actions = actions;
+            }
+            last_status = Instant::now();
+        }
+    }
+    stop.store(true, Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    drain_journal(&mut jr_c, &mut journal_file);
+    let now = wall_ms().0;
+    for c in [&mut feed_col, &mut strat_col, &mut ord_col] {
+        c.collect(now);
+    }
+    let mut total = feed_col;
+    total.absorb(&strat_col);
+    total.absorb(&ord_col);
+    if let Some(dir) = &opts.hist_out {
+        total
+            .write_hgrm(dir, "gapmm-hot")
+            .map_err(|e| err(format!("--hist-out: {e}")))?;
+    }
+    if let Some(sim) = setup.sim {
+        let _ = sim.shutdown();
+    }
+    Ok(RunReport {
+        hops: total.report(),
+        fills: getu(&board.orders.fills),
+        actions: getu(&board.orders.actions),
+        position: get(&board.orders.position),
+        shutdown_confirmed: board.orders.shutdown_confirmed.load(Relaxed),
+        tick_to_wire: total.total(Hop::TickToWire),
+    })
+}
+
+fn step_f64(s: Step) -> f64 {
+    s.units() as f64 / 10f64.powi(i32::from(s.scale()))
+}
+
+fn drain_journal(c: &mut rtrb::Consumer<u8>, f: &mut std::fs::File) {
+    let n = c.slots();
+    if n == 0 {
+        return;
+    }
+    if let Ok(chunk) = c.read_chunk(n) {
+        let (a, b) = chunk.as_slices();
+        let _ = f.write_all(a);
+        let _ = f.write_all(b);
+        chunk.commit_all();
+    }
+}
+
+fn status_line(
+    elapsed: Duration,
+    board: &Board,
+    orders: &HopCollector,
+    actions_per_s: u64,
+    (price, qty): (Step, Step),
+) -> String {
+    let s = &board.strategy;
+    let o = &board.orders;
+    let sig = match get(&s.signal) {
+        1 => "UP",
+        -1 => "DOWN",
+        _ => "NEUTRAL",
+    };
+    let conf = match get(&s.conf) {
+        2 => "HIGH",
+        1 => "MED",
+        _ => "LOW",
+    };
+    let px = |t: i64| {
+        if t == 0 {
+            "-".to_string()
+        } else {
+            price.display(t).to_string()
+        }
+    };
+    // PnL is in tick·lots; its quote-currency value is for display only.
+    let pnl_unit = step_f64(price) * step_f64(qty);
+    let t2w = orders.last_interval(Hop::TickToWire);
+    let t2w_total = orders.total(Hop::TickToWire);
+    let t = if t2w.n > 0 { t2w } else { t2w_total };
+    format!(
+        "[{:>5}s] {} {:<7}/{:<4} score {:.3} | quote {} / {} | working {} / {} | pos {} | pnl real {:.4} unreal {:.4} | fills {} | {} act/s | budget {} | t2w p50 {} p99 {} | feed {}",
+        elapsed.as_secs(),
+        if board.feed.tradable.load(Relaxed) { "LIVE" } else { "PULL" },
+        sig,
+        conf,
+        get(&s.score_ppm) as f64 / 1e6,
+        px(get(&s.bid)),
+        px(get(&s.ask)),
+        px(get(&o.working_bid)),
+        px(get(&o.working_ask)),
+        qty.display(get(&o.position)),
+        get(&o.realised) as f64 * pnl_unit,
+        get(&o.unrealised) as f64 * pnl_unit,
+        getu(&o.fills),
+        actions_per_s,
+        get(&o.budget_remaining),
+        if t.n > 0 { fmt_ns(t.p50) } else { "-".into() },
+        if t.n > 0 { fmt_ns(t.p99) } else { "-".into() },
+        getu(&board.feed.messages),
+    )
+}
+
+/// Prints the report of a run.
+pub fn print_report(r: &RunReport) {
+    eprintln!("\ngapmm-hot final report");
+    eprintln!(
+        "fills {}  requests {}  final position {} lots  open orders of ours left: {}",
+        r.fills,
+        r.actions,
+        r.position,
+        if r.shutdown_confirmed {
+            "none (confirmed by the exchange)"
+        } else {
+            "UNCONFIRMED"
+        }
+    );
+    eprint!("{}", r.hops);
+}
