@@ -8,7 +8,9 @@
 //!   instrument's [`Step`]s, applies the update to the book and runs analytics + strategy;
 //! - the target goes through a tokio `mpsc` channel to an order task, which sends the bid and the
 //!   ask **concurrently** (`tokio::join!`): over the WS trade API (amend when an order exists, else a
-//!   PostOnly create) or over REST with one keep-alive `reqwest` client;
+//!   PostOnly create) or over REST with one keep-alive `reqwest` client. A side whose target price
+//!   equals the last one sent is not sent again; there is no rate budget and no wait for acks
+//!   (amends fire as soon as targets change);
 //! - a reader task (WS transport) consumes the trade replies and remembers order ids.
 //!
 //! Echo convention of the simulator's measuring point ([`gapmm::sim::measure`]): every order request
@@ -283,6 +285,8 @@ pub fn on_frame(
 struct SideState {
     order_id: Option<String>,
     creating: bool,
+    /// Price of the last request sent for this side (a side whose target is unchanged is not sent).
+    last_sent: Option<Ticks>,
 }
 
 type Orders = Arc<Mutex<[SideState; 2]>>;
@@ -306,21 +310,26 @@ enum Action {
     Skip,
 }
 
-fn plan(orders: &Orders, side: Side) -> Action {
+fn plan(orders: &Orders, side: Side, px: Ticks) -> Action {
     let Ok(mut g) = orders.lock() else {
         return Action::Skip;
     };
     let Some(s) = g.get_mut(idx(side)) else {
         return Action::Skip;
     };
-    match (&s.order_id, s.creating) {
+    let action = match (&s.order_id, s.creating) {
+        (Some(_), _) if s.last_sent == Some(px) => Action::Skip,
         (Some(id), _) => Action::Amend(id.clone()),
         (None, true) => Action::Skip,
         (None, false) => {
             s.creating = true;
             Action::Create
         }
+    };
+    if !matches!(action, Action::Skip) {
+        s.last_sent = Some(px);
     }
+    action
 }
 
 /// Applies a reply (`retCode`, `orderId` if any) to one side's state.
@@ -336,6 +345,7 @@ fn on_reply(orders: &Orders, side: Side, create: bool, code: i64, order_id: Opti
         }
     } else if order_gone(code) {
         s.order_id = None;
+        s.last_sent = None;
     }
 }
 
@@ -657,7 +667,7 @@ async fn ws_orders(
     while let Some(q) = rx.recv().await {
         seq += 1;
         let one = |side: Side, px: Ticks| {
-            let action = plan(&orders, side);
+            let action = plan(&orders, side, px);
             let c = if matches!(action, Action::Create) {
                 "c"
             } else {
@@ -695,7 +705,7 @@ async fn rest_orders(
     while let Some(q) = rx.recv().await {
         seq += 1;
         let one = |side: Side, px: Ticks| {
-            let action = plan(&orders, side);
+            let action = plan(&orders, side, px);
             let c = if matches!(action, Action::Create) {
                 "c"
             } else {

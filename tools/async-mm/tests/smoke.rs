@@ -50,8 +50,8 @@ fn trades(variant: &str, runtime: RuntimeKind, transport: Transport, channel: &s
     .expect("variant runs");
     assert_eq!(stats.ticks.load(Ordering::Relaxed), 20);
     let sent = stats.sent.load(Ordering::Relaxed);
-    // Both sides are quoted on (almost) every tick; a side waits only while its create is in flight.
-    assert!(sent >= 20, "sent {sent} requests for 20 ticks");
+    // At least the two creates; after that a side is sent only when its target price changes.
+    assert!(sent >= 2, "sent {sent} requests for 20 ticks");
     assert_eq!(
         stats.replies.load(Ordering::Relaxed),
         sent,

@@ -55,6 +55,9 @@ struct Args {
     /// Skip the async REST variants.
     #[arg(long = "no-async-rest")]
     no_async_rest: bool,
+    /// Multiply the simulator's per-UID rate limits (Bybit's defaults at 1).
+    #[arg(long = "rate-limit-scale", default_value_t = 1000)]
+    rate_limit_scale: u32,
     /// Output directory.
     #[arg(long, default_value = "target/compare")]
     out: PathBuf,
@@ -253,6 +256,9 @@ fn start_sim(a: &Args) -> Result<SimHandle, String> {
         .retain(|s| s.symbol == SYMBOL && s.category == Category::Linear);
     let mut cfg = SimConfig::new(ex);
     cfg.pace = Pace::Every(Duration::from_micros(a.pace_us.max(1)));
+    // Bybit's per-UID order limits (10 amends/s on linear) would reject nearly every request of the
+    // async variants, which have no rate budget; gapmm-hot keeps its own budget regardless.
+    cfg.rate_limit_scale = a.rate_limit_scale;
     Sim::start(cfg).map_err(|e| format!("starting the simulator: {e}"))
 }
 
