@@ -337,6 +337,9 @@ fn measure(sim: &SimHandle, a: &Args, k: Kind, round: u32) -> Result<Histogram<u
                 if t == Transport::Ws { "ws" } else { "rest" }
             ));
             let f = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+            // Each run gets its own, fresh journal (the engine recovers its journal at start-up).
+            let journal = log.with_extension("journal.jsonl");
+            let _ = std::fs::remove_file(&journal);
             let f2 = f.try_clone().map_err(|e| e.to_string())?;
             child = Some(
                 Command::new(&a.hot_bin)
@@ -355,6 +358,8 @@ fn measure(sim: &SimHandle, a: &Args, k: Kind, round: u32) -> Result<Histogram<u
                         "--tick-size",
                         "0.1",
                     ])
+                    .arg("--journal")
+                    .arg(&journal)
                     .stdin(Stdio::null())
                     .stdout(Stdio::from(f))
                     .stderr(Stdio::from(f2))
