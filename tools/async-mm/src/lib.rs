@@ -16,7 +16,8 @@
 //! Echo convention of the simulator's measuring point ([`gapmm::sim::measure`]): every order request
 //! carries `<variant>-<side><seq>-<u>` in its `reqId` (WS) or `orderLinkId` (REST), where `u` is the
 //! update id of the orderbook message that caused it. REST amends address the order by `orderId` and
-//! carry the tag in `orderLinkId` (the simulator, like Bybit, looks the order up by `orderId` first).
+//! carry the tag in `orderLinkId` (the simulator looks the order up by `orderId` first; whether real
+//! Bybit accepts both fields on an amend has not been checked).
 //!
 //! Contract: this is a baseline, not a hot path. It allocates per message (serde_json, `String`s,
 //! `Vec`s), uses a `std::sync::Mutex` for the order-id state and sleeps in epoll via tokio when idle.

@@ -206,7 +206,16 @@ fn run() -> Result<(), String> {
         }
         ratios.push(r);
     }
-    let t = table(&rows, &ratios);
+    let mut t = table(&rows, &ratios);
+    if rows.iter().any(|r| r.variant.starts_with("gapmm-hot")) {
+        t.push_str(
+            "\nNote: the simulator measures every tagged request from the tick whose `u` it carries. \
+             gapmm-hot sends part of its requests later than that tick (after the previous request on \
+             the side settled, re-places, back-off) and its REST amends by orderId carry no tag, so its \
+             rows are not its reaction time; compare its own tick_to_wire hop (hot-*.log). See \
+             BENCHMARKS.md, \"Reading it honestly\".\n",
+        );
+    }
     let machine = machine();
     let head = format!(
         "gapmm-compare: seed {}, pace {} µs, {} warm-up + {} measured ticks per variant, {} round(s), {} linear; {}\n",
