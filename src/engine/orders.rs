@@ -424,11 +424,17 @@ impl OrderStage {
                     return false;
                 }
                 // A create's reqId is its orderLinkId (already unique and `-u` tagged).
+                // The reqId's trailing `-u` names the market message this
+                // request reacts to (the simulator measures wire-to-wire time
+                // from it). Only a request sent in the same poll as its target
+                // is such a reaction; one the manager held back or sent for
+                // another reason (a fill, a PostOnly re-place) is tagged `-0`.
+                let reaction = self.fresh && self.current.is_some_and(|q| q.u == u);
                 let req_id = match a {
-                    Action::Create { link_id, .. } => {
+                    Action::Create { link_id, .. } if reaction => {
                         ReqId::new(link_id.as_bytes()).unwrap_or_default()
                     }
-                    _ => self.next_req_id(u),
+                    _ => self.next_req_id(if reaction { u } else { UpdateId(0) }),
                 };
                 let inst = self.inst;
                 let r = match a {

@@ -13,6 +13,7 @@
 //! ```
 
 use clap::Parser;
+use gapmm::engine::topology::{available_cores, pin_current};
 use gapmm::ids::Category;
 use gapmm::sim::exchange::ExchangeConfig;
 use gapmm::sim::market::{MarketModel, SyntheticParams};
@@ -142,11 +143,23 @@ fn run() -> Result<(), String> {
     let mut merged: Vec<Option<Histogram<u64>>> = vec![None; kinds.len()];
     let mut per_round: Vec<Vec<Option<Row>>> = Vec::new();
     let started = Instant::now();
+    // Enumerated once, before any pinning (the OS reports the caller's current mask).
+    let cores = available_cores();
     for round in 1..=a.rounds {
         let mut rows = Vec::new();
         for (i, &k) in kinds.iter().enumerate() {
             let t0 = Instant::now();
+            // Threads (and child processes) inherit the affinity of the thread
+            // that starts them: the simulator gets the first core, every client
+            // variant the second, so no variant competes with the exchange for
+            // its core and each variant gets the same single core.
+            if let Some(&c) = cores.first() {
+                pin_current(c);
+            }
             let res = start_sim(&a).and_then(|sim| {
+                if let Some(&c) = cores.get(1) {
+                    pin_current(c);
+                }
                 let r = measure(&sim, &a, k, round);
                 let _ = sim.shutdown();
                 r
