@@ -3,8 +3,7 @@
 //! overflow traffic) plus an analytics pass after each, under a counting
 //! global allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+mod support_alloc;
 
 use gapmm::analytics;
 use gapmm::book::{Applied, Book, BookConfig};
@@ -13,35 +12,8 @@ use gapmm::ids::{Seq, Symbol, UpdateId};
 use gapmm::time::ExchMs;
 use gapmm::units::{Lots, Side, Ticks};
 
-struct Counting;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: defers to the system allocator; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: support_alloc::Counting = support_alloc::Counting;
 
 const N: usize = 10_000;
 
@@ -125,32 +97,30 @@ fn apply_and_analytics_do_not_allocate() {
     let mut metrics = 0;
     let mut outside = 0;
     let mut last_base = start_base;
-    ALLOCS.store(0, Ordering::SeqCst);
-    COUNTING.store(true, Ordering::SeqCst);
-    for m in &msgs {
-        match book.apply(&mk(m, symbol)) {
-            Ok(Applied::Reset) => resets += 1,
-            Ok(_) => {}
-            Err(_) => break,
+    let ((), allocs) = support_alloc::counted(|| {
+        for m in &msgs {
+            match book.apply(&mk(m, symbol)) {
+                Ok(Applied::Reset) => resets += 1,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+            if book.window_base() != last_base {
+                moves += 1;
+                last_base = book.window_base();
+            }
+            let (lo, hi) = (book.window_base().0, book.window_base().0 + 256);
+            if book
+                .iter_levels(Side::Buy)
+                .chain(book.iter_levels(Side::Sell))
+                .any(|l| l.price.0 < lo || l.price.0 >= hi)
+            {
+                outside += 1;
+            }
+            if analytics::compute(&book, ExchMs(m.1)).is_some() {
+                metrics += 1;
+            }
         }
-        if book.window_base() != last_base {
-            moves += 1;
-            last_base = book.window_base();
-        }
-        let (lo, hi) = (book.window_base().0, book.window_base().0 + 256);
-        if book
-            .iter_levels(Side::Buy)
-            .chain(book.iter_levels(Side::Sell))
-            .any(|l| l.price.0 < lo || l.price.0 >= hi)
-        {
-            outside += 1;
-        }
-        if analytics::compute(&book, ExchMs(m.1)).is_some() {
-            metrics += 1;
-        }
-    }
-    COUNTING.store(false, Ordering::SeqCst);
-    let allocs = ALLOCS.load(Ordering::SeqCst);
+    });
     assert!(book.is_valid());
     assert_eq!(resets, N / 1000);
     assert_eq!(metrics, N);

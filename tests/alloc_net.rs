@@ -13,70 +13,24 @@
 //! on their own threads).
 
 mod net_support;
+mod support_alloc;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use gapmm::net::http::{build_request, HttpConn};
 use gapmm::net::ws::WsConn;
 use mio::{Events, Poll, Token};
 use net_support::*;
+use support_alloc::counted;
 use tungstenite::Message;
 
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-thread_local! {
-    static COUNT_ME: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note() {
-    if COUNT_ME.with(|c| c.get()) {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: delegates to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc_zeroed(l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        note();
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(p, l, n) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(p, l) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: support_alloc::Counting = support_alloc::Counting;
 
 const WARMUP: usize = 500;
 const MEASURED: usize = 1000;
 const TOK: Token = Token(1);
-
-/// Counts allocations of `f` on this thread.
-fn counted(f: impl FnOnce()) -> u64 {
-    let before = ALLOCS.load(Ordering::Relaxed);
-    COUNT_ME.with(|c| c.set(true));
-    f();
-    COUNT_ME.with(|c| c.set(false));
-    ALLOCS.load(Ordering::Relaxed) - before
-}
 
 fn ws_round_trips(tls: bool) -> u64 {
     let (l, addr) = listener();
@@ -121,7 +75,7 @@ fn ws_round_trips(tls: bool) -> u64 {
     for _ in 0..WARMUP {
         one(&mut c, &mut poll);
     }
-    let n = counted(|| {
+    let ((), n) = counted(|| {
         for _ in 0..MEASURED {
             one(&mut c, &mut poll);
         }
@@ -177,7 +131,7 @@ fn http_round_trips(tls: bool) -> u64 {
     for _ in 0..WARMUP {
         one(&mut c, &mut poll);
     }
-    let n = counted(|| {
+    let ((), n) = counted(|| {
         for _ in 0..MEASURED {
             one(&mut c, &mut poll);
         }
@@ -250,14 +204,14 @@ fn own_frame_encoder_allocates_nothing_where_tungstenite_message_path_allocates(
     for _ in 0..WARMUP {
         ws.send(Message::Text(msg.into())).unwrap();
     }
-    let tung = counted(|| {
+    let ((), tung) = counted(|| {
         for _ in 0..MEASURED {
             ws.send(Message::Text(msg.into())).unwrap();
         }
     });
     let mut buf = Vec::with_capacity(1024);
     let mut sink = Sink;
-    let ours = counted(|| {
+    let ((), ours) = counted(|| {
         for i in 0..MEASURED {
             encode_client_frame(
                 &mut buf,

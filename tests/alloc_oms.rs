@@ -4,57 +4,15 @@
 //! zero heap allocations on the order thread.
 
 mod oms_support;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod support_alloc;
 
 use gapmm::ids::OrderLinkId;
 use gapmm::oms::{Action, OrderStatus};
 use gapmm::units::Side;
 use oms_support::*;
 
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note() {
-    // `try_with`: no panic during thread teardown.
-    if COUNTING.try_with(|c| c.get()).unwrap_or(false) {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every method forwards to `System` unchanged; counting has no
-// effect on the returned memory.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: support_alloc::Counting = support_alloc::Counting;
 
 struct Counters {
     actions: usize,
@@ -133,15 +91,11 @@ fn no_allocation_after_warm_up() {
         creates: 0,
         journal_bytes: 0,
     };
-    COUNTING.with(|f| f.set(true));
-    cycles(&mut oms, &mut sim, &mut scratch, 201, 10_000, &mut c);
-    COUNTING.with(|f| f.set(false));
+    let ((), allocs) = support_alloc::counted(|| {
+        cycles(&mut oms, &mut sim, &mut scratch, 201, 10_000, &mut c);
+    });
 
-    assert_eq!(
-        ALLOCS.load(Ordering::Relaxed),
-        0,
-        "allocations on the hot path"
-    );
+    assert_eq!(allocs, 0, "allocations on the hot path");
     // The loop did real work.
     assert!(c.amends > 1_000, "amends {}", c.amends);
     assert!(c.creates > 500, "creates {}", c.creates);

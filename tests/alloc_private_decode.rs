@@ -3,9 +3,7 @@
 //! and HTTP head parsing, WS trade request building and response decoding.
 
 mod common;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod support_alloc;
 
 use gapmm::codec::private::{PrivateDecoder, PrivateEvent};
 use gapmm::codec::rest::{
@@ -16,37 +14,10 @@ use gapmm::codec::trade::{TradeCodec, TradeDecoder};
 use gapmm::ids::{Category, OrderLinkId, ReqId, Symbol};
 use gapmm::time::ExchMs;
 use gapmm::units::{Lots, Side, Step, Ticks};
-
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: delegates to the system allocator; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
+use support_alloc::counted;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocs() -> u64 {
-    ALLOCS.with(|c| c.get())
-}
+static GLOBAL: support_alloc::Counting = support_alloc::Counting;
 
 fn read(rel: &str) -> Vec<u8> {
     std::fs::read(common::shared_dir().join(rel)).unwrap()
@@ -134,20 +105,15 @@ fn hot_paths_allocate_nothing_after_warm_up() {
     for _ in 0..3 {
         round(&mut checks);
     }
-    let before = allocs();
-    for _ in 0..200 {
-        round(&mut checks);
-    }
-    let after = allocs();
+    let ((), allocs) = counted(|| {
+        for _ in 0..200 {
+            round(&mut checks);
+        }
+    });
     assert!(checks > 0);
-    assert_eq!(
-        after - before,
-        0,
-        "allocations on the hot path after warm-up"
-    );
+    assert_eq!(allocs, 0, "allocations on the hot path after warm-up");
     // The counter itself works.
-    let b = allocs();
-    let v = std::hint::black_box(vec![1u8; 10]);
-    assert!(allocs() > b);
+    let (v, n) = counted(|| std::hint::black_box(vec![1u8; 10]));
+    assert!(n > 0);
     drop(v);
 }

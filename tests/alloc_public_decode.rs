@@ -3,58 +3,15 @@
 //! batches, acks, pongs and rejected frames, counted by a global allocator.
 
 mod common;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod support_alloc;
 
 use gapmm::codec::public::{PublicDecoder, PublicEvent};
 use gapmm::ids::Symbol;
 use gapmm::replay::Recording;
 use gapmm::units::Step;
 
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-thread_local! {
-    static ON: Cell<bool> = const { Cell::new(false) };
-}
-
-fn counting() -> bool {
-    ON.try_with(|c| c.get()).unwrap_or(false)
-}
-
-// SAFETY: forwards every call unchanged to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if counting() {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if counting() {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-        if counting() {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(l) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: support_alloc::Counting = support_alloc::Counting;
 
 fn trade_batch(n: usize) -> Vec<u8> {
     let mut s = String::from(
@@ -114,22 +71,21 @@ fn decoding_allocates_nothing_after_construction() {
     let mut other = 0usize;
     let mut errors = 0usize;
     let mut levels = 0usize;
-    ON.with(|c| c.set(true));
-    for _ in 0..rounds {
-        for f in &frames {
-            match d.decode(f) {
-                Ok(PublicEvent::Book(b)) => {
-                    books += 1;
-                    levels += b.bids.len() + b.asks.len();
+    let ((), allocs) = support_alloc::counted(|| {
+        for _ in 0..rounds {
+            for f in &frames {
+                match d.decode(f) {
+                    Ok(PublicEvent::Book(b)) => {
+                        books += 1;
+                        levels += b.bids.len() + b.asks.len();
+                    }
+                    Ok(PublicEvent::Trades(t)) => trades += t.trades.len(),
+                    Ok(_) => other += 1,
+                    Err(_) => errors += 1,
                 }
-                Ok(PublicEvent::Trades(t)) => trades += t.trades.len(),
-                Ok(_) => other += 1,
-                Err(_) => errors += 1,
             }
         }
-    }
-    ON.with(|c| c.set(false));
-    let allocs = ALLOCS.load(Ordering::Relaxed);
+    });
 
     assert_eq!(books, 50 * rounds);
     assert_eq!(trades, 1027 * rounds);

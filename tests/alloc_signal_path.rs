@@ -3,8 +3,7 @@
 //! inventory-aware quotes, and build + sign the WS-trade amend request for
 //! them — 10,000 delta messages, counted by a global allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+mod support_alloc;
 
 use gapmm::analytics;
 use gapmm::book::{Applied, Book, BookConfig};
@@ -17,30 +16,10 @@ use gapmm::strategy::signal::encode_signal;
 use gapmm::strategy::{Strategy, StrategyParams};
 use gapmm::time::ExchMs;
 use gapmm::units::{Lots, Side, Step, Ticks};
-
-struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards every call unchanged to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
+use support_alloc::counted;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: support_alloc::Counting = support_alloc::Counting;
 
 /// A deterministic stream of linear BTCUSDT deltas around a drifting mid,
 /// each with 1–10 level changes; `u` continues from the snapshot.
@@ -157,20 +136,20 @@ fn parse_apply_analytics_signal_quote_sign_allocates_nothing() {
     for f in &deltas[..100] {
         run(f, &mut book, &mut wire);
     }
-    let before = ALLOCS.load(Ordering::Relaxed);
     let mut quoted = 0u64;
-    for f in &deltas[100..] {
-        let (applied, bid, ask) = run(f, &mut book, &mut wire);
-        assert_eq!(applied, Applied::Delta);
-        assert!(bid < ask);
-        quoted += 1;
-    }
-    let after = ALLOCS.load(Ordering::Relaxed);
+    let ((), allocs) = counted(|| {
+        for f in &deltas[100..] {
+            let (applied, bid, ask) = run(f, &mut book, &mut wire);
+            assert_eq!(applied, Applied::Delta);
+            assert!(bid < ask);
+            quoted += 1;
+        }
+    });
     assert_eq!(quoted, 9_900);
-    assert_eq!(after - before, 0, "allocations on the signal path");
+    assert_eq!(allocs, 0, "allocations on the signal path");
     // The counter itself works: one deliberate allocation is seen.
-    let v: Vec<u8> = Vec::with_capacity(16);
-    assert!(ALLOCS.load(Ordering::Relaxed) > after);
+    let (v, n) = counted(|| Vec::<u8>::with_capacity(16));
+    assert!(n > 0);
     drop(v);
     // The last request on the wire is a signed WS-trade order.create.
     let text = std::str::from_utf8(&wire).unwrap();

@@ -1,35 +1,13 @@
 //! The simulator's public encoders allocate nothing once their buffers are
 //! warm (a counting global allocator; its own test binary).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod support_alloc;
 
 use gapmm::sim::wire::{put_book_msg, put_trade_msg, BookMsg, TradePrint};
 use gapmm::units::{Side, Step};
 
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: support_alloc::Counting = support_alloc::Counting;
 
 #[test]
 fn public_encoders_are_allocation_free_after_warm_up() {
@@ -76,9 +54,8 @@ fn public_encoders_are_allocation_free_after_warm_up() {
         }
     };
     run(&mut out, 10);
-    let before = ALLOCS.load(Ordering::Relaxed);
-    run(&mut out, 1000);
-    assert_eq!(ALLOCS.load(Ordering::Relaxed) - before, 0);
+    let ((), allocs) = support_alloc::counted(|| run(&mut out, 1000));
+    assert_eq!(allocs, 0);
     // The last iteration wrote a book frame followed by a trade frame.
     let mut de = serde_json::Deserializer::from_slice(&out).into_iter::<serde_json::Value>();
     assert_eq!(

@@ -1,9 +1,8 @@
 //! The strategy hot path (signal, reservation, quotes, volatility, stats)
 //! performs no heap allocation. A counting global allocator sees every
-//! allocation in this test binary.
+//! allocation the test thread makes in the measured region.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod support_alloc;
 
 use gapmm::strategy::{
     calculate_quotes, encode_signal, QuoteEdges, SignalStats, Strategy, StrategyParams,
@@ -11,31 +10,8 @@ use gapmm::strategy::{
 use gapmm::time::ExchMs;
 use gapmm::units::{HalfTicks, Lots, Ticks};
 
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call unchanged to the system allocator; the counter
-// is a relaxed atomic and has no effect on the returned memory.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: support_alloc::Counting = support_alloc::Counting;
 
 #[test]
 fn on_market_and_stats_do_not_allocate() {
@@ -52,27 +28,27 @@ fn on_market_and_stats_do_not_allocate() {
         )
         .unwrap();
 
-    let before = ALLOCS.load(Ordering::Relaxed);
     let mut checksum = 0i64;
     let mut prev_mid = HalfTicks(1_800_001);
-    for i in 0..10_000i64 {
-        let bid = Ticks(900_000 + (i % 7) - 3);
-        let ask = bid + Ticks(1 + i % 3);
-        let mid = HalfTicks::mid(bid, ask);
-        let score = (i % 101) as f64 / 100.0;
-        strat.set_inventory(Lots((i % 2001) - 1000));
-        let t = strat
-            .on_market(bid, ask, mid, score, ExchMs(i as u64))
-            .unwrap();
-        checksum = checksum.wrapping_add(t.bid.0 ^ t.ask.0);
-        let (s, c) = encode_signal(score);
-        let q = calculate_quotes(mid, s, c, QuoteEdges::default());
-        checksum = checksum.wrapping_add(q.spread_ticks.0);
-        stats.record_move(s, prev_mid, mid).unwrap();
-        prev_mid = mid;
-    }
-    let _ = stats.summary(1.0);
-    let after = ALLOCS.load(Ordering::Relaxed);
+    let ((), allocs) = support_alloc::counted(|| {
+        for i in 0..10_000i64 {
+            let bid = Ticks(900_000 + (i % 7) - 3);
+            let ask = bid + Ticks(1 + i % 3);
+            let mid = HalfTicks::mid(bid, ask);
+            let score = (i % 101) as f64 / 100.0;
+            strat.set_inventory(Lots((i % 2001) - 1000));
+            let t = strat
+                .on_market(bid, ask, mid, score, ExchMs(i as u64))
+                .unwrap();
+            checksum = checksum.wrapping_add(t.bid.0 ^ t.ask.0);
+            let (s, c) = encode_signal(score);
+            let q = calculate_quotes(mid, s, c, QuoteEdges::default());
+            checksum = checksum.wrapping_add(q.spread_ticks.0);
+            stats.record_move(s, prev_mid, mid).unwrap();
+            prev_mid = mid;
+        }
+        let _ = stats.summary(1.0);
+    });
     assert!(checksum != 0);
-    assert_eq!(after - before, 0, "strategy hot path allocated");
+    assert_eq!(allocs, 0, "strategy hot path allocated");
 }
