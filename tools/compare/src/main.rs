@@ -145,6 +145,7 @@ fn run() -> Result<(), String> {
     let started = Instant::now();
     // Enumerated once, before any pinning (the OS reports the caller's current mask).
     let cores = available_cores();
+    let machine = machine();
     for round in 1..=a.rounds {
         let mut rows = Vec::new();
         for (i, &k) in kinds.iter().enumerate() {
@@ -229,7 +230,6 @@ fn run() -> Result<(), String> {
              BENCHMARKS.md, \"Reading it honestly\".\n",
         );
     }
-    let machine = machine();
     let head = format!(
         "gapmm-compare: seed {}, pace {} µs, {} warm-up + {} measured ticks per variant, {} round(s), {} linear; {}\n",
         a.seed, a.pace_us, a.warmup, a.ticks, a.rounds, SYMBOL, machine
