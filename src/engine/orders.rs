@@ -208,7 +208,7 @@ impl OrderStage {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         cfg: OrderConfig,
-        oms: Oms,
+        mut oms: Oms,
         targets: rtrb::Consumer<QuoteTarget>,
         positions: rtrb::Producer<PositionNote>,
         journal: rtrb::Producer<u8>,
@@ -234,6 +234,16 @@ impl OrderStage {
         let clock = Clock::new();
         let origin = clock.stamp();
         let position = oms.position();
+        // No link is open yet. The manager must not quote before the trade
+        // link is authenticated and the private streams are subscribed and
+        // reconciled by an open-order query: creates queued before that would
+        // race the query, be taken for gone, and be sent a second time.
+        let mut queue = [None; QUEUE];
+        let mut queued = 0;
+        for link in [Link::Trade, Link::Private] {
+            let acts = oms.on_disconnect(link, 0);
+            Self::enqueue(&mut queue, &mut queued, acts);
+        }
         Ok(OrderStage {
             poll,
             events: Events::with_capacity(16),
@@ -261,8 +271,8 @@ impl OrderStage {
             board,
             wire: Vec::with_capacity(8 * 1024),
             rx: Vec::with_capacity(256 * 1024),
-            queue: [None; QUEUE],
-            queued: 0,
+            queue,
+            queued,
             pending: [None; PENDING],
             rest_inflight: None,
             req_seq: 0,
