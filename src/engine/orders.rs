@@ -47,7 +47,7 @@ use crate::oms::{
     OrderStatus, RateLimitInfo, RejectReason, Target,
 };
 use crate::time::{wall_ms, Clock, ExchMs, Tsc};
-use crate::units::{Lots, Side};
+use crate::units::{Lots, Side, Ticks};
 
 const TRADE: Token = Token(1);
 const PRIVATE: Token = Token(2);
@@ -138,6 +138,8 @@ pub struct OrderStage {
     req_seq: u64,
     qty: Lots,
     current: Option<QuoteTarget>,
+    /// Last valid (best bid, best ask) a target carried.
+    touch: Option<(Ticks, Ticks)>,
     awaiting: [Option<Tsc>; 2],
     last_position: Lots,
     shutdown_req: Arc<AtomicBool>,
@@ -278,6 +280,7 @@ impl OrderStage {
             req_seq: 0,
             qty: cfg.quote_qty,
             current: None,
+            touch: None,
             awaiting: [None; 2],
             last_position: position,
             shutdown_req,
@@ -1052,17 +1055,25 @@ impl Stage for OrderStage {
         }
         let now = self.now_ns();
         if let Some(t) = latest {
-            self.current = Some(t);
-            let target = Target {
-                bid: t.bid,
-                ask: t.ask,
-                qty: self.qty,
-                touch: (t.touch_bid, t.touch_ask),
-                trigger_u: t.u,
-                now,
-            };
-            if let Ok(acts) = self.oms.on_target(&target) {
-                Self::enqueue(&mut self.queue, &mut self.queued, acts);
+            if t.touch_bid.0 > 0 && t.touch_ask.0 > t.touch_bid.0 {
+                self.current = Some(t);
+                self.touch = Some((t.touch_bid, t.touch_ask));
+            }
+            // A pull (invalid or stale book) carries no market; the manager
+            // refuses a target without a valid touch, so the pull is given the
+            // last one — otherwise the quotes would stay on the exchange.
+            if let Some(touch) = self.touch {
+                let target = Target {
+                    bid: t.bid,
+                    ask: t.ask,
+                    qty: self.qty,
+                    touch,
+                    trigger_u: t.u,
+                    now,
+                };
+                if let Ok(acts) = self.oms.on_target(&target) {
+                    Self::enqueue(&mut self.queue, &mut self.queued, acts);
+                }
             }
             worked = true;
         }
