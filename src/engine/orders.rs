@@ -890,6 +890,31 @@ impl OrderStage {
         }
     }
 
+    /// A WebSocket whose peer closed gets no more data, but with
+    /// edge-triggered readiness the EOF can arrive in the same event as the
+    /// last frames, and a read that stopped short of it is never woken again:
+    /// the connection would look open forever. Declare it lost instead.
+    fn close_dead(&mut self, trade_closed: bool, private_closed: bool) {
+        let wall = Instant::now();
+        let now = self.now_ns();
+        if trade_closed {
+            if let Some(t) = self.trade.as_mut().filter(|t| t.is_open()) {
+                let _ = t.lost(crate::net::NetError::Closed { code: 1006 }, wall);
+                self.trade_authed = false;
+                let acts = self.oms.on_disconnect(Link::Trade, now);
+                Self::enqueue(&mut self.queue, &mut self.queued, acts);
+            }
+        }
+        if private_closed && self.private.is_open() {
+            let _ = self
+                .private
+                .lost(crate::net::NetError::Closed { code: 1006 }, wall);
+            self.private_ready = false;
+            let acts = self.oms.on_disconnect(Link::Private, now);
+            Self::enqueue(&mut self.queue, &mut self.queued, acts);
+        }
+    }
+
     /// Blocking open-order query on the control connection (rare path; allocates).
     fn query_open_orders(&mut self) {
         let mut req = Vec::new();
@@ -1090,10 +1115,19 @@ impl Stage for OrderStage {
             && !self.events.is_empty()
         {
             let (mut t, mut p, mut r) = (false, false, false);
+            // Peer closed (EOF / reset) per WebSocket: see `close_dead` below.
+            let (mut t_closed, mut p_closed) = (false, false);
             for e in self.events.iter() {
+                let closed = e.is_read_closed() || e.is_error();
                 match e.token() {
-                    TRADE => t = true,
-                    PRIVATE => p = true,
+                    TRADE => {
+                        t = true;
+                        t_closed |= closed;
+                    }
+                    PRIVATE => {
+                        p = true;
+                        p_closed |= closed;
+                    }
                     REST => r = true,
                     _ => {}
                 }
@@ -1107,6 +1141,7 @@ impl Stage for OrderStage {
             if r || self.rest_inflight.is_some() {
                 self.read_rest();
             }
+            self.close_dead(t_closed, p_closed);
             worked = true;
         } else if self.rest_inflight.is_some() {
             self.read_rest();
