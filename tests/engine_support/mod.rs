@@ -216,19 +216,6 @@ impl Engine {
                 Ok(l) if pred(&l) => return l,
                 Ok(_) => continue,
                 Err(RecvTimeoutError::Timeout) => {
-                    if std::env::var("ENGINETEST_GDB").is_ok() {
-                        let o = Command::new("gdb")
-                            .args([
-                                "-p",
-                                &self.child.id().to_string(),
-                                "-batch",
-                                "-ex",
-                                "thread apply all bt 12",
-                            ])
-                            .output()
-                            .unwrap();
-                        eprintln!("{}", String::from_utf8_lossy(&o.stdout));
-                    }
                     panic!(
                         "no line with {what} within {limit:?}; stderr:\n{}",
                         self.stderr_text()
@@ -337,6 +324,14 @@ fn px(s: &str) -> Option<i64> {
     }
 }
 
+/// A signed base quantity (`-0.003000`) in lots.
+fn signed_lots(s: &str) -> Option<i64> {
+    match s.strip_prefix('-') {
+        Some(abs) => lot().count(abs.as_bytes()).ok().map(|n| -n),
+        None => lot().count(s.as_bytes()).ok(),
+    }
+}
+
 fn pair(s: &str, label: &str) -> Option<(Option<i64>, Option<i64>)> {
     let rest = s.trim().strip_prefix(label)?;
     let (a, b) = rest.split_once(" / ")?;
@@ -368,7 +363,7 @@ impl Status {
             score: score.trim().parse().ok()?,
             quote: pair(field("quote ")?, "quote ")?,
             working: pair(field("working ")?, "working ")?,
-            pos: lot().count(pos.trim().as_bytes()).ok()?,
+            pos: signed_lots(pos.trim())?,
             fills: fills.trim().parse().ok()?,
         })
     }
@@ -427,6 +422,25 @@ impl Rest {
                 status: o["orderStatus"].as_str().unwrap_or("").to_string(),
             })
             .collect()
+    }
+
+    /// The account's BTC wallet balance in lots (exchange truth for the spot position).
+    pub fn btc_lots(&mut self) -> i64 {
+        let v = self
+            .http
+            .signed(
+                "GET",
+                "/v5/account/wallet-balance",
+                "accountType=UNIFIED&coin=BTC",
+                &self.key,
+                &self.secret,
+            )
+            .json();
+        assert_eq!(v["retCode"], 0, "wallet: {v}");
+        let coins = v["result"]["list"][0]["coin"].as_array().expect("coins");
+        let btc = coins.iter().find(|c| c["coin"] == "BTC").expect("BTC");
+        let bal = btc["walletBalance"].as_str().expect("walletBalance");
+        lot().count_floor(bal.as_bytes()).expect("balance")
     }
 
     /// Places a spot limit order; returns the reply.
