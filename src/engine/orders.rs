@@ -744,20 +744,18 @@ impl OrderStage {
                 ..
             } = self;
             match priv_dec.decode(&mut buf[off..off + len]) {
-                Ok(PrivateEvent::Auth(reply)) => {
-                    if reply.success {
-                        let topics: [&str; 5] =
-                            ["order", "execution", "execution.fast", "wallet", "position"];
-                        // `position` exists for derivatives only.
-                        let n = if inst.category == crate::ids::Category::Linear {
-                            5
-                        } else {
-                            4
-                        };
-                        if write_subscribe(wire, &topics[..n], None).is_ok() {
-                            if let Err(e) = private.ws().send_text(wire) {
-                                let _ = private.lost(e, Instant::now());
-                            }
+                Ok(PrivateEvent::Auth(reply)) if reply.success => {
+                    let topics: [&str; 5] =
+                        ["order", "execution", "execution.fast", "wallet", "position"];
+                    // `position` exists for derivatives only.
+                    let n = if inst.category == crate::ids::Category::Linear {
+                        5
+                    } else {
+                        4
+                    };
+                    if write_subscribe(wire, &topics[..n], None).is_ok() {
+                        if let Err(e) = private.ws().send_text(wire) {
+                            let _ = private.lost(e, Instant::now());
                         }
                     }
                 }
@@ -1063,7 +1061,7 @@ impl Stage for OrderStage {
         }
         if let ConnEvent::Opened = self.private.drive(wall) {
             let mut auth = Vec::new();
-            let _ = write_auth_request(
+            write_auth_request(
                 &mut auth,
                 &self.creds.signer(),
                 ExchMs(wall_ms().0 + 10_000),

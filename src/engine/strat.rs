@@ -77,7 +77,7 @@ impl Stage for StrategyStage {
     fn poll(&mut self) -> bool {
         // Check the interval clock only every 4096 polls: it is a wall-clock read.
         self.polls = self.polls.wrapping_add(1);
-        if self.polls % 4096 == 0 {
+        if self.polls.is_multiple_of(4096) {
             let now = crate::time::wall_ms().0;
             if now.saturating_sub(self.rec.current().start_ms) >= 1000 {
                 self.rec.rotate(now);

@@ -8,7 +8,7 @@ use crate::sim_common::Http;
 use gapmm::ids::Category;
 use gapmm::sim::exchange::{AccountConfig, ExchangeConfig};
 use gapmm::sim::market::{MarketModel, SyntheticParams};
-use gapmm::sim::{Sim, SimConfig, SimHandle};
+use gapmm::sim::{Levels, Sim, SimConfig, SimHandle};
 use gapmm::units::Step;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
@@ -50,15 +50,16 @@ pub fn start_sim(seed: u64, events_per_sec: u32, extra: &[(&str, &str)]) -> SimH
         ("USDT".to_string(), "1000000".to_string()),
         ("BTC".to_string(), "10".to_string()),
     ];
-    let mut uid = 2001;
-    for (k, s) in [(TAKER_KEY, TAKER_SECRET)].iter().chain(extra.iter()) {
+    let accounts = [(TAKER_KEY, TAKER_SECRET)]
+        .into_iter()
+        .chain(extra.iter().copied());
+    for (uid, (k, s)) in (2001..).zip(accounts) {
         ex.accounts.push(AccountConfig {
             uid,
             api_key: k.to_string(),
             api_secret: s.to_string(),
             balances: balances.clone(),
         });
-        uid += 1;
     }
     Sim::start(SimConfig::new(ex)).expect("simulator starts")
 }
@@ -457,7 +458,7 @@ impl Rest {
 }
 
 /// (bids, asks) of the exchange's BTCUSDT spot book, best first, as (ticks, lots).
-pub fn book(sim: &SimHandle, depth: usize) -> (Vec<(i64, i64)>, Vec<(i64, i64)>) {
+pub fn book(sim: &SimHandle, depth: usize) -> Levels {
     sim.book_levels("BTCUSDT", Category::Spot, depth)
         .unwrap()
         .expect("BTCUSDT spot book")
