@@ -20,7 +20,9 @@ fn run_env(name: &str, envs: &[(&str, &str)], args: &[&str]) -> Finished {
         c.env(k, v);
     }
     c.args(args);
-    run_to_end(c, LIMIT)
+    let f = run_to_end(c, LIMIT);
+    let _ = std::fs::remove_dir_all(&dir);
+    f
 }
 
 #[test]
@@ -146,4 +148,5 @@ fn the_secret_appears_in_no_output_or_journal() {
     let j = std::fs::read_to_string(&journal).unwrap();
     assert!(j.lines().count() > 2, "journal: {j}");
     assert!(!j.contains(secret), "the journal shows the secret");
+    let _ = std::fs::remove_dir_all(&dir);
 }
