@@ -565,7 +565,7 @@ fn journal_recovery_after_a_crash_loses_and_doubles_no_fill() {
     ); SIM_ORDERS];
     let mut journal = Vec::new();
     // Trade for a while: quote, get hit on both sides, deliver everything.
-    for k in 0..40u64 {
+    for k in 0..50u64 {
         let now = k * 300 * MS;
         let mid = 100 + (k % 5) as i64;
         let acts = copy_actions(

@@ -31,6 +31,7 @@ use crate::engine::topology::Stage;
 use crate::ids::{Symbol, UpdateId};
 use crate::net::ws::WsConn;
 use crate::net::Endpoint;
+use crate::net::NetError;
 use crate::time::{wall_ms, Clock};
 use crate::units::Step;
 
@@ -317,8 +318,21 @@ impl Stage for FeedStage {
         {
             return false;
         }
-        let readable = self.events.iter().any(|e| e.token() == TOKEN);
+        let (mut readable, mut closed) = (false, false);
+        for e in self.events.iter().filter(|e| e.token() == TOKEN) {
+            readable = true;
+            closed |= e.is_read_closed() || e.is_error();
+        }
         let n = if readable { self.read() } else { 0 };
+        if closed && self.conn.is_open() {
+            // The peer closed (EOF or reset). With edge-triggered readiness
+            // the EOF can come in the same event as the last data; a read
+            // that stopped short of it would never be woken again, leaving a
+            // dead connection that looks open. No data can follow: reconnect.
+            let _ = self.conn.lost(NetError::Closed { code: 1006 }, now);
+            self.book.invalidate();
+            self.pull();
+        }
         if n == 0 && self.tradable && now.duration_since(self.last_msg) > self.stale {
             self.pull();
         }

@@ -47,7 +47,7 @@ use crate::oms::{
     OrderStatus, RateLimitInfo, RejectReason, Target,
 };
 use crate::time::{wall_ms, Clock, ExchMs, Tsc};
-use crate::units::{Lots, Side};
+use crate::units::{Lots, Side, Ticks};
 
 const TRADE: Token = Token(1);
 const PRIVATE: Token = Token(2);
@@ -141,6 +141,8 @@ pub struct OrderStage {
     /// The current target arrived in this poll: requests sent now are its
     /// reaction (tick-to-wire); later sends were held by the manager.
     fresh: bool,
+    /// Last valid (best bid, best ask) a target carried.
+    touch: Option<(Ticks, Ticks)>,
     awaiting: [Option<Tsc>; 2],
     last_position: Lots,
     shutdown_req: Arc<AtomicBool>,
@@ -211,7 +213,7 @@ impl OrderStage {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         cfg: OrderConfig,
-        oms: Oms,
+        mut oms: Oms,
         targets: rtrb::Consumer<QuoteTarget>,
         positions: rtrb::Producer<PositionNote>,
         journal: rtrb::Producer<u8>,
@@ -237,6 +239,16 @@ impl OrderStage {
         let clock = Clock::new();
         let origin = clock.stamp();
         let position = oms.position();
+        // No link is open yet. The manager must not quote before the trade
+        // link is authenticated and the private streams are subscribed and
+        // reconciled by an open-order query: creates queued before that would
+        // race the query, be taken for gone, and be sent a second time.
+        let mut queue = [None; QUEUE];
+        let mut queued = 0;
+        for link in [Link::Trade, Link::Private] {
+            let acts = oms.on_disconnect(link, 0);
+            Self::enqueue(&mut queue, &mut queued, acts);
+        }
         Ok(OrderStage {
             poll,
             events: Events::with_capacity(16),
@@ -264,14 +276,15 @@ impl OrderStage {
             board,
             wire: Vec::with_capacity(8 * 1024),
             rx: Vec::with_capacity(256 * 1024),
-            queue: [None; QUEUE],
-            queued: 0,
+            queue,
+            queued,
             pending: [None; PENDING],
             rest_inflight: None,
             req_seq: 0,
             qty: cfg.quote_qty,
             current: None,
             fresh: false,
+            touch: None,
             awaiting: [None; 2],
             last_position: position,
             shutdown_req,
@@ -742,19 +755,17 @@ impl OrderStage {
             } = self;
             match priv_dec.decode(&mut buf[off..off + len]) {
                 Ok(PrivateEvent::Auth(reply)) if reply.success => {
-                    {
-                        let topics: [&str; 5] =
-                            ["order", "execution", "execution.fast", "wallet", "position"];
-                        // `position` exists for derivatives only.
-                        let n = if inst.category == crate::ids::Category::Linear {
-                            5
-                        } else {
-                            4
-                        };
-                        if write_subscribe(wire, &topics[..n], None).is_ok() {
-                            if let Err(e) = private.ws().send_text(wire) {
-                                let _ = private.lost(e, Instant::now());
-                            }
+                    let topics: [&str; 5] =
+                        ["order", "execution", "execution.fast", "wallet", "position"];
+                    // `position` exists for derivatives only.
+                    let n = if inst.category == crate::ids::Category::Linear {
+                        5
+                    } else {
+                        4
+                    };
+                    if write_subscribe(wire, &topics[..n], None).is_ok() {
+                        if let Err(e) = private.ws().send_text(wire) {
+                            let _ = private.lost(e, Instant::now());
                         }
                     }
                 }
@@ -884,6 +895,31 @@ impl OrderStage {
                 }
                 Err(_) => {}
             }
+        }
+    }
+
+    /// A WebSocket whose peer closed gets no more data, but with
+    /// edge-triggered readiness the EOF can arrive in the same event as the
+    /// last frames, and a read that stopped short of it is never woken again:
+    /// the connection would look open forever. Declare it lost instead.
+    fn close_dead(&mut self, trade_closed: bool, private_closed: bool) {
+        let wall = Instant::now();
+        let now = self.now_ns();
+        if trade_closed {
+            if let Some(t) = self.trade.as_mut().filter(|t| t.is_open()) {
+                let _ = t.lost(crate::net::NetError::Closed { code: 1006 }, wall);
+                self.trade_authed = false;
+                let acts = self.oms.on_disconnect(Link::Trade, now);
+                Self::enqueue(&mut self.queue, &mut self.queued, acts);
+            }
+        }
+        if private_closed && self.private.is_open() {
+            let _ = self
+                .private
+                .lost(crate::net::NetError::Closed { code: 1006 }, wall);
+            self.private_ready = false;
+            let acts = self.oms.on_disconnect(Link::Private, now);
+            Self::enqueue(&mut self.queue, &mut self.queued, acts);
         }
     }
 
@@ -1053,17 +1089,25 @@ impl Stage for OrderStage {
         let now = self.now_ns();
         self.fresh = latest.is_some();
         if let Some(t) = latest {
-            self.current = Some(t);
-            let target = Target {
-                bid: t.bid,
-                ask: t.ask,
-                qty: self.qty,
-                touch: (t.touch_bid, t.touch_ask),
-                trigger_u: t.u,
-                now,
-            };
-            if let Ok(acts) = self.oms.on_target(&target) {
-                Self::enqueue(&mut self.queue, &mut self.queued, acts);
+            if t.touch_bid.0 > 0 && t.touch_ask.0 > t.touch_bid.0 {
+                self.current = Some(t);
+                self.touch = Some((t.touch_bid, t.touch_ask));
+            }
+            // A pull (invalid or stale book) carries no market; the manager
+            // refuses a target without a valid touch, so the pull is given the
+            // last one — otherwise the quotes would stay on the exchange.
+            if let Some(touch) = self.touch {
+                let target = Target {
+                    bid: t.bid,
+                    ask: t.ask,
+                    qty: self.qty,
+                    touch,
+                    trigger_u: t.u,
+                    now,
+                };
+                if let Ok(acts) = self.oms.on_target(&target) {
+                    Self::enqueue(&mut self.queue, &mut self.queued, acts);
+                }
             }
             worked = true;
         }
@@ -1080,10 +1124,19 @@ impl Stage for OrderStage {
             && !self.events.is_empty()
         {
             let (mut t, mut p, mut r) = (false, false, false);
+            // Peer closed (EOF / reset) per WebSocket: see `close_dead` below.
+            let (mut t_closed, mut p_closed) = (false, false);
             for e in self.events.iter() {
+                let closed = e.is_read_closed() || e.is_error();
                 match e.token() {
-                    TRADE => t = true,
-                    PRIVATE => p = true,
+                    TRADE => {
+                        t = true;
+                        t_closed |= closed;
+                    }
+                    PRIVATE => {
+                        p = true;
+                        p_closed |= closed;
+                    }
                     REST => r = true,
                     _ => {}
                 }
@@ -1097,6 +1150,7 @@ impl Stage for OrderStage {
             if r || self.rest_inflight.is_some() {
                 self.read_rest();
             }
+            self.close_dead(t_closed, p_closed);
             worked = true;
         } else if self.rest_inflight.is_some() {
             self.read_rest();

@@ -39,6 +39,9 @@ use crate::strategy::{Strategy, StrategyParams};
 use crate::time::wall_ms;
 use crate::units::{Lots, Step};
 
+/// Stages sharing one thread, and the core it is pinned to.
+type StageGroup = (Option<usize>, Vec<Box<dyn Stage>>);
+
 /// Set by SIGINT / SIGTERM.
 static SIGNALLED: AtomicBool = AtomicBool::new(false);
 
@@ -439,8 +442,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     let layout = Layout::plan(cfg.cores.as_deref(), &cores, setup.sim.is_some());
     layout.validate(&cores).map_err(err)?;
     let stop = Arc::new(AtomicBool::new(false));
-    type Group = (Option<usize>, Vec<Box<dyn Stage>>);
-    let groups: Vec<Group> = match layout {
+    let groups: Vec<StageGroup> = match layout {
         Layout::Single { core } => vec![(
             core,
             vec![Box::new(feed), Box::new(strat), Box::new(orders)],

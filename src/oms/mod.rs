@@ -637,6 +637,11 @@ impl Oms {
             return Err(OmsError::BadInput("target price must be positive"));
         }
         self.out.len = 0;
+        // A new touch is new market information: the price cap learnt from a
+        // PostOnly kill at the old one no longer applies.
+        if t.touch != self.touch {
+            self.replace_cap = [None; 2];
+        }
         self.touch = t.touch;
         self.target = Some(*t);
         self.reconcile(t.now);
@@ -939,8 +944,11 @@ impl Oms {
             }
             match self.slots[i].on_event(ev) {
                 order::SlotChange::Confirmed => {
+                    // The PostOnly price cap stays until the touch moves:
+                    // lifting it here would amend the re-placed order straight
+                    // back onto the price that was just killed (kill,
+                    // re-place, amend, kill … while the book looks the same).
                     self.extra[i] = 0;
-                    self.replace_cap[i] = None;
                     self.reject_streak[i] = 0;
                 }
                 order::SlotChange::Closed {

@@ -365,6 +365,15 @@ impl Oms {
                     // the side is still unwanted).
                     slot.state = OrderState::Working;
                 }
+                None if s.state == OrderState::PendingNew => {
+                    // A create not acknowledged yet may simply not have reached
+                    // the book when the query was answered: orders and the
+                    // query travel on different connections, and the exchange
+                    // can answer the query first. Taking it for gone would
+                    // create the side a second time. It stays pending; its
+                    // ack, its order event or the ack timeout (→ unknown →
+                    // query) settles it.
+                }
                 None => {
                     // Filled or cancelled: until its fills could have arrived,
                     // its quantity still counts.

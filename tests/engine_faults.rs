@@ -1,0 +1,354 @@
+//! Faults over real sockets: the real `gapmm-hot` binary against an in-process
+//! simulator that drops connections, skips a book update, stalls the feed, or
+//! trades against our quotes from a second account. Proves: reconnection with
+//! never more than one order of ours per side on the exchange; an invalid book
+//! (sequence gap) pulls the quotes and quoting resumes after the resubscribe;
+//! a stale feed cancels our orders; a PostOnly order the exchange kills for
+//! crossing is re-placed one tick safer; at the position limit the growing
+//! side is not quoted while the other side is.
+
+mod engine_support;
+mod sim_common;
+
+use engine_support::*;
+use gapmm::sim::{ConnKind, Fault, Levels};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// Bounded sampling of the exchange's open orders (20 per second keeps well
+/// inside the realtime-query rate limit the engine shares).
+fn sample_gap() {
+    std::thread::sleep(Duration::from_millis(50));
+}
+
+fn both_working(e: &Engine) -> Status {
+    e.wait_status("both quotes working", Duration::from_secs(10), |s| {
+        s.live && s.working.0.is_some() && s.working.1.is_some()
+    })
+}
+
+#[test]
+fn reconnects_after_dropped_connections_without_duplicate_orders() {
+    let sim = start_sim(11, 1000, &[]);
+    let mut rest = Rest::new(&sim, KEY, SECRET);
+    let engine = Engine::spawn(&sim, "drops", &[], &[]);
+    both_working(&engine);
+    let mut samples = 0;
+    for round in 0..3 {
+        let before = sim.stats().accepted;
+        for kind in [ConnKind::Public, ConnKind::Private, ConnKind::Trade] {
+            sim.fault(Fault::Drop(kind)).unwrap();
+        }
+        let t = Instant::now();
+        loop {
+            let open = rest.open_orders();
+            samples += 1;
+            let (b, s) = per_side(&open);
+            assert!(b <= 1 && s <= 1, "round {round}: duplicate orders {open:?}");
+            // All three connections came back and both sides work again.
+            if sim.stats().accepted >= before + 3
+                && (b, s) == (1, 1)
+                && t.elapsed() > Duration::from_millis(300)
+            {
+                break;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(15),
+                "round {round}: not back to one order per side: {open:?}\n{}",
+                engine.stderr_text()
+            );
+            sample_gap();
+        }
+    }
+    // Keep watching for a while after the last reconnect: a duplicate created
+    // by a reconnect race would stay on the book.
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(2) {
+        let open = rest.open_orders();
+        let (b, s) = per_side(&open);
+        assert!(b <= 1 && s <= 1, "duplicate orders {open:?}");
+        samples += 1;
+        sample_gap();
+    }
+    assert!(samples > 20);
+    let fin = engine.interrupt(Duration::from_secs(30));
+    assert!(fin.status.success(), "{}", fin.stderr);
+    assert!(rest.open_orders().is_empty());
+}
+
+fn cancels_since<'a>(j: &'a [Value], from: usize, side: &str) -> Vec<&'a Value> {
+    j[from.min(j.len())..]
+        .iter()
+        .filter(|r| r["t"] == "cancel" && r["side"] == side)
+        .collect()
+}
+
+#[test]
+fn an_invalid_book_pulls_the_quotes_and_a_stale_feed_cancels_them() {
+    let sim = start_sim(12, 1000, &[]);
+    let mut rest = Rest::new(&sim, KEY, SECRET);
+    // A large position limit: no cancel can come from the limit.
+    let engine = Engine::spawn(
+        &sim,
+        "book",
+        &["--max-position", "1", "--stale-ms", "1000"],
+        &[],
+    );
+    both_working(&engine);
+    let j0 = engine.journal();
+    assert!(
+        of_type(&j0, "cancel").is_empty(),
+        "cancels before any fault: {j0:?}"
+    );
+
+    // Sequence gap: the engine pulls both quotes, resubscribes, and quotes
+    // again once the fresh snapshot arrives.
+    let mark = j0.len();
+    sim.fault(Fault::SkipU).unwrap();
+    let t = Instant::now();
+    loop {
+        let j = engine.journal();
+        let pulled = ["Buy", "Sell"]
+            .iter()
+            .all(|s| !cancels_since(&j, mark, s).is_empty());
+        if pulled {
+            let last_cancel = j.iter().rposition(|r| r["t"] == "cancel").unwrap();
+            let recreated = ["Buy", "Sell"].iter().all(|s| {
+                j[last_cancel..]
+                    .iter()
+                    .any(|r| r["t"] == "create" && r["side"] == *s)
+            });
+            if recreated && per_side(&rest.open_orders()) == (1, 1) {
+                break;
+            }
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "after the sequence gap: pulled={pulled}, journal tail {:?}",
+            &j[mark.min(j.len())..]
+        );
+        sample_gap();
+    }
+
+    // Stale feed: no market data for 4 s with --stale-ms 1000 → our orders
+    // are cancelled while the stall lasts, and come back after it.
+    let stall = Duration::from_secs(4);
+    sim.fault(Fault::Stall(stall)).unwrap();
+    let t = Instant::now();
+    loop {
+        let open = rest.open_orders();
+        if open.is_empty() {
+            break;
+        }
+        assert!(
+            t.elapsed() < stall - Duration::from_millis(500),
+            "orders still open {:?} after {:?} without market data",
+            open,
+            t.elapsed()
+        );
+        sample_gap();
+    }
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "pulled before the feed was stale"
+    );
+    // Lines still queued from before the stall are skipped by time.
+    let back = engine.wait_status(
+        "quotes back after the stall",
+        Duration::from_secs(15),
+        |s| t.elapsed() >= stall && s.live && s.working.0.is_some() && s.working.1.is_some(),
+    );
+    assert_eq!(per_side(&rest.open_orders()), (1, 1), "{back:?}");
+    let fin = engine.interrupt(Duration::from_secs(30));
+    assert!(fin.status.success(), "{}", fin.stderr);
+}
+
+/// Freezes the market (stall), waits until our orders stop moving, and returns
+/// them with the exchange's book.
+fn frozen(sim: &gapmm::sim::SimHandle, rest: &mut Rest, stall: Duration) -> (Vec<Open>, Levels) {
+    sim.fault(Fault::Stall(stall)).unwrap();
+    let t = Instant::now();
+    loop {
+        let a = rest.open_orders();
+        let (bids, asks) = book(sim, 1000);
+        let b = rest.open_orders();
+        if a == b && per_side(&a) == (1, 1) {
+            return (a, (bids, asks));
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "orders kept moving: {a:?} {b:?}"
+        );
+        sample_gap();
+    }
+}
+
+#[test]
+fn a_post_only_order_killed_for_crossing_is_replaced_one_tick_safer() {
+    let sim = start_sim(13, 1000, &[]);
+    let mut rest = Rest::new(&sim, KEY, SECRET);
+    let mut taker = Rest::new(&sim, TAKER_KEY, TAKER_SECRET);
+    let engine = Engine::spawn(
+        &sim,
+        "postonly",
+        &["--gamma", "0", "--stale-ms", "60000"],
+        &[],
+    );
+    both_working(&engine);
+    // Blind the engine (no public data) and let its orders catch up with its
+    // targets (the rate budget may hold amends back for a moment).
+    let stall = Duration::from_secs(10);
+    let (mut open, (mut bids, _)) = frozen(&sim, &mut rest, stall);
+    for _ in 0..4 {
+        let s = engine.wait_status("a status line", Duration::from_secs(3), |_| true);
+        let bid = open.iter().find(|o| o.side == "Buy").map(|o| o.price);
+        if s.quote == s.working && s.working.0 == bid {
+            break;
+        }
+        (open, (bids, _)) = frozen(&sim, &mut rest, stall);
+    }
+    let ours = open.iter().find(|o| o.side == "Buy").unwrap().clone();
+    // Sell into our bid, two ticks through it, with more than the whole bid
+    // side down there: our bid fills (as maker) and the rest of the sell order
+    // rests at `q`. The engine, still seeing the old book, re-creates its bid
+    // at the price it wants, which now crosses that ask.
+    let q = ours.price - 2;
+    let qty: i64 = bids
+        .iter()
+        .filter(|(px, _)| *px >= q)
+        .map(|(_, q)| q)
+        .sum::<i64>()
+        + 1000;
+    let r = taker.limit("Sell", q, qty, "GTC", "taker-sweep-1");
+    assert_eq!(r["retCode"], 0, "{r}");
+
+    let t = Instant::now();
+    let (killed, replaced) = loop {
+        let j = engine.journal();
+        let filled = j
+            .iter()
+            .any(|r| r["t"] == "fill" && r["order_id"] == ours.order_id.as_str());
+        // Creates of ours after the fill that the exchange cancelled without
+        // a cancel request from us (PostOnly kills) …
+        let killed: Vec<(String, i64)> = j
+            .iter()
+            .filter(|r| r["t"] == "create" && r["side"] == "Buy")
+            .filter_map(|c| {
+                let link = c["link_id"].as_str()?;
+                let price = c["price_ticks"].as_i64()?;
+                let cancelled = j.iter().any(|r| {
+                    r["t"] == "order" && r["link_id"] == link && r["status"] == "Cancelled"
+                });
+                let by_us = j.iter().any(|r| r["t"] == "cancel" && r["link_id"] == link);
+                (price >= q && cancelled && !by_us).then(|| (link.to_string(), price))
+            })
+            .collect();
+        // … then a bid re-placed below the resting ask, working on the exchange.
+        let working = rest
+            .open_orders()
+            .into_iter()
+            .find(|o| o.side == "Buy" && o.price < q);
+        if let (true, Some(first), Some(w)) = (filled, killed.first(), working) {
+            let created_after = j
+                .iter()
+                .skip_while(|r| r["link_id"] != first.0.as_str())
+                .any(|r| r["t"] == "create" && r["link_id"] == w.link_id.as_str());
+            if created_after {
+                break (first.clone(), w.price);
+            }
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(6),
+            "no PostOnly kill and re-place seen (filled={filled}, killed={killed:?}); journal: {:?}",
+            j.iter().filter(|r| r["t"] != "amend").collect::<Vec<_>>()
+        );
+        sample_gap();
+    };
+    assert!(
+        replaced < killed.1,
+        "re-placed at {replaced}, killed at {}",
+        killed.1
+    );
+    // We never took liquidity.
+    let j = engine.journal();
+    assert!(
+        of_type(&j, "fill").iter().all(|f| f["maker"] != false),
+        "a fill of ours was a taker fill"
+    );
+    let fin = engine.interrupt(Duration::from_secs(30));
+    assert!(fin.status.success(), "{}", fin.stderr);
+    assert!(rest.open_orders().is_empty());
+}
+
+#[test]
+fn at_the_position_limit_only_the_reducing_side_is_quoted() {
+    let sim = start_sim(14, 200, &[]);
+    let mut rest = Rest::new(&sim, KEY, SECRET);
+    let mut taker = Rest::new(&sim, TAKER_KEY, TAKER_SECRET);
+    // One quote of 0.001 is the whole limit.
+    let engine = Engine::spawn(
+        &sim,
+        "limit",
+        &["--max-position", "0.001", "--min-order-size", "0.001"],
+        &[],
+    );
+    both_working(&engine);
+    let stall = Duration::from_millis(1500);
+    let (open, (bids, _)) = frozen(&sim, &mut rest, stall);
+    let ours = open.iter().find(|o| o.side == "Buy").unwrap().clone();
+    // Sell into our bid (immediate-or-cancel: nothing of the taker rests).
+    let qty: i64 = bids
+        .iter()
+        .filter(|(px, _)| *px >= ours.price)
+        .map(|(_, q)| q)
+        .sum();
+    let r = taker.limit("Sell", ours.price, qty, "IOC", "taker-hit-1");
+    assert_eq!(r["retCode"], 0, "{r}");
+    engine.wait_status("position at the limit", Duration::from_secs(5), |s| {
+        s.pos == 1000
+    });
+    let long = rest.btc_lots();
+
+    // While long at the limit (until our ask fills), no bid of ours may work,
+    // and the ask keeps quoting — through the stall and after the market resumes.
+    // The wallet is read after the orders: a bid placed after our ask filled
+    // shows a smaller balance there (the simulator applies requests in order).
+    let t = Instant::now();
+    let (mut with_ask, mut n) = (0, 0);
+    while t.elapsed() < stall + Duration::from_secs(2) {
+        let open = rest.open_orders();
+        if rest.btc_lots() < long {
+            break;
+        }
+        let (b, s) = per_side(&open);
+        assert_eq!(b, 0, "a bid works at the position limit: {open:?}");
+        with_ask += s;
+        n += 1;
+        sample_gap();
+    }
+    assert!(n >= 5, "too few samples at the limit ({n})");
+    assert!(
+        with_ask * 2 >= n,
+        "the reducing side quoted in only {with_ask} of {n} samples"
+    );
+    // The engine never sent a bid while at the limit.
+    let j = engine.journal();
+    let fill_at = j
+        .iter()
+        .position(|r| r["t"] == "fill" && r["side"] == "Buy")
+        .unwrap();
+    let sold_at = j
+        .iter()
+        .position(|r| r["t"] == "fill" && r["side"] == "Sell")
+        .unwrap_or(j.len());
+    let bids_sent: Vec<_> = j[fill_at..sold_at]
+        .iter()
+        .filter(|r| matches!(r["t"].as_str(), Some("create" | "amend")) && r["side"] == "Buy")
+        .collect();
+    assert!(
+        bids_sent.is_empty(),
+        "bid requests at the limit: {bids_sent:?}"
+    );
+    let fin = engine.interrupt(Duration::from_secs(30));
+    assert!(fin.status.success(), "{}", fin.stderr);
+}
