@@ -1,6 +1,7 @@
 //! Behaviour of the simulated exchange core, driven directly with synthetic
 //! time on a Quiet market (the tests place all liquidity themselves).
 
+mod common;
 use std::collections::BTreeMap;
 
 use gapmm::ids::Category;
@@ -740,14 +741,12 @@ fn synthetic_rate_is_honoured() {
 
 #[test]
 fn replay_reproduces_the_recorded_books() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/2024-12-01_XRPUSDT_ob500.data.zip"
-    );
+    let path = common::bybit("real/2024-12-01_XRPUSDT_ob500.data.zip");
+    let path = path.as_path();
     let cfg = ExchangeConfig::standard(
         1,
         MarketModel::Replay(ReplayConfig {
-            path: path.into(),
+            path: path.to_path_buf(),
             symbol: "XRPUSDT".into(),
             category: LIN,
             speed: 0.0,
@@ -799,14 +798,12 @@ fn replay_reproduces_the_recorded_books() {
 
 #[test]
 fn replay_at_recorded_speed_waits_for_the_clock() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/2024-12-01_XRPUSDT_ob500.data.zip"
-    );
+    let path = common::bybit("real/2024-12-01_XRPUSDT_ob500.data.zip");
+    let path = path.as_path();
     let cfg = ExchangeConfig::standard(
         1,
         MarketModel::Replay(ReplayConfig {
-            path: path.into(),
+            path: path.to_path_buf(),
             symbol: "XRPUSDT".into(),
             category: LIN,
             speed: 1.0,
@@ -825,14 +822,12 @@ fn replay_at_recorded_speed_waits_for_the_clock() {
 
 #[test]
 fn a_client_order_resting_in_a_replayed_book_fills_by_queue() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/2024-12-01_XRPUSDT_ob500.data.zip"
-    );
+    let path = common::bybit("real/2024-12-01_XRPUSDT_ob500.data.zip");
+    let path = path.as_path();
     let cfg = ExchangeConfig::standard(
         1,
         MarketModel::Replay(ReplayConfig {
-            path: path.into(),
+            path: path.to_path_buf(),
             symbol: "XRPUSDT".into(),
             category: LIN,
             speed: 0.0,

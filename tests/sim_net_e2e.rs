@@ -3,6 +3,7 @@
 //! own book over 100k messages; PostOnly orders over REST and WS trade produce the matching private
 //! events; a replayed recording reproduces the recording's book.
 
+mod common;
 mod sim_common;
 
 use gapmm::book::{Book, BookConfig};
@@ -311,11 +312,9 @@ fn replaying_the_xrpusdt_recording_reproduces_its_book() {
 
 fn shared_recording() -> std::path::PathBuf {
     let p = std::env::var("GAPMM_XRP_RECORDING").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/2024-12-01_XRPUSDT_ob500.data.zip"
-        )
-        .to_string()
+        common::bybit("real/2024-12-01_XRPUSDT_ob500.data.zip")
+            .display()
+            .to_string()
     });
     let p = std::path::PathBuf::from(p);
     assert!(
