@@ -16,6 +16,10 @@
 //!   it on every read attempt, ~0.6 µs at 16 KiB vs ~1.65 µs at the default
 //!   128 KiB (crate-stack.md §5.6), which is also why it must only be called
 //!   after readiness.
+//! * Because a short read ends the drain, a peer close that arrives in the
+//!   same readiness event as the last data is not read here: the caller must
+//!   treat an event with `is_read_closed()` or `is_error()` as a lost
+//!   connection (the engine's stages do). This saves one `recv` per drain.
 //! * [`WsConn::send_text`] does not go through tungstenite's `Message` API,
 //!   which needs an owned `Utf8Bytes` (one allocation + copy per message, plus
 //!   a second copy into tungstenite's write buffer). It masks the caller's
