@@ -131,6 +131,8 @@ pub struct OrderStage {
     board: Arc<Board>,
     wire: Vec<u8>,
     rx: Vec<u8>,
+    /// `(offset, len)` of each frame of the current drain inside `rx`.
+    frames: Vec<(usize, usize)>,
     queue: [Option<Action>; QUEUE],
     queued: usize,
     pending: [Option<Pending>; PENDING],
@@ -207,6 +209,25 @@ fn wire_amend(a: &AmendReq) -> Amend {
     }
 }
 
+/// Copies every frame one drain delivers into `rx`, recording each frame's
+/// `(offset, len)` in `frames`: the decoders need `&mut` bytes and the order
+/// manager's reaction needs `&mut self`, so frames cannot be handled inside
+/// the read callback. Both buffers are sized at start-up; an unusually large
+/// burst grows them (an allocation) rather than drop a frame, because a lost
+/// `order` or `execution` push would be lost state.
+fn drain_into(
+    ws: &mut WsConn,
+    rx: &mut Vec<u8>,
+    frames: &mut Vec<(usize, usize)>,
+) -> Result<usize, crate::net::NetError> {
+    rx.clear();
+    frames.clear();
+    ws.read_frames(|f| {
+        frames.push((rx.len(), f.len()));
+        rx.extend_from_slice(f);
+    })
+}
+
 impl OrderStage {
     /// Builds the stage. `oms` must already hold the start-up state
     /// (adopted open orders, position, recovered journal).
@@ -276,6 +297,7 @@ impl OrderStage {
             board,
             wire: Vec::with_capacity(8 * 1024),
             rx: Vec::with_capacity(256 * 1024),
+            frames: Vec::with_capacity(256),
             queue,
             queued,
             pending: [None; PENDING],
@@ -626,19 +648,7 @@ impl OrderStage {
         let Some(trade) = self.trade.as_mut() else {
             return;
         };
-        let rx = &mut self.rx;
-        let mut frames = [(0usize, 0usize); 16];
-        let mut nf = 0usize;
-        // Copy frames into the receive buffer first: decoding needs `&mut`
-        // bytes and the manager's reaction needs `&mut self`.
-        rx.clear();
-        let r = trade.ws().read_frames(|f| {
-            if nf < frames.len() && rx.len() + f.len() <= rx.capacity() {
-                frames[nf] = (rx.len(), f.len());
-                rx.extend_from_slice(f);
-                nf += 1;
-            }
-        });
+        let r = drain_into(trade.ws(), &mut self.rx, &mut self.frames);
         if let Err(e) = r {
             let _ = trade.lost(e, Instant::now());
             self.trade_authed = false;
@@ -646,7 +656,8 @@ impl OrderStage {
             let acts = self.oms.on_disconnect(Link::Trade, now);
             Self::enqueue(&mut self.queue, &mut self.queued, acts);
         }
-        for &(off, len) in &frames[..nf] {
+        for k in 0..self.frames.len() {
+            let (off, len) = self.frames[k];
             let t_ack = self.clock.stamp();
             let now = self.now_ns();
             let mut buf = std::mem::take(&mut self.rx);
@@ -716,17 +727,7 @@ impl OrderStage {
     }
 
     fn read_private(&mut self) {
-        let rx = &mut self.rx;
-        let mut frames = [(0usize, 0usize); 32];
-        let mut nf = 0usize;
-        rx.clear();
-        let r = self.private.ws().read_frames(|f| {
-            if nf < frames.len() && rx.len() + f.len() <= rx.capacity() {
-                frames[nf] = (rx.len(), f.len());
-                rx.extend_from_slice(f);
-                nf += 1;
-            }
-        });
+        let r = drain_into(self.private.ws(), &mut self.rx, &mut self.frames);
         if let Err(e) = r {
             let _ = self.private.lost(e, Instant::now());
             self.private_ready = false;
@@ -734,7 +735,8 @@ impl OrderStage {
             let acts = self.oms.on_disconnect(Link::Private, now);
             Self::enqueue(&mut self.queue, &mut self.queued, acts);
         }
-        for &(off, len) in &frames[..nf] {
+        for k in 0..self.frames.len() {
+            let (off, len) = self.frames[k];
             let t_in = self.clock.stamp();
             let now = self.now_ns();
             let mut buf = std::mem::take(&mut self.rx);
