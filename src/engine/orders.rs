@@ -1057,33 +1057,9 @@ impl Stage for OrderStage {
             self.run_shutdown();
             return true;
         }
-        let wall = Instant::now();
         let mut worked = false;
-        // Connections.
-        if let Some(trade) = self.trade.as_mut() {
-            if let ConnEvent::Opened = trade.drive(wall) {
-                let mut auth = Vec::new();
-                self.trade_codec
-                    .write_auth(&mut auth, ExchMs(wall_ms().0 + 10_000), None);
-                if let Err(e) = trade.ws().send_text(&auth) {
-                    let _ = trade.lost(e, wall);
-                }
-                inc(&self.board.orders.reconnects);
-            }
-        }
-        if let ConnEvent::Opened = self.private.drive(wall) {
-            let mut auth = Vec::new();
-            write_auth_request(
-                &mut auth,
-                &self.creds.signer(),
-                ExchMs(wall_ms().0 + 10_000),
-                None,
-            );
-            if let Err(e) = self.private.ws().send_text(&auth) {
-                let _ = self.private.lost(e, wall);
-            }
-        }
-        // Targets: act on the newest only.
+        // Targets first, sent at once: connection upkeep and the manager's
+        // timers come after, off the tick-to-wire path. Act on the newest only.
         let mut latest = None;
         while let Ok(t) = self.targets.pop() {
             latest = Some(t);
@@ -1113,6 +1089,36 @@ impl Stage for OrderStage {
             }
             worked = true;
         }
+        if self.fresh && self.queued > 0 {
+            self.dispatch();
+        }
+        let wall = Instant::now();
+        // Connections.
+        if let Some(trade) = self.trade.as_mut() {
+            if let ConnEvent::Opened = trade.drive(wall) {
+                let mut auth = Vec::new();
+                self.trade_codec
+                    .write_auth(&mut auth, ExchMs(wall_ms().0 + 10_000), None);
+                if let Err(e) = trade.ws().send_text(&auth) {
+                    let _ = trade.lost(e, wall);
+                }
+                inc(&self.board.orders.reconnects);
+            }
+        }
+        if let ConnEvent::Opened = self.private.drive(wall) {
+            let mut auth = Vec::new();
+            write_auth_request(
+                &mut auth,
+                &self.creds.signer(),
+                ExchMs(wall_ms().0 + 10_000),
+                None,
+            );
+            if let Err(e) = self.private.ws().send_text(&auth) {
+                let _ = self.private.lost(e, wall);
+            }
+        }
+        // Timers after the send: they are not on the tick-to-wire path.
+        let now = self.now_ns();
         let acts = self.oms.on_tick(now);
         Self::enqueue(&mut self.queue, &mut self.queued, acts);
         if self.queued > 0 {
