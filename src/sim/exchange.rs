@@ -312,16 +312,44 @@ pub struct PublicOut {
     pub range: Range<usize>,
 }
 
-/// Public frames produced since the last drain, in one reused byte buffer.
-#[derive(Debug, Clone, Default)]
-pub struct PublicBatch {
+/// Frames produced since the last drain, back to back in one reused byte
+/// buffer, with one metadata entry per frame ([`PublicBatch`], [`PrivateBatch`]).
+#[derive(Debug, Clone)]
+pub struct FrameBatch<T> {
     /// All frames back to back.
     pub bytes: Vec<u8>,
     /// One entry per frame.
-    pub items: Vec<PublicOut>,
+    pub items: Vec<T>,
 }
 
-impl PublicBatch {
+impl<T> Default for FrameBatch<T> {
+    fn default() -> Self {
+        FrameBatch {
+            bytes: Vec::new(),
+            items: Vec::new(),
+        }
+    }
+}
+
+/// A frame's place in [`FrameBatch::bytes`].
+pub trait Framed {
+    /// Byte range of the frame.
+    fn range(&self) -> Range<usize>;
+}
+
+impl Framed for PublicOut {
+    fn range(&self) -> Range<usize> {
+        self.range.clone()
+    }
+}
+
+impl Framed for PrivateOut {
+    fn range(&self) -> Range<usize> {
+        self.range.clone()
+    }
+}
+
+impl<T: Framed> FrameBatch<T> {
     /// Empties the batch, keeping capacity.
     pub fn clear(&mut self) {
         self.bytes.clear();
@@ -337,20 +365,22 @@ impl PublicBatch {
     }
     /// The bytes of frame `i` (empty if out of range).
     pub fn frame(&self, i: usize) -> &[u8] {
-        self.items
-            .get(i)
-            .and_then(|it| self.bytes.get(it.range.clone()))
-            .unwrap_or(&[])
+        self.items.get(i).map(|it| self.bytes_of(it)).unwrap_or(&[])
     }
+    fn bytes_of(&self, it: &T) -> &[u8] {
+        self.bytes.get(it.range()).unwrap_or(&[])
+    }
+}
+
+/// Public frames produced since the last drain.
+pub type PublicBatch = FrameBatch<PublicOut>;
+
+impl PublicBatch {
     /// (topic, frame, update id) for every frame.
     pub fn iter(&self) -> impl Iterator<Item = (TopicId, &[u8], Option<u64>)> + '_ {
-        self.items.iter().map(|it| {
-            (
-                it.topic,
-                self.bytes.get(it.range.clone()).unwrap_or(&[]),
-                it.update_id,
-            )
-        })
+        self.items
+            .iter()
+            .map(|it| (it.topic, self.bytes_of(it), it.update_id))
     }
 }
 
@@ -383,37 +413,14 @@ pub struct PrivateOut {
 }
 
 /// Private frames produced since the last drain.
-#[derive(Debug, Clone, Default)]
-pub struct PrivateBatch {
-    /// All frames back to back.
-    pub bytes: Vec<u8>,
-    /// One entry per frame.
-    pub items: Vec<PrivateOut>,
-}
+pub type PrivateBatch = FrameBatch<PrivateOut>;
 
 impl PrivateBatch {
-    /// Empties the batch, keeping capacity.
-    pub fn clear(&mut self) {
-        self.bytes.clear();
-        self.items.clear();
-    }
-    /// Number of frames.
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-    /// Whether there are no frames.
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
     /// (uid, topic, frame) for every frame.
     pub fn iter(&self) -> impl Iterator<Item = (u64, PrivateTopic, &[u8])> + '_ {
-        self.items.iter().map(|it| {
-            (
-                it.uid,
-                it.topic,
-                self.bytes.get(it.range.clone()).unwrap_or(&[]),
-            )
-        })
+        self.items
+            .iter()
+            .map(|it| (it.uid, it.topic, self.bytes_of(it)))
     }
 }
 
