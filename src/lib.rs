@@ -5,6 +5,7 @@
 //! reads).
 //!
 //! - [`units`], [`ids`], [`time`]: integer ticks and lots, inline identifiers, timestamps.
+//! - [`limits`]: Bybit's default per-UID request limits.
 //! - [`codec`]: sans-I/O Bybit v5 codecs (public WS, private WS, WS trade, REST, signing).
 //! - [`oms`]: the order manager (per-side order state machine, rate budget, journal).
 //! - [`book`]: tick-indexed L2 book with occupancy bitsets.
@@ -21,6 +22,7 @@ pub mod book;
 pub mod codec;
 pub mod engine;
 pub mod ids;
+pub mod limits;
 pub mod net;
 pub mod oms;
 pub mod replay;

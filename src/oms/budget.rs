@@ -111,11 +111,20 @@ impl RateLimits {
     /// combined cap of 20 order mutations per second, 4 reserved for cancels
     /// and 2 more for amends.
     pub fn bybit_default(category: Category) -> RateLimits {
-        let per_sec = match category {
-            // create, amend, cancel, cancel-all, create-batch, amend-batch, cancel-batch, query
-            Category::Linear => [10, 10, 10, 10, 10, 10, 10, 50],
-            Category::Spot => [20, 10, 20, 20, 20, 20, 20, 50],
-        };
+        use crate::limits::{default_limit, Endpoint as Bybit};
+        let per_sec = Endpoint::ALL.map(|ep| {
+            let bybit = match ep {
+                Endpoint::Create => Bybit::Create,
+                Endpoint::Amend => Bybit::Amend,
+                Endpoint::Cancel => Bybit::Cancel,
+                Endpoint::CancelAll => Bybit::CancelAll,
+                Endpoint::CreateBatch => Bybit::CreateBatch,
+                Endpoint::AmendBatch => Bybit::AmendBatch,
+                Endpoint::CancelBatch => Bybit::CancelBatch,
+                Endpoint::Query => Bybit::Realtime,
+            };
+            default_limit(bybit, Some(category))
+        });
         RateLimits {
             per_sec,
             combined_per_sec: 20,
