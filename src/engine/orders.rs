@@ -927,26 +927,33 @@ impl OrderStage {
 
     /// Blocking open-order query on the control connection (rare path; allocates).
     fn query_open_orders(&mut self) {
-        let mut req = Vec::new();
-        if self
-            .rest_codec
-            .order_realtime(&mut req, wall_ms(), &self.inst, true, None)
-            .is_err()
-        {
-            return;
-        }
-        let body = match self.rest.request_blocking(&req, CONTROL_TIMEOUT) {
-            Ok(resp) => resp.body.to_vec(),
-            Err(_) => return,
-        };
-        let mut body = body;
-        let Ok(page) = self.rest_dec.decode_orders(&mut body, &self.inst) else {
+        let Some(orders) = self.fetch_open_orders() else {
             return;
         };
-        let events: Vec<OrderEvent> = page.orders.iter().map(order_event).collect();
+        let events: Vec<OrderEvent> = orders.iter().map(order_event).collect();
         let now = self.now_ns();
         let acts = self.oms.on_open_orders(&events, wall_ms(), now);
         Self::enqueue(&mut self.queue, &mut self.queued, acts);
+    }
+
+    /// The exchange's open orders for the instrument (blocking; `None` on any failure).
+    fn fetch_open_orders(&mut self) -> Option<Vec<OrderUpdate>> {
+        let mut req = Vec::new();
+        self.rest_codec
+            .order_realtime(&mut req, wall_ms(), &self.inst, true, None)
+            .ok()?;
+        let mut body = self
+            .rest
+            .request_blocking(&req, CONTROL_TIMEOUT)
+            .ok()?
+            .body
+            .to_vec();
+        Some(
+            self.rest_dec
+                .decode_orders(&mut body, &self.inst)
+                .ok()?
+                .orders,
+        )
     }
 
     /// Blocking cancel-all on the control connection (shutdown / fatal).
@@ -964,19 +971,9 @@ impl OrderStage {
 
     /// Whether the exchange still lists open orders of ours (blocking).
     fn ours_open(&mut self) -> Option<usize> {
-        let mut req = Vec::new();
-        self.rest_codec
-            .order_realtime(&mut req, wall_ms(), &self.inst, true, None)
-            .ok()?;
-        let mut body = self
-            .rest
-            .request_blocking(&req, CONTROL_TIMEOUT)
-            .ok()?
-            .body
-            .to_vec();
-        let page = self.rest_dec.decode_orders(&mut body, &self.inst).ok()?;
+        let orders = self.fetch_open_orders()?;
         Some(
-            page.orders
+            orders
                 .iter()
                 .filter(|o| crate::oms::is_ours(&o.order_link_id))
                 .count(),
