@@ -77,6 +77,10 @@ struct Args {
     /// Multiply Bybit's default per-UID rate limits.
     #[arg(long, default_value_t = 1)]
     rate_limit_scale: u32,
+    /// Benchmark only: poll sockets without sleeping (spins one core), so a client's `write` does
+    /// not pay for waking the simulator, as against a remote exchange.
+    #[arg(long)]
+    busy_poll: bool,
     /// Start the built-in echo client (WS trade) on this linear symbol's orderbook.50 topic.
     #[arg(long)]
     echo: Option<String>,
@@ -155,6 +159,7 @@ fn run() -> Result<(), String> {
     cfg.tls = a.tls;
     cfg.pace = parse_pace(&a.pace)?;
     cfg.rate_limit_scale = a.rate_limit_scale;
+    cfg.busy_poll = a.busy_poll;
     install_signals();
     let sim = Sim::start(cfg).map_err(|e| e.to_string())?;
     println!("gapmm-sim listening");

@@ -222,6 +222,16 @@ pub struct EngineArgs {
         default_value = "200"
     )]
     pub sim_rate: String,
+    /// Simulator only, benchmark only: the embedded simulator busy-polls its
+    /// core instead of sleeping, so a request's `write` does not include waking
+    /// it (see tuning.md). Burns a core; never needed to trade.
+    #[arg(
+        global = true,
+        long = "sim-busy-poll",
+        env = "GAPMM_SIM_BUSY_POLL",
+        default_value_t = false
+    )]
+    pub sim_busy_poll: bool,
 }
 
 /// What was wrong with the configuration: the variable and the reason.
@@ -320,6 +330,8 @@ pub struct Config {
     pub sim_seed: u64,
     /// Simulator event rate.
     pub sim_rate: u32,
+    /// The embedded simulator busy-polls (benchmark only).
+    pub sim_busy_poll: bool,
 }
 
 fn parse_num<T: std::str::FromStr>(var: &'static str, v: &str) -> Result<T, ConfigError>
@@ -529,6 +541,7 @@ impl Config {
             },
             sim_seed: parse_num("GAPMM_SIM_SEED", &a.sim_seed)?,
             sim_rate: parse_num("GAPMM_SIM_RATE", &a.sim_rate)?,
+            sim_busy_poll: a.sim_busy_poll,
         })
     }
 }

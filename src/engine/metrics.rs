@@ -29,8 +29,11 @@ pub enum Hop {
     Apply,
     /// Book applied → quote computed (crosses the feed→strategy ring when split).
     Quote,
-    /// Quote computed → request bytes written (crosses the strategy→order ring when split).
-    Send,
+    /// Quote computed → request encoded and signed (crosses the strategy→order ring when split,
+    /// includes the order manager's decision).
+    Encode,
+    /// Request encoded → request bytes written (the socket `write`).
+    Write,
     /// Frame read → request bytes written: the tick-to-wire figure.
     TickToWire,
     /// Request written → ack (WS trade / REST response) received.
@@ -43,18 +46,19 @@ pub enum Hop {
 
 impl Hop {
     /// Every hop, in pipeline order.
-    pub const ALL: [Hop; 8] = [
+    pub const ALL: [Hop; 9] = [
         Hop::Parse,
         Hop::Apply,
         Hop::Quote,
-        Hop::Send,
+        Hop::Encode,
+        Hop::Write,
         Hop::TickToWire,
         Hop::Ack,
         Hop::Confirm,
         Hop::FillLag,
     ];
     /// Number of hops.
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 9;
 
     /// Short name used in reports and file names.
     pub const fn name(self) -> &'static str {
@@ -62,7 +66,8 @@ impl Hop {
             Hop::Parse => "parse",
             Hop::Apply => "apply",
             Hop::Quote => "quote",
-            Hop::Send => "send",
+            Hop::Encode => "encode",
+            Hop::Write => "write",
             Hop::TickToWire => "tick_to_wire",
             Hop::Ack => "ack",
             Hop::Confirm => "confirm",

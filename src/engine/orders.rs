@@ -9,7 +9,7 @@
 //!
 //! Contract (steady state, WS transport): no allocation (request and receive
 //! buffers are sized at start-up; the codecs write into them), no lock, one
-//! `epoll_wait(0)` per poll, socket I/O only. TSC stamps for the `send`,
+//! `epoll_wait(0)` per poll, socket I/O only. TSC stamps for the `encode`, `write`,
 //! `tick_to_wire`, `ack` and `confirm` hops; monotonic ns for the manager's
 //! timers; wall-clock ms for request timestamps.
 //!
@@ -451,6 +451,7 @@ impl OrderStage {
             Action::CancelAll | Action::QueryOpenOrders => return true,
         };
         let ts = wall_ms();
+        let t_encoded: Tsc;
         let ok = match self.transport {
             OrderTransport::Ws => {
                 let ready =
@@ -516,6 +517,7 @@ impl OrderStage {
                 let Some(trade) = self.trade.as_mut() else {
                     return false;
                 };
+                t_encoded = self.clock.stamp();
                 if let Err(e) = trade.ws().send_text(&self.wire) {
                     let _ = trade.lost(e, Instant::now());
                     self.trade_authed = false;
@@ -573,6 +575,7 @@ impl OrderStage {
                     inc(&self.board.orders.rejects);
                     return true;
                 }
+                t_encoded = self.clock.stamp();
                 if self.rest.send(&self.wire).is_err() {
                     return false;
                 }
@@ -596,7 +599,9 @@ impl OrderStage {
             if let (Some(q), true) = (self.current, self.fresh) {
                 if q.u == u {
                     self.rec
-                        .record(Hop::Send, self.clock.delta_ns(q.t_quoted, t));
+                        .record(Hop::Encode, self.clock.delta_ns(q.t_quoted, t_encoded));
+                    self.rec
+                        .record(Hop::Write, self.clock.delta_ns(t_encoded, t));
                     self.rec
                         .record(Hop::TickToWire, self.clock.delta_ns(q.t_read, t));
                 }

@@ -144,6 +144,7 @@ pub fn setup_venue(cfg: &Config) -> Result<VenueSetup, RunError> {
                     MarketModel::Synthetic(params),
                 ));
                 sc.tls = cfg.sim_tls;
+                sc.busy_poll = cfg.sim_busy_poll;
                 let h = crate::sim::Sim::start(sc)
                     .map_err(|e| err(format!("starting the embedded simulator: {e}")))?;
                 let tls = match h.cert_der() {

@@ -4,7 +4,8 @@
 //! owns the [`Exchange`] (deterministic: requests and market events are applied in the order this
 //! thread sees them). The thread sleeps in `epoll_wait` (mio) until a socket is ready, a command
 //! arrives (mio `Waker`) or a `timerfd` deadline passes (next market event, paced tick, stall end,
-//! delayed response) — it never spins while idle. In the as-fast-as-possible pace it produces market
+//! delayed response) — it never spins while idle, unless the benchmark-only
+//! [`SimConfig::busy_poll`] asks it to (then it polls with a zero timeout). In the as-fast-as-possible pace it produces market
 //! events only while every subscriber's socket accepts writes. Control calls on [`SimHandle`] are
 //! messages to that thread answered over a channel (no shared locks). Allocation happens freely: this
 //! is a test exchange, not the engine's hot path. Time: exchange timestamps are wall-clock ms; the
@@ -79,6 +80,14 @@ pub struct SimConfig {
     pub http_limits: Limits,
     /// Maximum market events applied per wake-up in [`Pace::Natural`].
     pub max_events_per_step: usize,
+    /// Benchmark only: poll sockets without sleeping, spinning the server thread's core.
+    ///
+    /// Off by default (the server sleeps in `epoll_wait`). A write to a loopback socket whose reader
+    /// sleeps also pays for waking that reader (on a virtual machine, an inter-processor interrupt
+    /// through the hypervisor: ~15 µs here). A real exchange is across a NIC, where a client's
+    /// `write` ends at the device queue; this switch gives a client that peer so its own latency can
+    /// be measured without the simulator's wake-up in it.
+    pub busy_poll: bool,
 }
 
 impl SimConfig {
@@ -92,6 +101,7 @@ impl SimConfig {
             rate_limit_scale: 1,
             http_limits: Limits::default(),
             max_events_per_step: 4096,
+            busy_poll: false,
         }
     }
 }
@@ -505,6 +515,7 @@ struct Server {
     trace: u64,
     limits: Limits,
     max_events: usize,
+    busy_poll: bool,
     pub_scratch: PublicBatch,
     priv_scratch: PrivateBatch,
     touched: Vec<usize>,
@@ -672,6 +683,7 @@ impl Server {
             trace: 0,
             limits: cfg.http_limits,
             max_events: cfg.max_events_per_step.max(1),
+            busy_poll: cfg.busy_poll,
             pub_scratch: PublicBatch::default(),
             priv_scratch: PrivateBatch::default(),
             touched: Vec::new(),
@@ -684,14 +696,21 @@ impl Server {
 
     fn run(mut self) {
         let mut events = Events::with_capacity(256);
+        let mut ready: Vec<usize> = Vec::new();
         loop {
-            let timeout = self.arm_next_deadline();
+            // Busy-poll: never sleep and never arm the timer; every deadline is checked against
+            // the clock on each pass by the steps below.
+            let timeout = if self.busy_poll {
+                Some(Duration::ZERO)
+            } else {
+                self.arm_next_deadline()
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     return;
                 }
             }
-            let mut ready: Vec<usize> = Vec::new();
+            ready.clear();
             for ev in events.iter() {
                 match ev.token() {
                     LISTENER => self.accept(),
@@ -703,7 +722,7 @@ impl Server {
             if !self.handle_commands() {
                 return;
             }
-            for i in ready {
+            for &i in &ready {
                 self.service(i);
             }
             self.send_delayed();
