@@ -233,3 +233,57 @@ fn own_frame_encoder_allocates_nothing_where_tungstenite_message_path_allocates(
         "tungstenite path: {tung} allocations for {MEASURED} sends"
     );
 }
+
+/// Kernel transmit stamps and send-path rehearsals stay off the heap: with
+/// stamps on, each request's stamp is read back under the key `tx_key`
+/// predicted, and a rehearsal write to the private loopback link costs no
+/// allocation either.
+#[test]
+fn transmit_stamps_and_rehearsals_allocate_nothing() {
+    let (l, addr) = listener();
+    let h = std::thread::spawn(move || {
+        let s = SrvStream::accept(&l, None);
+        let mut ws = tungstenite::accept(s).unwrap();
+        while let Ok(m) = ws.read() {
+            if let Message::Text(t) = m {
+                ws.send(Message::Text(t)).unwrap();
+            }
+        }
+    });
+    let mut poll = Poll::new().unwrap();
+    let mut c = WsConn::new(endpoint("ws", addr, "/", None), poll.registry(), TOK).unwrap();
+    c.set_tx_timestamps(true);
+    c.connect_blocking(TIMEOUT).unwrap();
+    let mut warm = gapmm::net::warm::WarmLink::open().unwrap();
+    let msg = [b'x'; 300];
+    let mut events = Events::with_capacity(16);
+    let mut matched = 0u64;
+    let mut one = |c: &mut WsConn, poll: &mut Poll, matched: &mut u64| {
+        c.send_text(&msg).unwrap();
+        let key = c.tx_key().expect("stamps on and nothing queued");
+        let deadline = Instant::now() + TIMEOUT;
+        let (mut got, mut stamped) = (0, false);
+        while got == 0 || !stamped {
+            poll.poll(&mut events, Some(Duration::from_millis(100)))
+                .unwrap();
+            c.drain_tx_timestamps(|s| stamped |= s.key == key).unwrap();
+            got += c.read_frames(|_| {}).unwrap();
+            assert!(Instant::now() < deadline, "no echo or no stamp");
+        }
+        assert!(!c.socket_failed());
+        *matched += 1;
+        assert_eq!(warm.send(&msg).unwrap(), 308);
+    };
+    for _ in 0..WARMUP {
+        one(&mut c, &mut poll, &mut matched);
+    }
+    let ((), n) = counted(|| {
+        for _ in 0..MEASURED {
+            one(&mut c, &mut poll, &mut matched);
+        }
+    });
+    c.close();
+    h.join().unwrap();
+    assert_eq!(matched, (WARMUP + MEASURED) as u64);
+    assert_eq!(n, 0, "stamped sends and rehearsals must not allocate");
+}

@@ -1,7 +1,8 @@
 //! The order manager allocates nothing on the hot path: after a warm-up,
 //! 10,000 target/update cycles (targets, acks, order events, fills from both
-//! execution streams, ticks, amends, re-creates, journal encoding) perform
-//! zero heap allocations on the order thread.
+//! execution streams, ticks, amends, re-creates, journal encoding, and a
+//! rehearsal of each decision on a shadow copy) perform zero heap
+//! allocations on the order thread.
 
 mod oms_support;
 mod support_alloc;
@@ -19,10 +20,13 @@ struct Counters {
     amends: usize,
     creates: usize,
     journal_bytes: usize,
+    rehearsed: usize,
+    target_actions: usize,
 }
 
 fn cycles(
     oms: &mut gapmm::oms::Oms,
+    shadow: &mut gapmm::oms::Oms,
     sim: &mut Sim,
     scratch: &mut [gapmm::oms::OrderEvent; SIM_ORDERS],
     from: u64,
@@ -40,7 +44,10 @@ fn cycles(
             Some(bb - (k % 2) as i64)
         };
         let t = tgt(bid, Some(ba + (k % 3) as i64), 3, (bb, ba), k, now);
+        shadow.copy_for_rehearsal(oms);
+        c.rehearsed += shadow.on_target(&t).unwrap().len();
         let acts = copy_actions(oms.on_target(&t).unwrap());
+        c.target_actions += acts.iter().flatten().count();
         for a in acts.iter().flatten() {
             c.actions += 1;
             match a {
@@ -82,17 +89,38 @@ fn no_allocation_after_warm_up() {
         amends: 0,
         creates: 0,
         journal_bytes: 0,
+        rehearsed: 0,
+        target_actions: 0,
     };
-    cycles(&mut oms, &mut sim, &mut scratch, 1, 200, &mut c);
+    let mut shadow = oms.clone();
+    cycles(
+        &mut oms,
+        &mut shadow,
+        &mut sim,
+        &mut scratch,
+        1,
+        200,
+        &mut c,
+    );
 
     let mut c = Counters {
         actions: 0,
         amends: 0,
         creates: 0,
         journal_bytes: 0,
+        rehearsed: 0,
+        target_actions: 0,
     };
     let ((), allocs) = support_alloc::counted(|| {
-        cycles(&mut oms, &mut sim, &mut scratch, 201, 10_000, &mut c);
+        cycles(
+            &mut oms,
+            &mut shadow,
+            &mut sim,
+            &mut scratch,
+            201,
+            10_000,
+            &mut c,
+        );
     });
 
     assert_eq!(allocs, 0, "allocations on the hot path");
@@ -101,5 +129,7 @@ fn no_allocation_after_warm_up() {
     assert!(c.creates > 500, "creates {}", c.creates);
     assert!(oms.stats().fills > 1_000, "{:?}", oms.stats());
     assert!(c.journal_bytes > 100_000);
+    // Every rehearsal decided exactly what the live manager then did.
+    assert_eq!(c.rehearsed, c.target_actions);
     assert_eq!(oms.position().0, sim.position);
 }

@@ -720,3 +720,27 @@ fn spot_defaults_allow_twenty_creates_per_second() {
     let l = gapmm::oms::OmsConfig::new(gapmm::ids::Category::Linear, 1, Lots(10), Lots(1));
     assert_eq!(l.limits.of(gapmm::oms::Endpoint::Create), 10);
 }
+
+#[test]
+fn a_rehearsal_decides_as_the_live_manager_and_leaves_it_untouched() {
+    let mut live = ready(cfg(100));
+    quoted(&mut live, 100, 105, 5);
+    let journal_before = live.journal().len();
+    let mut shadow = ready(cfg(100));
+    shadow.copy_for_rehearsal(&live);
+    let moved = tgt(Some(99), Some(106), 5, (100, 105), 11, 2 * MS);
+    let rehearsed = shadow.on_target(&moved).unwrap().to_vec();
+    assert!(
+        matches!(rehearsed.as_slice(), [Action::AmendBatch { .. }]),
+        "{rehearsed:?}"
+    );
+    // The live manager still has both orders working and journals nothing
+    // for the rehearsal; its own decision on the same target is the same.
+    assert_eq!(live.slot(Side::Buy).state, OrderState::Working);
+    assert_eq!(live.slot(Side::Sell).state, OrderState::Working);
+    assert_eq!(live.journal().len(), journal_before);
+    assert!(shadow.journal().is_empty());
+    let real = live.on_target(&moved).unwrap().to_vec();
+    assert_eq!(real, rehearsed);
+    assert_eq!(live.slot(Side::Buy).state, OrderState::PendingAmend);
+}

@@ -136,6 +136,17 @@ pub struct EngineArgs {
     /// Idle policy of hot threads: spin, yield or park.
     #[arg(global = true, long, env = "GAPMM_IDLE", default_value = "spin")]
     pub idle: String,
+    /// While idle, rehearse the send path (decision, encoding, a framed write
+    /// to a private loopback socket, never to the exchange) every this many
+    /// µs so a real order finds it warm; 0 = off (default). Used with the spin policy
+    /// and the WS order transport.
+    #[arg(
+        global = true,
+        long = "warm-us",
+        env = "GAPMM_WARM_US",
+        default_value = "0"
+    )]
+    pub warm_us: String,
     /// Distance in ticks of the tight quote from the (reservation) mid.
     #[arg(
         global = true,
@@ -306,6 +317,8 @@ pub struct Config {
     pub cores: Option<Vec<usize>>,
     /// Idle policy.
     pub idle: IdlePolicy,
+    /// Send-path rehearsal period (zero = off).
+    pub warm_every: Duration,
     /// Tight edge in ticks.
     pub tight_ticks: u32,
     /// Wide edge in ticks.
@@ -517,6 +530,11 @@ impl Config {
             depth,
             cores,
             idle,
+            warm_every: if idle == IdlePolicy::Spin {
+                Duration::from_micros(parse_num("GAPMM_WARM_US", &a.warm_us)?)
+            } else {
+                Duration::ZERO
+            },
             tight_ticks,
             wide_ticks,
             gamma,

@@ -34,8 +34,12 @@ pub enum Hop {
     Encode,
     /// Request encoded → request bytes written (the socket `write`).
     Write,
-    /// Frame read → request bytes written: the tick-to-wire figure.
+    /// Frame read → request bytes written (`write` returned): the tick-to-wire figure.
     TickToWire,
+    /// Frame read → the kernel handed the request's last byte to the network
+    /// device (its software transmit stamp; see [`crate::net::txstamp`]). On
+    /// loopback, `write` returns only after the receiver's side has run too.
+    TickToTx,
     /// Request written → ack (WS trade / REST response) received.
     Ack,
     /// Request written → private `order` stream confirmation received.
@@ -46,19 +50,20 @@ pub enum Hop {
 
 impl Hop {
     /// Every hop, in pipeline order.
-    pub const ALL: [Hop; 9] = [
+    pub const ALL: [Hop; 10] = [
         Hop::Parse,
         Hop::Apply,
         Hop::Quote,
         Hop::Encode,
         Hop::Write,
         Hop::TickToWire,
+        Hop::TickToTx,
         Hop::Ack,
         Hop::Confirm,
         Hop::FillLag,
     ];
     /// Number of hops.
-    pub const COUNT: usize = 9;
+    pub const COUNT: usize = 10;
 
     /// Short name used in reports and file names.
     pub const fn name(self) -> &'static str {
@@ -69,6 +74,7 @@ impl Hop {
             Hop::Encode => "encode",
             Hop::Write => "write",
             Hop::TickToWire => "tick_to_wire",
+            Hop::TickToTx => "tick_to_tx",
             Hop::Ack => "ack",
             Hop::Confirm => "confirm",
             Hop::FillLag => "fill_lag",

@@ -40,6 +40,8 @@ use crate::engine::status::{inc, set, Board};
 use crate::engine::topology::Stage;
 use crate::ids::{OrderId, OrderLinkId, ReqId, UpdateId};
 use crate::net::http::HttpConn;
+use crate::net::txstamp::realtime_ns;
+use crate::net::warm::WarmLink;
 use crate::net::ws::WsConn;
 use crate::net::Endpoint;
 use crate::oms::{
@@ -85,6 +87,9 @@ pub struct OrderConfig {
     pub quote_qty: Lots,
     /// Backoff seed.
     pub seed: u64,
+    /// Rehearse the send path this often while idle (WS transport; zero =
+    /// never). See [`crate::net::warm`].
+    pub warm_every: Duration,
 }
 
 #[derive(Clone, Copy)]
@@ -96,6 +101,19 @@ struct Pending {
     n: u8,
     t_written: Tsc,
 }
+
+/// A reaction's request waiting for its transmit stamp.
+#[derive(Clone, Copy, Debug)]
+struct TxWait {
+    /// Stamp key of the request's last byte.
+    key: u32,
+    /// Frame read → `write` returned, on the TSC clock.
+    read_to_written_ns: u64,
+    /// `CLOCK_REALTIME` when the `write` returned.
+    written_real_ns: i64,
+}
+
+const TX_WAITS: usize = 8;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Shutdown {
@@ -143,6 +161,12 @@ pub struct OrderStage {
     /// The current target arrived in this poll: requests sent now are its
     /// reaction (tick-to-wire); later sends were held by the manager.
     fresh: bool,
+    /// The fresh target's first request has not been written yet: the
+    /// reaction hops are taken on that one (a reaction's later requests
+    /// follow it by one `write` each).
+    first_unsent: bool,
+    /// Reactions whose request waits for its kernel transmit stamp.
+    tx_waits: [Option<TxWait>; TX_WAITS],
     /// Last valid (best bid, best ask) a target carried.
     touch: Option<(Ticks, Ticks)>,
     awaiting: [Option<Tsc>; 2],
@@ -150,6 +174,50 @@ pub struct OrderStage {
     shutdown_req: Arc<AtomicBool>,
     shutdown: Shutdown,
     last_rotate: Instant,
+    /// Rehearsal: a journal-less copy of the manager, a private loopback
+    /// connection, a request buffer, the period and the last rehearsal.
+    shadow: Oms,
+    warm: Option<WarmLink>,
+    warm_wire: Vec<u8>,
+    warm_every_ns: u64,
+    last_warm: Tsc,
+}
+
+/// Encodes `a` as a WS-trade request into `out`; `None` for actions that are
+/// not WS-trade requests (cancel-all and open-order queries go over REST).
+fn encode_ws(
+    codec: &TradeCodec,
+    out: &mut Vec<u8>,
+    a: &Action,
+    req_id: &ReqId,
+    ts: ExchMs,
+    inst: &InstrumentSpec,
+) -> Option<Result<(), crate::codec::trade::TradeError>> {
+    Some(match *a {
+        Action::Create {
+            side,
+            price,
+            qty,
+            link_id,
+            ..
+        } => codec.create(
+            out,
+            req_id,
+            ts,
+            inst,
+            &NewOrder::post_only(side, price, qty, link_id),
+        ),
+        Action::Amend { req, .. } => codec.amend(out, req_id, ts, inst, &wire_amend(&req)),
+        Action::AmendBatch { reqs, .. } => codec.amend_batch(
+            out,
+            req_id,
+            ts,
+            inst,
+            &[wire_amend(&reqs[0]), wire_amend(&reqs[1])],
+        ),
+        Action::Cancel { order, .. } => codec.cancel(out, req_id, ts, inst, &wire_ref(&order)),
+        Action::CancelAll | Action::QueryOpenOrders => return None,
+    })
 }
 
 fn side_ix(s: Side) -> usize {
@@ -245,10 +313,12 @@ impl OrderStage {
         let poll = Poll::new()?;
         let io = std::io::Error::other;
         let trade = match cfg.transport {
-            OrderTransport::Ws => Some(ManagedWs::new(
-                WsConn::new(cfg.trade_ws, poll.registry(), TRADE).map_err(io)?,
-                cfg.seed ^ 0x51,
-            )),
+            OrderTransport::Ws => {
+                let mut ws = WsConn::new(cfg.trade_ws, poll.registry(), TRADE).map_err(io)?;
+                // Kernel transmit stamps give the `tick_to_tx` hop.
+                ws.set_tx_timestamps(true);
+                Some(ManagedWs::new(ws, cfg.seed ^ 0x51))
+            }
             OrderTransport::Rest => None,
         };
         let private = ManagedWs::new(
@@ -260,6 +330,12 @@ impl OrderStage {
         let clock = Clock::new();
         let origin = clock.stamp();
         let position = oms.position();
+        let shadow = oms.clone();
+        let warm = if cfg.transport == OrderTransport::Ws && !cfg.warm_every.is_zero() {
+            Some(WarmLink::open()?)
+        } else {
+            None
+        };
         // No link is open yet. The manager must not quote before the trade
         // link is authenticated and the private streams are subscribed and
         // reconciled by an open-order query: creates queued before that would
@@ -306,12 +382,19 @@ impl OrderStage {
             qty: cfg.quote_qty,
             current: None,
             fresh: false,
+            first_unsent: false,
+            tx_waits: [None; TX_WAITS],
             touch: None,
             awaiting: [None; 2],
             last_position: position,
             shutdown_req,
             shutdown: Shutdown::Running,
             last_rotate: Instant::now(),
+            shadow,
+            warm,
+            warm_wire: Vec::with_capacity(8 * 1024),
+            warm_every_ns: u64::try_from(cfg.warm_every.as_nanos()).unwrap_or(u64::MAX),
+            last_warm: origin,
         })
     }
 
@@ -472,43 +555,15 @@ impl OrderStage {
                     }
                     _ => self.next_req_id(if reaction { u } else { UpdateId(0) }),
                 };
-                let inst = self.inst;
-                let r = match a {
-                    Action::Create {
-                        side,
-                        price,
-                        qty,
-                        link_id,
-                        ..
-                    } => self.trade_codec.create(
-                        &mut self.wire,
-                        &req_id,
-                        ts,
-                        &inst,
-                        &NewOrder::post_only(side, price, qty, link_id),
-                    ),
-                    Action::Amend { req, .. } => self.trade_codec.amend(
-                        &mut self.wire,
-                        &req_id,
-                        ts,
-                        &inst,
-                        &wire_amend(&req),
-                    ),
-                    Action::AmendBatch { reqs, .. } => self.trade_codec.amend_batch(
-                        &mut self.wire,
-                        &req_id,
-                        ts,
-                        &inst,
-                        &[wire_amend(&reqs[0]), wire_amend(&reqs[1])],
-                    ),
-                    Action::Cancel { order, .. } => self.trade_codec.cancel(
-                        &mut self.wire,
-                        &req_id,
-                        ts,
-                        &inst,
-                        &wire_ref(&order),
-                    ),
-                    _ => return true,
+                let Some(r) = encode_ws(
+                    &self.trade_codec,
+                    &mut self.wire,
+                    &a,
+                    &req_id,
+                    ts,
+                    &self.inst,
+                ) else {
+                    return true;
                 };
                 if r.is_err() {
                     inc(&self.board.orders.rejects);
@@ -596,18 +651,125 @@ impl OrderStage {
             for s in sides.into_iter().flatten() {
                 self.awaiting[side_ix(s)] = Some(t);
             }
-            if let (Some(q), true) = (self.current, self.fresh) {
+            if let (Some(q), true) = (self.current, self.fresh && self.first_unsent) {
                 if q.u == u {
+                    self.first_unsent = false;
+                    let read_to_written_ns = self.clock.delta_ns(q.t_read, t);
                     self.rec
                         .record(Hop::Encode, self.clock.delta_ns(q.t_quoted, t_encoded));
                     self.rec
                         .record(Hop::Write, self.clock.delta_ns(t_encoded, t));
-                    self.rec
-                        .record(Hop::TickToWire, self.clock.delta_ns(q.t_read, t));
+                    self.rec.record(Hop::TickToWire, read_to_written_ns);
+                    let key = self.trade.as_mut().and_then(|c| c.ws().tx_key());
+                    if let Some(key) = key {
+                        self.await_tx(TxWait {
+                            key,
+                            read_to_written_ns,
+                            written_real_ns: realtime_ns(),
+                        });
+                    }
                 }
             }
         }
         true
+    }
+
+    /// Rehearses a reaction while idle: the manager's decision on a copy of
+    /// its state, the request encoding and a framed `write` of it to the
+    /// private loopback link — the path a real order takes, kept warm. The
+    /// live manager, connections and counters are not touched.
+    fn rehearse(&mut self) {
+        let Some(warm) = self.warm.as_mut() else {
+            return;
+        };
+        let t0 = self.clock.stamp();
+        if self.clock.delta_ns(self.last_warm, t0) < self.warm_every_ns {
+            return;
+        }
+        self.last_warm = t0;
+        let (Some(q), Some(touch)) = (self.current, self.touch) else {
+            return;
+        };
+        self.shadow.copy_for_rehearsal(&self.oms);
+        // One tick wider on both sides: a price change the manager acts on.
+        let target = Target {
+            bid: q.bid.map(|p| Ticks(p.0 - 1)),
+            ask: q.ask.map(|p| Ticks(p.0 + 1)),
+            qty: self.qty,
+            touch,
+            trigger_u: q.u,
+            now: self.clock.delta_ns(self.origin, t0),
+        };
+        let side = if q.bid.is_some() {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let price = q.bid.or(q.ask).unwrap_or(touch.0);
+        let fallback = Action::Create {
+            side,
+            price,
+            qty: self.qty,
+            link_id: OrderLinkId::default(),
+            trigger_u: q.u,
+        };
+        let a = match self.shadow.on_target(&target) {
+            Ok(acts) => acts.first().copied().unwrap_or(fallback),
+            Err(_) => fallback,
+        };
+        let mut req_id = ReqId::default();
+        let _ = req_id.push(b"rehearsal");
+        let encoded = encode_ws(
+            &self.trade_codec,
+            &mut self.warm_wire,
+            &a,
+            &req_id,
+            wall_ms(),
+            &self.inst,
+        );
+        if let Some(Ok(())) = encoded {
+            if warm.send(&self.warm_wire).is_err() {
+                // The private link broke (it never should): stop rehearsing.
+                self.warm = None;
+            }
+        }
+    }
+
+    fn await_tx(&mut self, w: TxWait) {
+        match self.tx_waits.iter_mut().find(|s| s.is_none()) {
+            Some(s) => *s = Some(w),
+            None => {
+                // A stamp that never came must not block the table.
+                self.tx_waits.rotate_left(1);
+                if let Some(last) = self.tx_waits.last_mut() {
+                    *last = Some(w);
+                }
+            }
+        }
+    }
+
+    /// Reads the trade socket's transmit stamps and records `tick_to_tx` for
+    /// the reactions they belong to. Returns whether the socket has failed.
+    fn read_tx_stamps(&mut self) -> bool {
+        let Some(trade) = self.trade.as_mut() else {
+            return false;
+        };
+        let OrderStage { tx_waits, rec, .. } = self;
+        let ws = trade.ws();
+        let _ = ws.drain_tx_timestamps(|st| {
+            for w in tx_waits.iter_mut() {
+                if let Some(x) = w.filter(|x| x.key == st.key) {
+                    // Write return minus the stamp: how long before the
+                    // `write` returned the device took the packet.
+                    let after = u64::try_from(x.written_real_ns.saturating_sub(st.realtime_ns))
+                        .unwrap_or(0);
+                    let ns = x.read_to_written_ns.saturating_sub(after).max(1);
+                    rec.record(Hop::TickToTx, ns);
+                    *w = None;
+                }
+            }
+        });
+        ws.socket_failed()
     }
 
     fn ack(&mut self, p: &Pending, link: OrderLinkId, order_id: OrderId, ret_code: i64, now: u64) {
@@ -1068,6 +1230,7 @@ impl Stage for OrderStage {
         }
         let now = self.now_ns();
         self.fresh = latest.is_some();
+        self.first_unsent = self.fresh;
         if let Some(t) = latest {
             if t.touch_bid.0 > 0 && t.touch_ask.0 > t.touch_bid.0 {
                 self.current = Some(t);
@@ -1136,12 +1299,16 @@ impl Stage for OrderStage {
             let (mut t, mut p, mut r) = (false, false, false);
             // Peer closed (EOF / reset) per WebSocket: see `close_dead` below.
             let (mut t_closed, mut p_closed) = (false, false);
+            let mut stamps = false;
             for e in self.events.iter() {
                 let closed = e.is_read_closed() || e.is_error();
                 match e.token() {
                     TRADE => {
                         t = true;
-                        t_closed |= closed;
+                        // With transmit stamps on, EPOLLERR also means "a
+                        // stamp is queued": only SO_ERROR says the link failed.
+                        stamps |= e.is_error();
+                        t_closed |= e.is_read_closed();
                     }
                     PRIVATE => {
                         p = true;
@@ -1150,6 +1317,9 @@ impl Stage for OrderStage {
                     REST => r = true,
                     _ => {}
                 }
+            }
+            if stamps {
+                t_closed |= self.read_tx_stamps();
             }
             if t && self.trade.as_ref().map(|c| c.is_open()).unwrap_or(false) {
                 self.read_trade();
@@ -1173,6 +1343,9 @@ impl Stage for OrderStage {
         if wall.duration_since(self.last_rotate) >= Duration::from_secs(1) {
             self.last_rotate = wall;
             self.rec.rotate(wall_ms().0);
+        }
+        if !worked {
+            self.rehearse();
         }
         worked
     }

@@ -427,6 +427,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
             recv_window_ms: cfg.recv_window_ms,
             quote_qty,
             seed: cfg.sim_seed,
+            warm_every: cfg.warm_every,
         },
         oms,
         tg_c,

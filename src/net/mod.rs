@@ -33,7 +33,9 @@ pub mod http;
 
 mod stream;
 pub mod tls;
+pub mod txstamp;
 pub mod url;
+pub mod warm;
 pub mod ws;
 
 use std::fmt;

@@ -97,6 +97,12 @@ pub(crate) struct NetStream {
     /// the kernel queue was empty at that moment, so further reads in this
     /// drain return `WouldBlock` without a syscall. Cleared by `rearm`.
     drained: bool,
+    /// Ask the kernel for transmit timestamps once TCP is connected.
+    want_tx_stamps: bool,
+    /// Transmit timestamps are on ([`super::txstamp`]).
+    tx_stamps: bool,
+    /// Bytes the socket has taken since stamps were enabled (their keys).
+    sent: u64,
 }
 
 /// The socket as rustls sees it: records a short read in `drained`.
@@ -163,7 +169,42 @@ impl NetStream {
             out_pos: 0,
             connected: false,
             drained: false,
+            want_tx_stamps: false,
+            tx_stamps: false,
+            sent: 0,
         })
+    }
+
+    /// Asks for kernel transmit timestamps as soon as TCP is connected
+    /// (before any byte is written, so offsets count from the first byte).
+    pub(crate) fn want_tx_timestamps(&mut self) {
+        self.want_tx_stamps = true;
+    }
+
+    /// The key of the transmit stamp that will mark the last byte written so
+    /// far, if stamps are on and nothing is still queued here.
+    pub(crate) fn last_tx_key(&self) -> Option<u32> {
+        (self.tx_stamps && self.sent > 0 && !self.has_pending()).then(|| (self.sent - 1) as u32)
+    }
+
+    /// Reads the queued transmit stamps (see [`super::txstamp::drain`]).
+    pub(crate) fn drain_tx_timestamps(
+        &mut self,
+        f: impl FnMut(super::txstamp::TxStamp),
+    ) -> io::Result<usize> {
+        if !self.tx_stamps {
+            return Ok(0);
+        }
+        super::txstamp::drain(self.raw_fd(), f)
+    }
+
+    /// The socket's pending error (`SO_ERROR`), if any: tells a failed
+    /// connection from an `EPOLLERR` raised by a queued transmit stamp.
+    pub(crate) fn take_socket_error(&mut self) -> Option<io::Error> {
+        match self.sock.take_error() {
+            Ok(e) => e,
+            Err(e) => Some(e),
+        }
     }
 
     pub(crate) fn deregister(&mut self, registry: &Registry) {
@@ -183,6 +224,12 @@ impl NetStream {
             Ok(_) => {
                 self.connected = true;
                 let _ = self.sock.set_nodelay(true);
+                if self.want_tx_stamps {
+                    // Without stamps the connection still works; figures are
+                    // then only taken at `write` return.
+                    self.tx_stamps = super::txstamp::enable(self.raw_fd()).is_ok();
+                    self.sent = 0;
+                }
                 self.flush_out()?;
                 Ok(true)
             }
@@ -237,7 +284,7 @@ impl NetStream {
                 while t.wants_write() {
                     match t.write_tls(&mut self.sock) {
                         Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                        Ok(_) => {}
+                        Ok(n) => self.sent += n as u64,
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e) => return Err(e),
@@ -249,7 +296,10 @@ impl NetStream {
                 while self.out_pos < self.out.len() {
                     match self.sock.write(&self.out[self.out_pos..]) {
                         Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                        Ok(n) => self.out_pos += n,
+                        Ok(n) => {
+                            self.out_pos += n;
+                            self.sent += n as u64;
+                        }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e) => return Err(e),
@@ -278,7 +328,10 @@ impl NetStream {
                     while done < buf.len() {
                         match self.sock.write(&buf[done..]) {
                             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                            Ok(n) => done += n,
+                            Ok(n) => {
+                                done += n;
+                                self.sent += n as u64;
+                            }
                             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                             Err(e) => return Err(e),

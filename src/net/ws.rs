@@ -83,6 +83,7 @@ pub struct WsConn {
     mask_rng: u64,
     close_code: u16,
     config: WebSocketConfig,
+    tx_stamps: bool,
 }
 
 impl std::fmt::Debug for WsConn {
@@ -117,7 +118,45 @@ impl WsConn {
             mask_rng: h.finish() | 1,
             close_code: 0,
             config: WebSocketConfig::default().read_buffer_size(READ_BUFFER_SIZE),
+            tx_stamps: false,
         })
+    }
+
+    /// Asks for kernel transmit timestamps ([`super::txstamp`]) on every
+    /// connection made from now on. The owner must then call
+    /// [`drain_tx_timestamps`](Self::drain_tx_timestamps) on `EPOLLERR`
+    /// readiness and ask [`socket_failed`](Self::socket_failed) before taking
+    /// that readiness for a dead connection.
+    pub fn set_tx_timestamps(&mut self, on: bool) {
+        self.tx_stamps = on;
+    }
+
+    /// The key the kernel's transmit stamp of the last byte sent so far will
+    /// carry (`None` when stamps are off or bytes are still queued here).
+    pub fn tx_key(&self) -> Option<u32> {
+        match &self.state {
+            State::Open(ws) => ws.get_ref().last_tx_key(),
+            _ => None,
+        }
+    }
+
+    /// Reads the queued transmit stamps, calling `f` for each.
+    pub fn drain_tx_timestamps(
+        &mut self,
+        f: impl FnMut(super::txstamp::TxStamp),
+    ) -> Result<usize, NetError> {
+        match &mut self.state {
+            State::Open(ws) => ws.get_mut().drain_tx_timestamps(f).map_err(|e| map_io(&e)),
+            _ => Ok(0),
+        }
+    }
+
+    /// Whether the open connection's socket holds an error (`SO_ERROR`).
+    pub fn socket_failed(&mut self) -> bool {
+        match &mut self.state {
+            State::Open(ws) => ws.get_mut().take_socket_error().is_some(),
+            _ => false,
+        }
     }
 
     /// The endpoint.
@@ -154,7 +193,10 @@ impl WsConn {
     pub fn start_connect(&mut self) -> Result<(), NetError> {
         self.drop_connection();
         self.close_code = 0;
-        let s = self.endpoint.connect(&self.registry, self.token)?;
+        let mut s = self.endpoint.connect(&self.registry, self.token)?;
+        if self.tx_stamps {
+            s.want_tx_timestamps();
+        }
         self.fd = s.raw_fd();
         self.state = State::Connecting(s);
         Ok(())

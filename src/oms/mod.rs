@@ -549,6 +549,73 @@ impl Oms {
         })
     }
 
+    /// Makes `self` a stand-in for `live` that decides exactly as `live`
+    /// would, without a journal: the order stage rehearses decisions on it
+    /// to keep the decision path warm between real orders, and `live` is
+    /// never touched. Copies everything but the fill de-duplication table
+    /// (decisions never read it) and the journal. Allocates nothing.
+    pub fn copy_for_rehearsal(&mut self, live: &Oms) {
+        // Destructured so that a new field must be considered here.
+        let Oms {
+            cfg,
+            ids,
+            slots,
+            strays,
+            budget,
+            dedupe: _,
+            pnl,
+            target,
+            touch,
+            extra,
+            replace_cap,
+            replace_due,
+            last_action_ns,
+            reject_streak,
+            hold_until,
+            trade_up,
+            private_up,
+            awaiting_snapshot,
+            query_sent_ns,
+            halted,
+            cancel_all_pending,
+            fill_floor,
+            gone,
+            gone_head,
+            stats,
+            journal: _,
+            out: _,
+        } = live;
+        self.cfg = OmsConfig {
+            journal: false,
+            ..*cfg
+        };
+        self.ids = ids.clone();
+        self.slots = *slots;
+        self.strays = *strays;
+        self.budget.clone_from(budget);
+        self.pnl = *pnl;
+        self.target = *target;
+        self.touch = *touch;
+        self.extra = *extra;
+        self.replace_cap = *replace_cap;
+        self.replace_due = *replace_due;
+        self.last_action_ns = *last_action_ns;
+        self.reject_streak = *reject_streak;
+        self.hold_until = *hold_until;
+        self.trade_up = *trade_up;
+        self.private_up = *private_up;
+        self.awaiting_snapshot = *awaiting_snapshot;
+        self.query_sent_ns = *query_sent_ns;
+        self.halted = *halted;
+        self.cancel_all_pending = *cancel_all_pending;
+        self.fill_floor = *fill_floor;
+        self.gone = *gone;
+        self.gone_head = *gone_head;
+        self.stats = *stats;
+        self.journal.clear();
+        self.out.len = 0;
+    }
+
     // ---- read-only views ----------------------------------------------
 
     /// The configuration.
