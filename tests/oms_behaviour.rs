@@ -735,12 +735,15 @@ fn a_rehearsal_decides_as_the_live_manager_and_leaves_it_untouched() {
         "{rehearsed:?}"
     );
     // The live manager still has both orders working and journals nothing
-    // for the rehearsal; its own decision on the same target is the same.
+    // for the rehearsal; its own decision on the same target is the same,
+    // and so is what it journals for it.
     assert_eq!(live.slot(Side::Buy).state, OrderState::Working);
     assert_eq!(live.slot(Side::Sell).state, OrderState::Working);
     assert_eq!(live.journal().len(), journal_before);
-    assert!(shadow.journal().is_empty());
     let real = live.on_target(&moved).unwrap().to_vec();
     assert_eq!(real, rehearsed);
+    assert_eq!(&live.journal()[journal_before..], shadow.journal());
+    shadow.copy_for_rehearsal(&live);
+    assert!(shadow.journal().is_empty());
     assert_eq!(live.slot(Side::Buy).state, OrderState::PendingAmend);
 }

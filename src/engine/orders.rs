@@ -424,12 +424,16 @@ impl OrderStage {
 
     fn next_req_id(&mut self, u: UpdateId) -> ReqId {
         self.req_seq += 1;
+        self.req_id_for(self.req_seq, u)
+    }
+
+    fn req_id_for(&self, seq: u64, u: UpdateId) -> ReqId {
         let mut r = ReqId::default();
         // `<run prefix>-r<seq>-<u>`: unique, ≤ 36 chars, and the trailing
         // `-u` lets the simulator attribute the request to its market message.
         let _ = r.push(self.oms.run_prefix().as_bytes());
         let _ = r.push(b"-r");
-        let _ = r.push_u64(self.req_seq);
+        let _ = r.push_u64(seq);
         let _ = r.push(b"-");
         if r.push_u64(u.0).is_err() {
             let _ = r.push(b"0");
@@ -478,7 +482,15 @@ impl OrderStage {
 
     /// Sends one action; false when the transport cannot take it now.
     fn send(&mut self, a: Action) -> bool {
+        self.transmit(a, false)
+    }
+
+    /// Sends one action, or with `rehearsal` runs the same code to the
+    /// private loopback link instead ([`Self::rehearse`]): no state, counter
+    /// or hop of the live path changes then.
+    fn transmit(&mut self, a: Action, rehearsal: bool) -> bool {
         match a {
+            Action::CancelAll | Action::QueryOpenOrders if rehearsal => return true,
             Action::CancelAll => {
                 self.cancel_all_blocking();
                 return true;
@@ -537,8 +549,11 @@ impl OrderStage {
         let t_encoded: Tsc;
         let ok = match self.transport {
             OrderTransport::Ws => {
-                let ready =
-                    self.trade.as_ref().map(|t| t.is_open()).unwrap_or(false) && self.trade_authed;
+                let ready = if rehearsal {
+                    self.warm.is_some()
+                } else {
+                    self.trade.as_ref().map(|t| t.is_open()).unwrap_or(false) && self.trade_authed
+                };
                 if !ready {
                     return false;
                 }
@@ -550,21 +565,29 @@ impl OrderStage {
                 // another reason (a fill, a PostOnly re-place) is tagged `-0`.
                 let reaction = self.fresh && self.current.is_some_and(|q| q.u == u);
                 let req_id = match a {
-                    Action::Create { link_id, .. } if reaction => {
+                    Action::Create { link_id, .. } if reaction || rehearsal => {
                         ReqId::new(link_id.as_bytes()).unwrap_or_default()
                     }
+                    _ if rehearsal => self.req_id_for(self.req_seq + 1, u),
                     _ => self.next_req_id(if reaction { u } else { UpdateId(0) }),
                 };
-                let Some(r) = encode_ws(
-                    &self.trade_codec,
-                    &mut self.wire,
-                    &a,
-                    &req_id,
-                    ts,
-                    &self.inst,
-                ) else {
+                let buf = if rehearsal {
+                    &mut self.warm_wire
+                } else {
+                    &mut self.wire
+                };
+                let Some(r) = encode_ws(&self.trade_codec, buf, &a, &req_id, ts, &self.inst) else {
                     return true;
                 };
+                if rehearsal {
+                    if let (Ok(()), Some(w)) = (r, self.warm.as_mut()) {
+                        if w.send(&self.warm_wire).is_err() {
+                            // The private link broke (it never should): stop rehearsing.
+                            self.warm = None;
+                        }
+                    }
+                    return true;
+                }
                 if r.is_err() {
                     inc(&self.board.orders.rejects);
                     return true;
@@ -593,7 +616,7 @@ impl OrderStage {
                 Some(t)
             }
             OrderTransport::Rest => {
-                if self.rest_inflight.is_some() || self.rest.in_flight() {
+                if rehearsal || self.rest_inflight.is_some() || self.rest.in_flight() {
                     return false;
                 }
                 let inst = self.inst;
@@ -675,13 +698,14 @@ impl OrderStage {
     }
 
     /// Rehearses a reaction while idle: the manager's decision on a copy of
-    /// its state, the request encoding and a framed `write` of it to the
-    /// private loopback link — the path a real order takes, kept warm. The
-    /// live manager, connections and counters are not touched.
+    /// its state, then [`Self::transmit`] — request id, encoding, framing —
+    /// with a `write` to the private loopback link: the code a real order
+    /// runs, kept warm. The live manager, connections and counters are not
+    /// touched.
     fn rehearse(&mut self) {
-        let Some(warm) = self.warm.as_mut() else {
+        if self.warm.is_none() {
             return;
-        };
+        }
         let t0 = self.clock.stamp();
         if self.clock.delta_ns(self.last_warm, t0) < self.warm_every_ns {
             return;
@@ -717,22 +741,7 @@ impl OrderStage {
             Ok(acts) => acts.first().copied().unwrap_or(fallback),
             Err(_) => fallback,
         };
-        let mut req_id = ReqId::default();
-        let _ = req_id.push(b"rehearsal");
-        let encoded = encode_ws(
-            &self.trade_codec,
-            &mut self.warm_wire,
-            &a,
-            &req_id,
-            wall_ms(),
-            &self.inst,
-        );
-        if let Some(Ok(())) = encoded {
-            if warm.send(&self.warm_wire).is_err() {
-                // The private link broke (it never should): stop rehearsing.
-                self.warm = None;
-            }
-        }
+        self.transmit(a, true);
     }
 
     fn await_tx(&mut self, w: TxWait) {

@@ -550,10 +550,12 @@ impl Oms {
     }
 
     /// Makes `self` a stand-in for `live` that decides exactly as `live`
-    /// would, without a journal: the order stage rehearses decisions on it
-    /// to keep the decision path warm between real orders, and `live` is
-    /// never touched. Copies everything but the fill de-duplication table
-    /// (decisions never read it) and the journal. Allocates nothing.
+    /// would: the order stage rehearses decisions on it to keep the decision
+    /// path (journal encoding included) warm between real orders, and `live`
+    /// is never touched. Copies everything but the fill de-duplication table
+    /// (decisions never read it) and the journal (the stand-in's own is
+    /// emptied: rehearsals journal into it and nothing reads it). Allocates
+    /// nothing once the stand-in's journal buffer has its capacity.
     pub fn copy_for_rehearsal(&mut self, live: &Oms) {
         // Destructured so that a new field must be considered here.
         let Oms {
@@ -585,10 +587,7 @@ impl Oms {
             journal: _,
             out: _,
         } = live;
-        self.cfg = OmsConfig {
-            journal: false,
-            ..*cfg
-        };
+        self.cfg = *cfg;
         self.ids = ids.clone();
         self.slots = *slots;
         self.strays = *strays;

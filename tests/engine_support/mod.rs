@@ -164,17 +164,17 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Spawns `gapmm-hot --sim-url <sim> --idle park --journal <tmp> <args>`.
+    /// Spawns `gapmm-hot --sim-url <sim> --idle park --journal <tmp> <args>`
+    /// (`--idle park` unless `args` choose the idle policy).
     pub fn spawn(sim: &SimHandle, name: &str, args: &[&str], envs: &[(&str, &str)]) -> Engine {
         let dir = scratch(name);
         let journal = dir.join("journal.jsonl");
         let mut c = command(&dir);
-        c.arg("--sim-url")
-            .arg(sim.http_url())
-            .arg("--idle")
-            .arg("park")
-            .env("GAPMM_JOURNAL", &journal)
-            .args(args);
+        c.arg("--sim-url").arg(sim.http_url());
+        if !args.contains(&"--idle") {
+            c.arg("--idle").arg("park");
+        }
+        c.env("GAPMM_JOURNAL", &journal).args(args);
         for (k, v) in envs {
             c.env(k, v);
         }
