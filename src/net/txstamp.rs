@@ -143,7 +143,7 @@ pub fn parse_control(buf: &[u8]) -> Result<TxStamp, TxStampError> {
 
 /// Asks the kernel for software transmit timestamps on a connected (or
 /// connecting) TCP socket; offsets count from the next byte written.
-pub(crate) fn enable(fd: RawFd) -> io::Result<()> {
+pub fn enable(fd: RawFd) -> io::Result<()> {
     let flags: u32 = libc::SOF_TIMESTAMPING_TX_SOFTWARE
         | libc::SOF_TIMESTAMPING_SOFTWARE
         | libc::SOF_TIMESTAMPING_OPT_ID
@@ -170,7 +170,7 @@ pub(crate) fn enable(fd: RawFd) -> io::Result<()> {
 /// Reads every queued transmit stamp, calling `f` for each; returns how many.
 /// Entries that are not timestamps are skipped (the socket's `SO_ERROR`
 /// still tells whether the connection failed).
-pub(crate) fn drain(fd: RawFd, mut f: impl FnMut(TxStamp)) -> io::Result<usize> {
+pub fn drain(fd: RawFd, mut f: impl FnMut(TxStamp)) -> io::Result<usize> {
     let mut n = 0;
     loop {
         // u64 storage keeps the control buffer aligned for cmsghdr.
