@@ -10,7 +10,11 @@
 //! Stamps: the server stamps each public message carrying a `u` right after its first successful
 //! write to a socket ([`MarketStamps::record`]) and each order request right after it is read off a
 //! socket; both stamps come from one [`Clock`] (quanta TSC, same thread). Attribution is by `u`
-//! alone, so measure with one orderbook topic subscribed (or use the paced mode). Histograms are in
+//! alone (the request carries nothing else), so measure with one orderbook topic subscribed (or use
+//! the paced mode). When a `u` sequence starts again (a topic opened afresh after its last
+//! subscriber left, or the restart fault) all earlier stamps are forgotten, so a reaction to the new
+//! sequence is never timed from an old message that had the same `u`; reactions still in flight to
+//! the old sequence then count as unattributed. Histograms are in
 //! nanoseconds, keyed `"{channel}/{variant}"` with channel `ws-trade` or `rest`.
 //!
 //! Contract: `record`/`react` allocate only when a new variant appears; no locks (owned by the
@@ -43,39 +47,62 @@ pub fn parse_echo_tag(id: &str) -> Option<(&str, u64)> {
 const RING: usize = 1 << 16;
 
 /// Write stamps of recent public messages, keyed by `u` (a ring of 65,536 entries).
+///
+/// A stamp belongs to the *generation* it was recorded in; [`MarketStamps::clear`] starts a new
+/// generation (O(1)), after which older stamps are never matched. The server clears whenever an
+/// orderbook `u` sequence starts again (a topic opened afresh, or the restart fault), because the
+/// new sequence reuses `u` values whose old stamps would otherwise be kept as "first write".
 pub struct MarketStamps {
-    ring: Vec<(u64, Tsc)>,
+    ring: Vec<Slot>,
+    gen: u64,
 }
+
+#[derive(Clone, Copy)]
+struct Slot {
+    u: u64,
+    gen: u64,
+    at: Tsc,
+}
+
+const EMPTY: Slot = Slot {
+    u: 0,
+    gen: 0,
+    at: Tsc(0),
+};
 
 impl Default for MarketStamps {
     fn default() -> Self {
         MarketStamps {
-            ring: vec![(0, Tsc(0)); RING],
+            ring: vec![EMPTY; RING],
+            gen: 1,
         }
     }
 }
 
 impl MarketStamps {
-    /// Records the first write of the message with update id `u` (later writes keep the first stamp).
+    /// Records the first write of the message with update id `u` in this generation (later writes
+    /// of the same `u` keep the first stamp).
     pub fn record(&mut self, u: u64, at: Tsc) {
+        let gen = self.gen;
         if let Some(slot) = self.ring.get_mut((u as usize) & (RING - 1)) {
-            if slot.0 != u || slot.1 == Tsc(0) {
-                *slot = (u, at);
+            if slot.u != u || slot.gen != gen || slot.at == Tsc(0) {
+                *slot = Slot { u, gen, at };
             }
         }
     }
 
-    /// The write stamp of `u`, if still in the ring.
+    /// The write stamp of `u` in this generation, if still in the ring.
     pub fn get(&self, u: u64) -> Option<Tsc> {
         self.ring
             .get((u as usize) & (RING - 1))
-            .filter(|s| s.0 == u && s.1 != Tsc(0))
-            .map(|s| s.1)
+            .filter(|s| s.u == u && s.gen == self.gen && s.at != Tsc(0))
+            .map(|s| s.at)
     }
 
-    /// Forgets all stamps (after a restart, `u` values repeat).
+    /// Forgets all stamps: a `u` sequence restarted, so its values repeat. O(1) (starts a new
+    /// generation).
     pub fn clear(&mut self) {
-        self.ring.iter_mut().for_each(|s| *s = (0, Tsc(0)));
+        self.gen += 1;
     }
 }
 
@@ -460,6 +487,21 @@ mod tests {
         assert_eq!(snap[0].1.len(), 1);
         r.react("rest", "echo-3-42", later);
         assert_eq!(r.snapshot().len(), 2);
+    }
+
+    #[test]
+    fn cleared_stamps_are_never_matched_and_a_new_sequence_stamps_afresh() {
+        let mut s = MarketStamps::default();
+        s.record(1050, Tsc(100));
+        s.record(1051, Tsc(110));
+        s.clear();
+        assert_eq!(s.get(1050), None);
+        assert_eq!(s.get(1051), None);
+        // The new sequence's first write of 1050 is its stamp, not the old one.
+        s.record(1050, Tsc(900));
+        s.record(1050, Tsc(950));
+        assert_eq!(s.get(1050), Some(Tsc(900)));
+        assert_eq!(s.get(1051), None);
     }
 
     #[test]

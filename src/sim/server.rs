@@ -28,6 +28,7 @@ use mio::net::TcpListener;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use serde_json::{json, Map, Value};
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -1352,12 +1353,23 @@ impl Server {
                     }
                     w.topics.push(t);
                     let sym = name.rsplit('.').next().unwrap_or("").to_string();
-                    let info = self.topics.entry(t).or_insert_with(|| TopicInfo {
-                        name: name.to_string(),
-                        category: cat,
-                        symbol: sym,
-                        subs: Vec::new(),
-                    });
+                    let info = match self.topics.entry(t) {
+                        Entry::Occupied(o) => o.into_mut(),
+                        Entry::Vacant(v) => {
+                            // A topic opened afresh (first subscriber, or again after the last one
+                            // left) starts its `u` sequence over: stamps of the old sequence would
+                            // match the new `u` values, so forget them.
+                            if name.starts_with("orderbook.") {
+                                self.reactions.stamps.clear();
+                            }
+                            v.insert(TopicInfo {
+                                name: name.to_string(),
+                                category: cat,
+                                symbol: sym,
+                                subs: Vec::new(),
+                            })
+                        }
+                    };
                     info.subs.push(i);
                     fresh.push(t);
                 }
