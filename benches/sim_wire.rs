@@ -13,7 +13,7 @@
 use gapmm::ids::Category;
 use gapmm::sim::exchange::ExchangeConfig;
 use gapmm::sim::market::{MarketModel, SyntheticParams};
-use gapmm::sim::measure::{self, EchoConfig};
+use gapmm::sim::measure::{self, EchoConfig, PingPongCores};
 use gapmm::sim::{Pace, Sim, SimConfig};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -99,6 +99,7 @@ fn echo(reactions: usize) -> (hdrhistogram::Histogram<u64>, usize) {
             category: Category::Linear,
             symbol: "BTCUSDT".into(),
             depth: 50,
+            core: None,
         },
     )
     .expect("echo client");
@@ -146,8 +147,16 @@ fn main() {
         measure::summary("echo_wire_to_wire (sim-measured, paced 200us)", &h)
     );
     let iters = reactions.max(1_000);
-    let pp = measure::tcp_pingpong(avg_len.max(1), req_len, 2_000, iters, Duration::ZERO)
-        .expect("ping-pong");
+    let pp = measure::tcp_pingpong(
+        avg_len.max(1),
+        req_len,
+        2_000,
+        iters,
+        Duration::ZERO,
+        PingPongCores::default(),
+    )
+    .expect("ping-pong")
+    .round_trip;
     println!(
         "{}",
         measure::summary(
@@ -161,8 +170,10 @@ fn main() {
         200,
         iters,
         Duration::from_micros(200),
+        PingPongCores::default(),
     )
-    .expect("ping-pong");
+    .expect("ping-pong")
+    .round_trip;
     println!(
         "{}",
         measure::summary("tcp_pingpong paced 200us (same sizes)", &paced)

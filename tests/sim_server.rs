@@ -542,6 +542,7 @@ fn echo_client_reactions_are_measured_per_variant() {
             category: Category::Linear,
             symbol: "BTCUSDT".into(),
             depth: 50,
+            core: None,
         },
     )
     .unwrap();
