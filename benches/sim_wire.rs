@@ -15,8 +15,9 @@
 //! simulator's server thread and the ping-pong's answering end run on the first available core
 //! (core 0 here); the echo client and the ping-pong's timing end run on the second (core 1). The
 //! main thread pins itself to the first core before `Sim::start` (the server thread inherits its
-//! affinity) and only sleeps afterwards. With fewer than two cores nothing is pinned (said in the
-//! output).
+//! affinity) and only sleeps afterwards. With fewer than two cores, or `SIM_WIRE_PIN=0`, nothing is
+//! pinned (said in the output). Pinned threads cannot dodge other work on their core, so run it on
+//! a quiet machine.
 //!
 //! **Stamp positions.** The ping-pong's `round_trip` runs from before the client's `write` to
 //! after its `read` of the answer. The echo is timed by the simulator from *after* its public
@@ -26,7 +27,8 @@
 //! favours the echo. The ping-pong's `after_write` figure starts its clock after the `write`
 //! returned — the echo's stamp positions — and is printed as the strict comparison.
 //!
-//! Run: `cargo bench --bench sim_wire` (env `SIM_WIRE_MSGS`, `SIM_WIRE_REACTIONS` to resize).
+//! Run: `cargo bench --bench sim_wire` (env `SIM_WIRE_MSGS`, `SIM_WIRE_REACTIONS` to resize,
+//! `SIM_WIRE_PIN=0` to leave placement to the scheduler).
 
 use gapmm::engine::topology::{available_cores, pin_current};
 use gapmm::ids::Category;
@@ -184,12 +186,16 @@ fn main() {
     let (rate, avg_len) = throughput(n);
     println!("sim_public_throughput_one_subscriber: {rate:.0} msgs/s over {n} messages (avg frame {avg_len} B; target >= 50000)");
 
-    let cores = placement();
+    let cores = if std::env::var("SIM_WIRE_PIN").is_ok_and(|v| v == "0") {
+        None
+    } else {
+        placement()
+    };
     let where_ = match cores {
         Some((s, c)) => {
             format!("sim and ping-pong server on core {s}, echo and ping-pong client on core {c}")
         }
-        None => "fewer than 2 cores: nothing pinned".to_string(),
+        None => "nothing pinned (SIM_WIRE_PIN=0, or fewer than 2 cores)".to_string(),
     };
     println!("placement: {where_}");
     let h = echo(reactions, cores);
