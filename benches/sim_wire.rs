@@ -15,9 +15,9 @@
 //! simulator's server thread and the ping-pong's answering end run on the first available core
 //! (core 0 here); the echo client and the ping-pong's timing end run on the second (core 1). The
 //! main thread pins itself to the first core before `Sim::start` (the server thread inherits its
-//! affinity) and only sleeps afterwards. With fewer than two cores, or `SIM_WIRE_PIN=0`, nothing is
-//! pinned (said in the output). Pinned threads cannot dodge other work on their core, so run it on
-//! a quiet machine.
+//! affinity) and only sleeps afterwards. `SIM_WIRE_PIN=same` puts all of it on the first core,
+//! `SIM_WIRE_PIN=0` (or fewer than two cores) pins nothing; the output says which. Pinned threads
+//! cannot dodge other work on their core, so run it on a quiet machine.
 //!
 //! **Stamp positions.** The ping-pong's `round_trip` runs from before the client's `write` to
 //! after its `read` of the answer. The echo is timed by the simulator from *after* its public
@@ -27,8 +27,14 @@
 //! favours the echo. The ping-pong's `after_write` figure starts its clock after the `write`
 //! returned — the echo's stamp positions — and is printed as the strict comparison.
 //!
+//! Only the split placement keeps "after the write" meaningful: when both ends share a core, the
+//! woken peer can run before the writer's `write` returns (the ping-pong's `after_write` then
+//! reads ~0.3 µs), and the same can hide the echo's whole reaction inside the simulator's write.
+//! Under `same` or unpinned runs, compare with `round_trip` only, and distrust an echo figure far
+//! below it.
+//!
 //! Run: `cargo bench --bench sim_wire` (env `SIM_WIRE_MSGS`, `SIM_WIRE_REACTIONS` to resize,
-//! `SIM_WIRE_PIN=0` to leave placement to the scheduler).
+//! `SIM_WIRE_PIN=0|same` for the other placements).
 
 use gapmm::engine::topology::{available_cores, pin_current};
 use gapmm::ids::Category;
@@ -186,12 +192,13 @@ fn main() {
     let (rate, avg_len) = throughput(n);
     println!("sim_public_throughput_one_subscriber: {rate:.0} msgs/s over {n} messages (avg frame {avg_len} B; target >= 50000)");
 
-    let cores = if std::env::var("SIM_WIRE_PIN").is_ok_and(|v| v == "0") {
-        None
-    } else {
-        placement()
+    let cores = match std::env::var("SIM_WIRE_PIN").as_deref() {
+        Ok("0") => None,
+        Ok("same") => placement().map(|(s, _)| (s, s)),
+        _ => placement(),
     };
     let where_ = match cores {
+        Some((s, c)) if s == c => format!("everything on core {s} (SIM_WIRE_PIN=same)"),
         Some((s, c)) => {
             format!("sim and ping-pong server on core {s}, echo and ping-pong client on core {c}")
         }
