@@ -19,7 +19,9 @@
 //!
 //! Contract: `record`/`react` allocate only when a new variant appears; no locks (owned by the
 //! server thread). The echo client and [`tcp_pingpong`] run on their own threads and block in
-//! socket reads (they sleep when idle).
+//! socket reads (they sleep when idle). The echo client's per-message work (read, frame parse,
+//! [`scan_u`], patch, one `write`) allocates nothing after warm-up (`tests/sim_echo_alloc.rs`);
+//! its clock for the request timestamp is the wall clock ([`crate::time::wall_ms`]).
 
 use crate::time::{Clock, Tsc};
 use hdrhistogram::Histogram;
