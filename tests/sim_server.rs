@@ -542,6 +542,7 @@ fn echo_client_reactions_are_measured_per_variant() {
             category: Category::Linear,
             symbol: "BTCUSDT".into(),
             depth: 50,
+            core: None,
         },
     )
     .unwrap();
@@ -623,6 +624,58 @@ fn resubscribing_after_the_last_unsubscribe_starts_with_a_fresh_snapshot() {
         );
         recv_until(&mut w, |v| v.get("op") == Some(&json!("unsubscribe")));
     }
+    sim.shutdown().unwrap();
+}
+
+#[test]
+fn a_reopened_topic_is_not_timed_from_the_old_topics_stamps() {
+    let sim = quiet();
+    sim.set_pace(Pace::Paused).unwrap();
+    let mut t = ws(sim.addr(), "/v5/trade", None);
+    ws_auth(&mut t, sim.api_key(), sim.api_secret());
+    assert_eq!(recv(&mut t)["retCode"], 0);
+    let mut w = ws(sim.addr(), "/v5/public/linear", None);
+    let sub = r#"{"op":"subscribe","args":["orderbook.50.BTCUSDT"]}"#;
+    // First life of the topic: its snapshot is stamped; the only subscriber leaves, which closes it.
+    send(&mut w, sub);
+    let u_old = recv_until(&mut w, |v| v["type"] == "snapshot")["data"]["u"]
+        .as_u64()
+        .unwrap();
+    send(
+        &mut w,
+        r#"{"op":"unsubscribe","args":["orderbook.50.BTCUSDT"]}"#,
+    );
+    recv_until(&mut w, |v| v.get("op") == Some(&json!("unsubscribe")));
+    // Not a synchronisation: this ages the old stamp so that timing from it would be obvious.
+    std::thread::sleep(Duration::from_millis(300));
+    // Second life: the sequence starts over at the same `u`.
+    let t0 = Instant::now();
+    send(&mut w, sub);
+    let u = recv_until(&mut w, |v| v["type"] == "snapshot")["data"]["u"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(u, u_old, "a reopened topic restarts its u sequence");
+    let rid = format!("echo-1-{u}");
+    send(
+        &mut t,
+        &format!(
+            r#"{{"reqId":"{rid}","header":{{"X-BAPI-TIMESTAMP":"{}"}},"op":"order.cancel","args":[{{"category":"linear","symbol":"BTCUSDT","orderLinkId":"{rid}"}}]}}"#,
+            now_ms()
+        ),
+    );
+    recv_until(&mut t, |v| v["reqId"] == rid.as_str());
+    // The new snapshot was written after `t0` and the request read before its reply arrived, so
+    // the reaction measured from the new snapshot fits inside this window; one measured from the
+    // first life's snapshot would be at least 300 ms.
+    let window = t0.elapsed().as_nanos() as u64;
+    let (h, unattributed) = sim.reactions().unwrap();
+    let (_, hist) = h.iter().find(|(k, _)| k == "ws-trade/echo").unwrap();
+    assert_eq!((hist.len(), unattributed), (1, 0));
+    assert!(
+        hist.min() <= window,
+        "reaction {} ns timed from a stale stamp (window {window} ns)",
+        hist.min()
+    );
     sim.shutdown().unwrap();
 }
 

@@ -190,6 +190,7 @@ fn run() -> Result<(), String> {
                     category: Category::Linear,
                     symbol: sym.clone(),
                     depth: 50,
+                    core: None,
                 },
             )
             .map_err(|e| e.to_string())?,

@@ -341,6 +341,7 @@ fn measure(sim: &SimHandle, a: &Args, k: Kind, round: u32) -> Result<Histogram<u
                         category: Category::Linear,
                         symbol: SYMBOL.into(),
                         depth: 50,
+                        core: None,
                     },
                 )
                 .map_err(|e| format!("echo client: {e}"))?,
