@@ -79,6 +79,9 @@ pub struct FeedStage {
     resyncing: bool,
     last_u: UpdateId,
     last_rotate: Instant,
+    /// The last message's `parse` and `apply` times, recorded on the next
+    /// message or poll: recording is not on the tick-to-wire path.
+    unrecorded: Option<(u64, u64)>,
 }
 
 impl FeedStage {
@@ -128,6 +131,7 @@ impl FeedStage {
             resyncing: false,
             last_u: UpdateId(0),
             last_rotate: Instant::now(),
+            unrecorded: None,
         })
     }
 
@@ -195,12 +199,17 @@ impl FeedStage {
             tradable,
             resyncing,
             last_u,
+            unrecorded,
             ..
         } = self;
         let mut need_resync = false;
         let mut went_untradable = false;
         let res = conn.ws().read_frames(|frame| {
             let t_read = clock.stamp();
+            if let Some((p, a)) = unrecorded.take() {
+                rec.record(Hop::Parse, p);
+                rec.record(Hop::Apply, a);
+            }
             let update = match decoder.decode(frame) {
                 Ok(PublicEvent::Book(b)) => b,
                 Ok(_) => return,
@@ -224,19 +233,17 @@ impl FeedStage {
                 }
             }
             *last_u = u;
-            board
-                .feed
-                .last_u
-                .store(u.0, std::sync::atomic::Ordering::Relaxed);
-            inc(&board.feed.messages);
             let Some(m) = analytics::compute(book, ts) else {
+                board
+                    .feed
+                    .last_u
+                    .store(u.0, std::sync::atomic::Ordering::Relaxed);
+                inc(&board.feed.messages);
                 went_untradable = true;
                 return;
             };
             let lagging = wall_ms().0.saturating_sub(ts.0) > *max_lag_ms;
             let t_applied = clock.stamp();
-            rec.record(Hop::Parse, clock.delta_ns(t_read, t_parsed));
-            rec.record(Hop::Apply, clock.delta_ns(t_parsed, t_applied));
             let ok = !lagging;
             if ok != *tradable {
                 *tradable = ok;
@@ -261,6 +268,16 @@ impl FeedStage {
             if out.push(mu).is_err() {
                 inc(&board.feed.ring_full);
             }
+            // Bookkeeping after the update is on its way.
+            board
+                .feed
+                .last_u
+                .store(u.0, std::sync::atomic::Ordering::Relaxed);
+            inc(&board.feed.messages);
+            *unrecorded = Some((
+                clock.delta_ns(t_read, t_parsed),
+                clock.delta_ns(t_parsed, t_applied),
+            ));
         });
         match res {
             Ok(n) => {
@@ -292,6 +309,10 @@ impl Stage for FeedStage {
     }
 
     fn poll(&mut self) -> bool {
+        if let Some((p, a)) = self.unrecorded.take() {
+            self.rec.record(Hop::Parse, p);
+            self.rec.record(Hop::Apply, a);
+        }
         let now = Instant::now();
         if now.duration_since(self.last_rotate) >= Duration::from_secs(1) {
             self.last_rotate = now;

@@ -127,27 +127,30 @@ impl Stage for StrategyStage {
             .on_market(m.bid, m.ask, m.mid, m.gap_score, m.exch_ts);
         let t_quoted = self.clock.stamp();
         let t = match target {
-            Ok(q) => {
-                set(&b.signal, i64::from(q.signal.code()));
-                set(&b.conf, i64::from(q.conf.code()));
-                set(&b.bid, q.bid.0);
-                set(&b.ask, q.ask.0);
-                QuoteTarget {
-                    bid: Some(q.bid),
-                    ask: Some(q.ask),
-                    signal: q.signal,
-                    conf: q.conf,
-                    ..pulled(&m, t_quoted)
-                }
-            }
+            Ok(q) => QuoteTarget {
+                bid: Some(q.bid),
+                ask: Some(q.ask),
+                signal: q.signal,
+                conf: q.conf,
+                ..pulled(&m, t_quoted)
+            },
             // A market the strategy refuses (crossed, out of order) is not quoted.
             Err(_) => pulled(&m, t_quoted),
         };
+        // The target goes out first; the status board and the histogram are
+        // not on the tick-to-wire path.
+        self.emit(t);
+        let b = &self.board.strategy;
+        if let Ok(q) = target {
+            set(&b.signal, i64::from(q.signal.code()));
+            set(&b.conf, i64::from(q.conf.code()));
+            set(&b.bid, q.bid.0);
+            set(&b.ask, q.ask.0);
+        }
         set(&b.mid_x2, m.mid.0);
         set(&b.score_ppm, (m.gap_score * 1e6) as i64);
         self.rec
             .record(Hop::Quote, self.clock.delta_ns(m.t_applied, t_quoted));
-        self.emit(t);
         true
     }
 }
