@@ -717,8 +717,8 @@ impl OrderStage {
         self.shadow.copy_for_rehearsal(&self.oms);
         // One tick wider on both sides: a price change the manager acts on.
         let target = Target {
-            bid: q.bid.map(|p| Ticks(p.0 - 1)),
-            ask: q.ask.map(|p| Ticks(p.0 + 1)),
+            bid: q.bid.map(|p| Ticks(p.0.saturating_sub(1))),
+            ask: q.ask.map(|p| Ticks(p.0.saturating_add(1))),
             qty: self.qty,
             touch,
             trigger_u: q.u,

@@ -21,7 +21,9 @@
 //! * Nothing here blocks except the explicitly named start-up helpers
 //!   (`connect_blocking`, `request_blocking`, [`url::Url::resolve`]), which
 //!   take a timeout (DNS resolution has none: it uses the system resolver).
-//! * No locks; syscalls only for socket I/O (plus `epoll_ctl` on (re)connect).
+//! * No locks; syscalls only for socket I/O (plus `epoll_ctl` on (re)connect;
+//!   with transmit stamps ([`txstamp`]) also `setsockopt` on connect, and
+//!   `recvmsg(MSG_ERRQUEUE)` / `getsockopt(SO_ERROR)` when a stamp is queued).
 //! * Allocation on the steady-state hot path: none for plain TCP (proved by
 //!   `tests/alloc_net.rs`); with TLS rustls 0.23's buffered API allocates per
 //!   TLS record (see [`ws`] and [`http`] for the measured counts).
