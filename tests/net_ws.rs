@@ -459,3 +459,47 @@ fn plain_stream_in_random_cuts() {
 fn tls_stream_in_random_cuts() {
     stream_in_random_cuts(true);
 }
+
+/// With transmit stamps on, every frame sent gets the kernel's stamp under
+/// the key `tx_key` announced for it, over TLS as well (the handshake's
+/// bytes, written from inside reads, count too), and the stamps' readiness
+/// is not taken for a failed socket.
+fn transmit_stamps(tls: bool) {
+    const N: usize = 20;
+    let (fx, addr, h) = server(tls, |l, fx| {
+        let mut ws = accept_ws(&l, fx.as_ref());
+        for _ in 0..N {
+            let m = ws.read().unwrap();
+            ws.send(m).unwrap();
+        }
+    });
+    let (mut poll, mut c) = client(tls, addr, fx.as_ref());
+    c.set_tx_timestamps(true);
+    connect(&mut poll, &mut c);
+    let mut stamped = Vec::new();
+    for i in 0..N {
+        let payload = format!(
+            "{{\"op\":\"order.create\",\"n\":{i},\"pad\":\"{}\"}}",
+            "x".repeat(i * 37)
+        );
+        c.send_text(payload.as_bytes()).unwrap();
+        let key = c.tx_key().expect("a key for the frame just sent");
+        drive(&mut poll, "the frame's transmit stamp", || {
+            c.drain_tx_timestamps(|s| stamped.push(s.key)).unwrap();
+            stamped.contains(&key).then_some(())
+        });
+        assert!(!c.socket_failed());
+        assert_eq!(recv(&mut poll, &mut c, 1)[0], payload.as_bytes());
+    }
+    h.join().unwrap();
+}
+
+#[test]
+fn plain_sends_get_their_transmit_stamps() {
+    transmit_stamps(false);
+}
+
+#[test]
+fn tls_sends_get_their_transmit_stamps() {
+    transmit_stamps(true);
+}

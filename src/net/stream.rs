@@ -389,7 +389,9 @@ impl Read for NetStream {
                 Ok(_) => {
                     if let Err(e) = t.process_new_packets() {
                         // Try to get the alert out; the session is dead anyway.
-                        let _ = t.write_tls(&mut self.sock);
+                        if let Ok(n) = t.write_tls(&mut self.sock) {
+                            self.sent += n as u64;
+                        }
                         return Err(io::Error::new(
                             io::ErrorKind::InvalidData,
                             TlsFailure(tls_error_name(&e)),
@@ -400,8 +402,14 @@ impl Read for NetStream {
                         // released when the handshake completed.
                         loop {
                             match t.write_tls(&mut self.sock) {
-                                Ok(_) if t.wants_write() => {}
-                                Ok(_) => break,
+                                Ok(n) => {
+                                    // Every byte the socket takes moves the
+                                    // transmit-stamp key, handshake bytes too.
+                                    self.sent += n as u64;
+                                    if !t.wants_write() {
+                                        break;
+                                    }
+                                }
                                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                                 Err(e) => return Err(e),
