@@ -9,6 +9,16 @@
 //!   ping-pong of the same wire sizes (both ends blocking in `read`, like the simulator sleeping in
 //!   epoll; paced every 200 µs like the feed, and back to back). The target: echo p50 within
 //!   1.5× of the paced ping-pong p50.
+//! - `echo_wire_to_wire_vs_tcp_pingpong_spinning`: the same comparison with **no wake-up on either
+//!   side**: the simulator busy-polls epoll (`SimConfig::busy_poll`), the echo client spins on its
+//!   non-blocking public socket (`EchoConfig::spin`), and both ping-pong ends spin on non-blocking
+//!   sockets (the client busy-waits its 200 µs gap too; `PingPongCores::spin`). Same sizes, same
+//!   paced schedule, same placement. With the wake-ups gone the ratio compares software work only
+//!   (the simulator's epoll, tungstenite read and unmask; the echo's parse, patch and write) against
+//!   two bare `read`/`write` pairs. This block is benchmark-only: by default the simulator and the
+//!   echo client sleep when idle, and a spinning thread holds its core at 100 %. It is skipped when
+//!   everything shares one core (`SIM_WIRE_PIN=same`, or fewer than two cores): two spinners on one
+//!   core only measure the scheduler's time slice.
 //!
 //! **Placement** (the same for both sides of the comparison; on a 2-vCPU KVM guest, waking a
 //! sleeping thread on the other vCPU dominates, so it must not differ between the two): the
@@ -26,6 +36,9 @@
 //! does inside it to wake the sleeping peer) that the echo measurement does not: that asymmetry
 //! favours the echo. The ping-pong's `after_write` figure starts its clock after the `write`
 //! returned — the echo's stamp positions — and is printed as the strict comparison.
+//!
+//! In the spinning block no write has a sleeping peer to wake, so its `after_write` figure is the
+//! fair one there as well.
 //!
 //! Only the split placement keeps "after the write" meaningful: when both ends share a core, the
 //! woken peer can run before the writer's `write` returns (the ping-pong's `after_write` then
@@ -128,13 +141,20 @@ fn placement() -> Option<(usize, usize)> {
     }
 }
 
-fn echo(reactions: usize, cores: Option<(usize, usize)>) -> hdrhistogram::Histogram<u64> {
+/// The echo's wire-to-wire histogram. `spin`: the simulator busy-polls and the echo client spins
+/// (no thread sleeps on either side).
+fn echo(
+    reactions: usize,
+    cores: Option<(usize, usize)>,
+    spin: bool,
+) -> hdrhistogram::Histogram<u64> {
     let mut cfg = SimConfig::new(ExchangeConfig::standard(
         3,
         MarketModel::Synthetic(SyntheticParams::default()),
     ));
     cfg.pace = Pace::Every(Duration::from_micros(200));
     cfg.rate_limit_scale = 100_000;
+    cfg.busy_poll = spin;
     if let Some((server, _)) = cores {
         // The simulator's thread inherits this affinity.
         assert!(pin_current(server), "pin main thread to core {server}");
@@ -149,6 +169,7 @@ fn echo(reactions: usize, cores: Option<(usize, usize)>) -> hdrhistogram::Histog
             symbol: "BTCUSDT".into(),
             depth: 50,
             core: cores.map(|c| c.1),
+            spin,
         },
     )
     .expect("echo client");
@@ -205,7 +226,7 @@ fn main() {
         None => "nothing pinned (SIM_WIRE_PIN=0, or fewer than 2 cores)".to_string(),
     };
     println!("placement: {where_}");
-    let h = echo(reactions, cores);
+    let h = echo(reactions, cores, false);
     println!(
         "{}",
         measure::summary("echo_wire_to_wire (sim-measured, paced 200us)", &h)
@@ -216,6 +237,7 @@ fn main() {
     let pp_cores = PingPongCores {
         server: cores.map(|c| c.0),
         client: cores.map(|c| c.1),
+        spin: false,
     };
     let iters = reactions.max(1_000);
     let pp = measure::tcp_pingpong(out_len, req_len, 2_000, iters, Duration::ZERO, pp_cores)
@@ -258,5 +280,56 @@ fn main() {
         "echo_wire_to_wire_vs_tcp_pingpong: p50 {e:.1} us (echo) vs {rt:.1} us (TCP paced like the feed) = {:.2}x (target <= 1.5x); vs {aw:.1} us (TCP paced, from after the write) = {:.2}x; TCP back-to-back {b2b:.1} us",
         e / rt,
         e / aw
+    );
+    // Third block: nobody sleeps. The simulator busy-polls, the echo client and both ping-pong
+    // ends spin on non-blocking sockets, so neither figure contains a wake-up. Two spinners need
+    // two cores.
+    let two_cores = match cores {
+        Some((s, c)) => s != c,
+        None => available_cores().len() >= 2,
+    };
+    if !two_cores {
+        println!("echo_wire_to_wire_vs_tcp_pingpong_spinning: skipped (needs two cores: the sim and the echo both spin)");
+        return;
+    }
+    let hs = echo(reactions, cores, true);
+    println!(
+        "{}",
+        measure::summary(
+            "echo_wire_to_wire_spinning (sim busy-poll, echo spins, paced 200us)",
+            &hs
+        )
+    );
+    let spun = measure::tcp_pingpong(
+        out_len,
+        req_len,
+        200,
+        iters,
+        Duration::from_micros(200),
+        PingPongCores {
+            spin: true,
+            ..pp_cores
+        },
+    )
+    .expect("spinning ping-pong");
+    println!(
+        "{}",
+        measure::summary(
+            "tcp_pingpong_spinning paced 200us (same sizes)",
+            &spun.round_trip
+        )
+    );
+    println!(
+        "{}",
+        measure::summary(
+            "tcp_pingpong_spinning paced 200us, from after the write (echo's stamp positions)",
+            &spun.after_write
+        )
+    );
+    let (es, rts, aws) = (p50(&hs), p50(&spun.round_trip), p50(&spun.after_write));
+    println!(
+        "echo_wire_to_wire_vs_tcp_pingpong_spinning: p50 {es:.1} us (echo) vs {rts:.1} us (TCP spinning, paced) = {:.2}x (target <= 1.5x); vs {aws:.1} us (TCP spinning, from after the write) = {:.2}x",
+        es / rts,
+        es / aws
     );
 }

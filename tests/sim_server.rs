@@ -525,14 +525,16 @@ fn tls_serves_https_and_wss_with_the_generated_certificate() {
     sim.shutdown().unwrap();
 }
 
-#[test]
-fn echo_client_reactions_are_measured_per_variant() {
+/// Runs the echo client (`spin` as given) against a simulator (`busy_poll` as given) and checks
+/// that its reactions are measured and all attributed.
+fn echo_reactions_are_measured(busy_poll: bool, spin: bool) {
     let mut cfg = SimConfig::new(ExchangeConfig::standard(
         7,
         MarketModel::Synthetic(SyntheticParams::default()),
     ));
     cfg.pace = Pace::Every(Duration::from_millis(2));
     cfg.rate_limit_scale = 1000;
+    cfg.busy_poll = busy_poll;
     let sim = Sim::start(cfg).unwrap();
     let echo = gapmm::sim::measure::start_echo(
         sim.addr(),
@@ -543,6 +545,7 @@ fn echo_client_reactions_are_measured_per_variant() {
             symbol: "BTCUSDT".into(),
             depth: 50,
             core: None,
+            spin,
         },
     )
     .unwrap();
@@ -562,8 +565,26 @@ fn echo_client_reactions_are_measured_per_variant() {
         "a loopback round trip takes more than 1 us"
     );
     assert!(hist.value_at_quantile(0.5) < 1_000_000_000);
+    // Every request sent was answered for one market message.
+    let sent = echo.stats.sent.load(std::sync::atomic::Ordering::Relaxed);
+    let ticks = echo.stats.ticks.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        sent >= replies && sent <= ticks,
+        "sent {sent}, replies {replies}, ticks {ticks}"
+    );
+    // Stopping ends the thread cleanly (the spinning one notices the flag without a timeout).
     echo.stop().unwrap();
     sim.shutdown().unwrap();
+}
+
+#[test]
+fn echo_client_reactions_are_measured_per_variant() {
+    echo_reactions_are_measured(false, false);
+}
+
+#[test]
+fn spinning_echo_client_works_against_a_busy_polling_simulator() {
+    echo_reactions_are_measured(true, true);
 }
 
 #[test]

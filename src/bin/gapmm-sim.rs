@@ -191,6 +191,7 @@ fn run() -> Result<(), String> {
                     symbol: sym.clone(),
                     depth: 50,
                     core: None,
+                    spin: false,
                 },
             )
             .map_err(|e| e.to_string())?,

@@ -18,8 +18,11 @@
 //! nanoseconds, keyed `"{channel}/{variant}"` with channel `ws-trade` or `rest`.
 //!
 //! Contract: `record`/`react` allocate only when a new variant appears; no locks (owned by the
-//! server thread). The echo client and [`tcp_pingpong`] run on their own threads and block in
-//! socket reads (they sleep when idle). The echo client's per-message work (read, frame parse,
+//! server thread). The echo client and [`tcp_pingpong`] run on their own threads and by default
+//! block in socket reads (they sleep when idle); with [`EchoConfig::spin`] / [`PingPongCores::spin`]
+//! they instead read non-blocking and busy-loop on `WouldBlock` (a core at 100 %, no wake-up:
+//! benchmark-only, for comparing software work without the cost of waking a sleeping thread). The
+//! echo client's per-message work (read, frame parse,
 //! [`scan_u`], patch, one `write`) allocates nothing after warm-up (`tests/sim_echo_alloc.rs`);
 //! its clock for the request timestamp is the wall clock ([`crate::time::wall_ms`]).
 
@@ -191,14 +194,64 @@ pub fn summary(name: &str, h: &Histogram<u64>) -> String {
     )
 }
 
-/// Where the two ends of [`tcp_pingpong`] run: a core to pin each end's thread to (`None` = not
-/// pinned).
+/// Where and how the two ends of [`tcp_pingpong`] run: a core to pin each end's thread to (`None`
+/// = not pinned), and whether they sleep or spin while waiting.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PingPongCores {
     /// The answering end (the simulator's role).
     pub server: Option<usize>,
     /// The end that sends first and times the round trip (the echo client's role).
     pub client: Option<usize>,
+    /// Both ends use non-blocking sockets and busy-loop until a read completes, and the client
+    /// busy-waits the `gap` instead of sleeping: no thread ever sleeps, so no round trip includes
+    /// a wake-up (each end keeps a core at 100 %). Off = both ends block in `read` and the client
+    /// sleeps the gap.
+    pub spin: bool,
+}
+
+/// `read_exact` on a non-blocking socket: busy-loops on `WouldBlock` until `buf` is full.
+fn spin_read_exact(s: &mut TcpStream, mut buf: &mut [u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match s.read(buf) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => buf = buf.get_mut(n..).unwrap_or_default(),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::hint::spin_loop(),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// `write_all` on a non-blocking socket: busy-loops on `WouldBlock` until `buf` is written.
+fn spin_write_all(s: &mut TcpStream, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match s.write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = buf.get(n..).unwrap_or_default(),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::hint::spin_loop(),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// One ping-pong end's socket I/O: blocking, or spinning on a non-blocking socket.
+fn pp_read(s: &mut TcpStream, buf: &mut [u8], spin: bool) -> io::Result<()> {
+    if spin {
+        spin_read_exact(s, buf)
+    } else {
+        s.read_exact(buf)
+    }
+}
+
+fn pp_write(s: &mut TcpStream, buf: &[u8], spin: bool) -> io::Result<()> {
+    if spin {
+        spin_write_all(s, buf)
+    } else {
+        s.write_all(buf)
+    }
 }
 
 /// Round-trip times of [`tcp_pingpong`], in ns, from two stamp positions on the client.
@@ -222,9 +275,10 @@ fn pin_or_err(core: Option<usize>, who: &'static str) -> io::Result<()> {
 
 /// Bare TCP ping-pong over loopback with the same sizes as the echo path: `out_len` bytes out,
 /// `back_len` bytes back, `iters` round trips after `warmup`, one every `gap` (zero = back to back;
-/// a gap lets both ends go idle between rounds as they do under the paced feed). Both ends block in
-/// `read` (they sleep like the simulator's epoll loop) and run on threads of their own, pinned as
-/// `cores` says (the calling thread only waits).
+/// a gap lets both ends go idle between rounds as they do under the paced feed). By default both
+/// ends block in `read` (they sleep like the simulator's epoll loop) and the client sleeps the gap;
+/// with `cores.spin` neither end ever sleeps (see [`PingPongCores::spin`]). Both ends run on
+/// threads of their own, pinned as `cores` says (the calling thread only waits).
 pub fn tcp_pingpong(
     out_len: usize,
     back_len: usize,
@@ -239,19 +293,21 @@ pub fn tcp_pingpong(
     let peer = std::thread::spawn(move || -> io::Result<()> {
         let (mut s, _) = listener.accept()?;
         s.set_nodelay(true)?;
+        s.set_nonblocking(cores.spin)?;
         // Pinned after accepting: a failure drops the socket, which ends the client too.
         pin_or_err(cores.server, "ping-pong server")?;
         let mut inb = vec![0u8; out_len];
         let back = vec![b'b'; back_len];
         for _ in 0..total {
-            s.read_exact(&mut inb)?;
-            s.write_all(&back)?;
+            pp_read(&mut s, &mut inb, cores.spin)?;
+            pp_write(&mut s, &back, cores.spin)?;
         }
         Ok(())
     });
     let client = std::thread::spawn(move || -> io::Result<PingPong> {
         let mut s = TcpStream::connect(addr)?;
         s.set_nodelay(true)?;
+        s.set_nonblocking(cores.spin)?;
         // Pinned after connecting: a failure drops the socket, which ends the server end too.
         pin_or_err(cores.client, "ping-pong client")?;
         let clock = Clock::new();
@@ -261,12 +317,19 @@ pub fn tcp_pingpong(
         let mut after_write = new_hist();
         for i in 0..total {
             if !gap.is_zero() {
-                std::thread::sleep(gap);
+                if cores.spin {
+                    let until = std::time::Instant::now() + gap;
+                    while std::time::Instant::now() < until {
+                        std::hint::spin_loop();
+                    }
+                } else {
+                    std::thread::sleep(gap);
+                }
             }
             let t0 = clock.stamp();
-            s.write_all(&out)?;
+            pp_write(&mut s, &out, cores.spin)?;
             let t1 = clock.stamp();
-            s.read_exact(&mut inb)?;
+            pp_read(&mut s, &mut inb, cores.spin)?;
             let t2 = clock.stamp();
             if i >= warmup {
                 round_trip.saturating_record(clock.delta_ns(t0, t2).max(1));
@@ -300,6 +363,10 @@ pub struct EchoConfig {
     pub depth: u16,
     /// Core to pin the echo thread to (`None` = not pinned).
     pub core: Option<usize>,
+    /// Benchmark-only: read the public socket non-blocking and busy-loop on `WouldBlock`
+    /// (checking the stop flag) instead of blocking in `read`, so a market message never has to
+    /// wake the thread; it keeps its core at 100 %. Off = block in `read` (50 ms timeout).
+    pub spin: bool,
 }
 
 /// Counters of the running echo client.
@@ -644,6 +711,10 @@ pub fn put_client_frame(out: &mut Vec<u8>, op: u8, payload: &[u8]) {
 /// The echo client drains its WS-trade replies after this many requests (and when the feed idles).
 const DRAIN_EVERY: u32 = 16;
 
+/// How long the public feed must be quiet before the echo client drains its replies (also the
+/// blocking read's timeout, so the thread notices [`EchoClient::stop`]).
+const IDLE: Duration = Duration::from_millis(50);
+
 /// Digits in the request's order counter `n`, update id `u` and timestamp fields.
 const N_DIGITS: usize = 11;
 const U_DIGITS: usize = 19;
@@ -871,7 +942,9 @@ fn write_request(
 /// on the raw socket. Replies are drained without blocking every 16 requests and whenever the feed
 /// is idle for 50 ms, so reading them is not on the tick-to-request path. No allocation per
 /// message after warm-up (the buffers grow only for a frame larger than any seen before). The
-/// thread blocks in `read` on the public socket (50 ms timeout, to notice [`EchoClient::stop`]).
+/// thread blocks in `read` on the public socket (50 ms timeout, to notice [`EchoClient::stop`]);
+/// with [`EchoConfig::spin`] it reads that socket non-blocking and busy-loops instead (checking the
+/// stop flag on every pass and draining replies after each 50 ms without a market message).
 pub fn start_echo(
     addr: SocketAddr,
     api_key: &str,
@@ -896,13 +969,15 @@ pub fn start_echo(
         cfg.depth, cfg.symbol
     );
     send_frame(&mut public, opcode::TEXT, sub.as_bytes())?;
-    public.set_read_timeout(Some(Duration::from_millis(50)))?;
+    public.set_read_timeout(Some(IDLE))?;
+    public.set_nonblocking(cfg.spin)?;
     trade.set_nonblocking(true)?;
     let mut req = EchoRequest::new(cat, &cfg.symbol);
     let stop = Arc::new(AtomicBool::new(false));
     let stats = Arc::new(EchoStats::default());
     let (stop2, stats2) = (stop.clone(), stats.clone());
     let core = cfg.core;
+    let spin = cfg.spin;
     let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<io::Result<()>>(1);
     let thread =
         std::thread::Builder::new()
@@ -918,6 +993,8 @@ pub fn start_echo(
                 let mut scratch: Vec<u8> = Vec::with_capacity(256);
                 let mut open = true;
                 let mut since_drain = 0u32;
+                // Spinning: when the feed went quiet (`None` while messages flow).
+                let mut idle_since: Option<std::time::Instant> = None;
                 while open && !stop2.load(Ordering::Acquire) {
                     while let Some(f) = public_rd.next_frame().map_err(frame_err)? {
                         match f.opcode {
@@ -960,7 +1037,26 @@ pub fn start_echo(
                     }
                     match public_rd.read_from(&mut public) {
                         Ok(0) => open = false,
-                        Ok(_) => {}
+                        Ok(_) => idle_since = None,
+                        Err(e) if spin && e.kind() == io::ErrorKind::WouldBlock => {
+                            // Nothing yet: spin; drain the replies after each idle 50 ms, as the
+                            // blocking read's timeout does.
+                            let now = std::time::Instant::now();
+                            match idle_since {
+                                None => idle_since = Some(now),
+                                Some(t) if now.duration_since(t) >= IDLE => {
+                                    idle_since = Some(now);
+                                    since_drain = 0;
+                                    open = drain_replies(
+                                        &mut trade,
+                                        &mut trade_rd,
+                                        &stats2,
+                                        &mut scratch,
+                                    )?;
+                                }
+                                Some(_) => std::hint::spin_loop(),
+                            }
+                        }
                         Err(e)
                             if matches!(
                                 e.kind(),
@@ -1083,6 +1179,46 @@ mod tests {
         assert!(pp.after_write.min() >= 1);
         // Each sample from after the write is part of the same round trip.
         assert!(pp.after_write.value_at_quantile(0.5) <= pp.round_trip.value_at_quantile(0.5));
+    }
+
+    #[test]
+    fn spinning_tcp_pingpong_records_one_sample_per_round_trip() {
+        let cores = PingPongCores {
+            spin: true,
+            ..PingPongCores::default()
+        };
+        // Paced, so the client's busy-waited gap is exercised too.
+        let pp = tcp_pingpong(100, 150, 5, 40, Duration::from_micros(50), cores).unwrap();
+        assert_eq!(pp.round_trip.len(), 40);
+        assert_eq!(pp.after_write.len(), 40);
+        assert!(pp.after_write.min() >= 1);
+        assert!(pp.after_write.value_at_quantile(0.5) <= pp.round_trip.value_at_quantile(0.5));
+        // Sizes far above a socket buffer: writes and reads complete only in parts.
+        let big = tcp_pingpong(6 << 20, 5 << 20, 0, 3, Duration::ZERO, cores).unwrap();
+        assert_eq!(big.round_trip.len(), 3);
+    }
+
+    #[test]
+    fn spin_read_exact_assembles_partial_reads_in_order_and_reports_eof() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let sent = data.clone();
+        let writer = std::thread::spawn(move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            for c in sent.chunks(1_000) {
+                s.write_all(c).unwrap();
+            }
+        });
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_nonblocking(true).unwrap();
+        let mut got = vec![0u8; data.len()];
+        spin_read_exact(&mut s, &mut got).unwrap();
+        assert!(got == data, "bytes arrive whole and in order");
+        writer.join().unwrap();
+        let mut more = [0u8; 1];
+        let e = spin_read_exact(&mut s, &mut more).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
     }
 
     /// An unmasked server frame with FIN set.

@@ -342,6 +342,7 @@ fn measure(sim: &SimHandle, a: &Args, k: Kind, round: u32) -> Result<Histogram<u
                         symbol: SYMBOL.into(),
                         depth: 50,
                         core: None,
+                        spin: false,
                     },
                 )
                 .map_err(|e| format!("echo client: {e}"))?,
