@@ -102,6 +102,25 @@ struct Pending {
     t_written: Tsc,
 }
 
+/// Frame read → transmit stamp for a reaction whose request's `write`
+/// returned `x.read_to_written_ns` after the frame was read, at
+/// `x.written_real_ns`. A stamp after the `write` returned (a deferred
+/// transmit) adds to it; one from before the frame was read cannot be this
+/// request's (1 µs is allowed for reading the two clocks) and gives `None`.
+fn tick_to_tx(x: &TxWait, tx_real_ns: i64) -> Option<u64> {
+    let before_return = x.written_real_ns.saturating_sub(tx_real_ns);
+    match u64::try_from(before_return) {
+        // Transmitted after the write returned.
+        Err(_) => Some(
+            x.read_to_written_ns
+                .saturating_add(tx_real_ns.saturating_sub(x.written_real_ns).unsigned_abs()),
+        ),
+        Ok(b) if b <= x.read_to_written_ns => Some((x.read_to_written_ns - b).max(1)),
+        Ok(b) if b <= x.read_to_written_ns.saturating_add(1_000) => Some(1),
+        Ok(_) => None,
+    }
+}
+
 /// A reaction's request waiting for its transmit stamp.
 #[derive(Clone, Copy, Debug)]
 struct TxWait {
@@ -547,6 +566,7 @@ impl OrderStage {
         };
         let ts = wall_ms();
         let t_encoded: Tsc;
+        let mut written_real_ns = 0i64;
         let ok = match self.transport {
             OrderTransport::Ws => {
                 let ready = if rehearsal {
@@ -605,6 +625,9 @@ impl OrderStage {
                     return false;
                 }
                 let t = self.clock.stamp();
+                // Read together with `t`, so a stall after the write cannot come
+                // between them (the transmit stamp is compared with this one).
+                written_real_ns = realtime_ns();
                 self.remember(Pending {
                     req_id,
                     op,
@@ -688,7 +711,7 @@ impl OrderStage {
                         self.await_tx(TxWait {
                             key,
                             read_to_written_ns,
-                            written_real_ns: realtime_ns(),
+                            written_real_ns,
                         });
                     }
                 }
@@ -763,18 +786,21 @@ impl OrderStage {
         let Some(trade) = self.trade.as_mut() else {
             return false;
         };
-        let OrderStage { tx_waits, rec, .. } = self;
+        let OrderStage {
+            tx_waits,
+            rec,
+            board,
+            ..
+        } = self;
         let ws = trade.ws();
         let _ = ws.drain_tx_timestamps(|st| {
             for w in tx_waits.iter_mut() {
                 if let Some(x) = w.filter(|x| x.key == st.key) {
-                    // Write return minus the stamp: how long before the
-                    // `write` returned the device took the packet.
-                    let after = u64::try_from(x.written_real_ns.saturating_sub(st.realtime_ns))
-                        .unwrap_or(0);
-                    let ns = x.read_to_written_ns.saturating_sub(after).max(1);
-                    rec.record(Hop::TickToTx, ns);
                     *w = None;
+                    match tick_to_tx(&x, st.realtime_ns) {
+                        Some(ns) => rec.record(Hop::TickToTx, ns),
+                        None => inc(&board.orders.tx_implausible),
+                    }
                 }
             }
         });
@@ -1357,5 +1383,33 @@ impl Stage for OrderStage {
             self.rehearse();
         }
         worked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wait(read_to_written_ns: u64, written_real_ns: i64) -> TxWait {
+        TxWait {
+            key: 1,
+            read_to_written_ns,
+            written_real_ns,
+        }
+    }
+
+    #[test]
+    fn tick_to_tx_is_placed_between_frame_read_and_write_return() {
+        // Written 20 µs after the read, stamped 15 µs before the write returned.
+        assert_eq!(tick_to_tx(&wait(20_000, 1_000_000), 985_000), Some(5_000));
+        // Stamped after the write returned (deferred transmit).
+        assert_eq!(
+            tick_to_tx(&wait(20_000, 1_000_000), 1_002_000),
+            Some(22_000)
+        );
+        // A stamp from before the frame was read belongs to another request.
+        assert_eq!(tick_to_tx(&wait(20_000, 1_000_000), 900_000), None);
+        // Within the clocks' read jitter of the frame read.
+        assert_eq!(tick_to_tx(&wait(20_000, 1_000_000), 979_500), Some(1));
     }
 }

@@ -90,6 +90,8 @@ pub struct RunReport {
     pub shutdown_confirmed: bool,
     /// Tick-to-wire summary.
     pub tick_to_wire: crate::engine::metrics::Summary,
+    /// Transmit stamps dropped as implausible (see `OrderBoard::tx_implausible`).
+    pub tx_implausible: u64,
 }
 
 /// A start-up or run failure, with a message for the operator.
@@ -556,6 +558,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
         hops: total.report(),
         fills: getu(&board.orders.fills),
         actions: getu(&board.orders.actions),
+        tx_implausible: getu(&board.orders.tx_implausible),
         position: get(&board.orders.position),
         shutdown_confirmed: board.orders.shutdown_confirmed.load(Relaxed),
         tick_to_wire: total.total(Hop::TickToWire),
@@ -648,4 +651,10 @@ pub fn print_report(r: &RunReport) {
         }
     );
     eprint!("{}", r.hops);
+    if r.tx_implausible > 0 {
+        eprintln!(
+            "transmit stamps dropped as implausible for their request: {}",
+            r.tx_implausible
+        );
+    }
 }

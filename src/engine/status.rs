@@ -75,6 +75,9 @@ pub struct OrderBoard {
     pub reconnects: AtomicU64,
     /// Requests rejected by the exchange.
     pub rejects: AtomicU64,
+    /// Transmit stamps that could not belong to the reaction they matched by
+    /// key (stamped before its frame was read); not recorded as `tick_to_tx`.
+    pub tx_implausible: AtomicU64,
     /// Order stage finished its shutdown (cancel-all confirmed or timed out).
     pub shutdown_done: AtomicBool,
     /// Whether the cancel-all at shutdown was confirmed by the exchange.
