@@ -71,6 +71,19 @@ fn reconnects_after_dropped_connections_without_duplicate_orders() {
         sample_gap();
     }
     assert!(samples > 20);
+    // The operator sees them: the status line counts three reconnects of the
+    // public connection and six of the private and trade ones.
+    engine.wait_line(
+        "a status line counting the reconnects",
+        Duration::from_secs(5),
+        |l| {
+            l.split(" | ")
+                .find_map(|p| p.strip_prefix("reconnects "))
+                .and_then(|v| v.split_once('/'))
+                .and_then(|(f, o)| Some((f.parse::<u64>().ok()?, o.trim().parse::<u64>().ok()?)))
+                .is_some_and(|(f, o)| f >= 3 && o >= 6)
+        },
+    );
     let fin = engine.interrupt(Duration::from_secs(30));
     assert!(fin.status.success(), "{}", fin.stderr);
     assert!(rest.open_orders().is_empty());

@@ -1302,7 +1302,6 @@ impl Stage for OrderStage {
                 if let Err(e) = trade.ws().send_text(&auth) {
                     let _ = trade.lost(e, wall);
                 }
-                inc(&self.board.orders.reconnects);
             }
         }
         if let ConnEvent::Opened = self.private.drive(wall) {
@@ -1317,6 +1316,8 @@ impl Stage for OrderStage {
                 let _ = self.private.lost(e, wall);
             }
         }
+        let reconnects = self.private.reconnects + self.trade.as_ref().map_or(0, |t| t.reconnects);
+        self.board.orders.reconnects.store(reconnects, Relaxed);
         // Timers after the send: they are not on the tick-to-wire path.
         let now = self.now_ns();
         let acts = self.oms.on_tick(now);

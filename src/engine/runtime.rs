@@ -614,7 +614,7 @@ fn status_line(
     let t2w_total = orders.total(Hop::TickToWire);
     let t = if t2w.n > 0 { t2w } else { t2w_total };
     format!(
-        "[{:>5}s] {} {:<7}/{:<4} score {:.3} | quote {} / {} | working {} / {} | pos {} | pnl real {:.4} unreal {:.4} | fills {} | {} act/s | budget {} | t2w p50 {} p99 {} | feed {}",
+        "[{:>5}s] {} {:<7}/{:<4} score {:.3} | quote {} / {} | working {} / {} | pos {} | pnl real {:.4} unreal {:.4} | fills {} | {} act/s | budget {} | t2w p50 {} p99 {} | feed {} | reconnects {}/{} | resyncs {} | re-placed {}",
         elapsed.as_secs(),
         if board.feed.tradable.load(Relaxed) { "LIVE" } else { "PULL" },
         sig,
@@ -633,6 +633,10 @@ fn status_line(
         if t.n > 0 { fmt_ns(t.p50) } else { "-".into() },
         if t.n > 0 { fmt_ns(t.p99) } else { "-".into() },
         getu(&board.feed.messages),
+        getu(&board.feed.reconnects),
+        getu(&o.reconnects),
+        getu(&board.feed.resyncs),
+        getu(&o.post_only_replaced),
     )
 }
 

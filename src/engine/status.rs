@@ -71,7 +71,8 @@ pub struct OrderBoard {
     pub working_bid: AtomicI64,
     /// Working ask price (0 = none).
     pub working_ask: AtomicI64,
-    /// Reconnects of the private / trade connections.
+    /// Reconnects of the private and trade connections (the first connect of
+    /// each is not one).
     pub reconnects: AtomicU64,
     /// Requests rejected by the exchange.
     pub rejects: AtomicU64,
