@@ -234,11 +234,7 @@ impl FeedStage {
             }
             *last_u = u;
             let Some(m) = analytics::compute(book, ts) else {
-                board
-                    .feed
-                    .last_u
-                    .store(u.0, std::sync::atomic::Ordering::Relaxed);
-                inc(&board.feed.messages);
+                note_applied(board, u);
                 went_untradable = true;
                 return;
             };
@@ -269,11 +265,7 @@ impl FeedStage {
                 inc(&board.feed.ring_full);
             }
             // Bookkeeping after the update is on its way.
-            board
-                .feed
-                .last_u
-                .store(u.0, std::sync::atomic::Ordering::Relaxed);
-            inc(&board.feed.messages);
+            note_applied(board, u);
             *unrecorded = Some((
                 clock.delta_ns(t_read, t_parsed),
                 clock.delta_ns(t_parsed, t_applied),
@@ -359,6 +351,15 @@ impl Stage for FeedStage {
         }
         n > 0
     }
+}
+
+/// Status board: one more message applied, the newest `u`.
+fn note_applied(board: &Board, u: UpdateId) {
+    board
+        .feed
+        .last_u
+        .store(u.0, std::sync::atomic::Ordering::Relaxed);
+    inc(&board.feed.messages);
 }
 
 fn inc_reconnect(board: &Board, reconnects: u64) {

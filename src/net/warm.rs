@@ -21,7 +21,7 @@
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 
-use super::ws::encode_client_frame;
+use super::ws::{encode_client_frame, next_mask};
 
 /// Largest payload rehearsed (bigger ones are skipped).
 pub const MAX_PAYLOAD: usize = 4096;
@@ -36,7 +36,7 @@ pub struct WarmLink {
     frame: Vec<u8>,
     sink: Box<[u8]>,
     unread: usize,
-    mask: u32,
+    mask_rng: u64,
 }
 
 impl WarmLink {
@@ -54,7 +54,7 @@ impl WarmLink {
             frame: Vec::with_capacity(MAX_PAYLOAD + 16),
             sink: vec![0u8; DRAIN_EVERY * 2].into_boxed_slice(),
             unread: 0,
-            mask: 0x9e37_79b9,
+            mask_rng: 0x9e37_79b9_7f4a_7c15,
         })
     }
 
@@ -65,8 +65,8 @@ impl WarmLink {
         if payload.len() > MAX_PAYLOAD {
             return Ok(0);
         }
-        self.mask = self.mask.rotate_left(7) ^ 0x5bd1_e995;
-        encode_client_frame(&mut self.frame, 0x1, payload, self.mask.to_le_bytes());
+        let mask = next_mask(&mut self.mask_rng);
+        encode_client_frame(&mut self.frame, 0x1, payload, mask);
         let n = match self.tx.write(&self.frame) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,

@@ -497,7 +497,7 @@ pub fn apply_mask(data: &mut [u8], mask: [u8; 4]) {
     }
 }
 
-fn next_mask(state: &mut u64) -> [u8; 4] {
+pub(super) fn next_mask(state: &mut u64) -> [u8; 4] {
     // xorshift64*
     let mut x = *state;
     x ^= x >> 12;
