@@ -177,13 +177,19 @@ pub struct OrderStage {
     req_seq: u64,
     qty: Lots,
     current: Option<QuoteTarget>,
-    /// The current target arrived in this poll: requests sent now are its
-    /// reaction (tick-to-wire); later sends were held by the manager.
+    /// The current target arrived in this poll and the manager's decision on
+    /// it is being sent: those requests are its reaction (tick-to-wire).
+    /// Cleared once that dispatch is done: a request the manager releases
+    /// later, even in the same poll (after reading a confirmation it was
+    /// waiting for), is timed by the exchange's push, not by the tick.
     fresh: bool,
     /// The fresh target's first request has not been written yet: the
     /// reaction hops are taken on that one (a reaction's later requests
     /// follow it by one `write` each).
     first_unsent: bool,
+    /// The newest target's `u` while its decision was held back; its first
+    /// request, when it goes, is counted in `OrderBoard::held`.
+    held: Option<UpdateId>,
     /// Reactions whose request waits for its kernel transmit stamp.
     tx_waits: [Option<TxWait>; TX_WAITS],
     /// Last valid (best bid, best ask) a target carried.
@@ -200,6 +206,8 @@ pub struct OrderStage {
     warm_wire: Vec<u8>,
     warm_every_ns: u64,
     last_warm: Tsc,
+    /// Which reaction shape the next rehearsal takes ([`Self::rehearse`]).
+    warm_turn: u8,
 }
 
 /// Encodes `a` as a WS-trade request into `out`; `None` for actions that are
@@ -402,6 +410,7 @@ impl OrderStage {
             current: None,
             fresh: false,
             first_unsent: false,
+            held: None,
             tx_waits: [None; TX_WAITS],
             touch: None,
             awaiting: [None; 2],
@@ -414,6 +423,7 @@ impl OrderStage {
             warm_wire: Vec::with_capacity(8 * 1024),
             warm_every_ns: u64::try_from(cfg.warm_every.as_nanos()).unwrap_or(u64::MAX),
             last_warm: origin,
+            warm_turn: 0,
         })
     }
 
@@ -694,6 +704,10 @@ impl OrderStage {
         };
         if let Some(t) = ok {
             inc(&self.board.orders.actions);
+            if self.held == Some(u) {
+                self.held = None;
+                inc(&self.board.orders.held);
+            }
             for s in sides.into_iter().flatten() {
                 self.awaiting[side_ix(s)] = Some(t);
             }
@@ -738,10 +752,23 @@ impl OrderStage {
             return;
         };
         self.shadow.copy_for_rehearsal(&self.oms);
-        // One tick wider on both sides: a price change the manager acts on.
+        // A price change the manager acts on, one tick wider. Real reactions
+        // move one side (a single `order.amend`) about as often as both (an
+        // `order.amend-batch`); each shape has its own encoder, so the turns
+        // rotate: both sides, the bid alone, the ask alone.
+        self.warm_turn = (self.warm_turn + 1) % 3;
+        let (move_bid, move_ask) = match self.warm_turn {
+            0 => (true, true),
+            1 => (true, false),
+            _ => (false, true),
+        };
         let target = Target {
-            bid: q.bid.map(|p| Ticks(p.0.saturating_sub(1))),
-            ask: q.ask.map(|p| Ticks(p.0.saturating_add(1))),
+            bid: q
+                .bid
+                .map(|p| Ticks(p.0.saturating_sub(i64::from(move_bid)))),
+            ask: q
+                .ask
+                .map(|p| Ticks(p.0.saturating_add(i64::from(move_ask)))),
             qty: self.qty,
             touch,
             trigger_u: q.u,
@@ -1266,6 +1293,9 @@ impl Stage for OrderStage {
         let now = self.now_ns();
         self.fresh = latest.is_some();
         self.first_unsent = self.fresh;
+        if self.fresh {
+            self.held = None;
+        }
         if let Some(t) = latest {
             if t.touch_bid.0 > 0 && t.touch_ask.0 > t.touch_bid.0 {
                 self.current = Some(t);
@@ -1292,6 +1322,13 @@ impl Stage for OrderStage {
         if self.fresh && self.queued > 0 {
             self.dispatch();
         }
+        if self.fresh && self.first_unsent {
+            // The decision sent nothing: either nothing had to change, or the
+            // manager holds the target (a side awaiting its confirmation, the
+            // rate budget, the update interval) and sends it later.
+            self.held = self.current.map(|q| q.u);
+        }
+        self.fresh = false;
         let wall = Instant::now();
         // Connections.
         if let Some(trade) = self.trade.as_mut() {

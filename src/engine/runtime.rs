@@ -92,6 +92,8 @@ pub struct RunReport {
     pub tick_to_wire: crate::engine::metrics::Summary,
     /// Transmit stamps dropped as implausible (see `OrderBoard::tx_implausible`).
     pub tx_implausible: u64,
+    /// Requests released after the manager held their target (see `OrderBoard::held`).
+    pub held: u64,
 }
 
 /// A start-up or run failure, with a message for the operator.
@@ -559,6 +561,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
         fills: getu(&board.orders.fills),
         actions: getu(&board.orders.actions),
         tx_implausible: getu(&board.orders.tx_implausible),
+        held: getu(&board.orders.held),
         position: get(&board.orders.position),
         shutdown_confirmed: board.orders.shutdown_confirmed.load(Relaxed),
         tick_to_wire: total.total(Hop::TickToWire),
@@ -655,6 +658,10 @@ pub fn print_report(r: &RunReport) {
         }
     );
     eprint!("{}", r.hops);
+    eprintln!(
+        "requests held for a confirmation, the budget or the update interval, sent later (no reaction hops): {}",
+        r.held
+    );
     if r.tx_implausible > 0 {
         eprintln!(
             "transmit stamps dropped as implausible for their request: {}",

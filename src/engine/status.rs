@@ -79,6 +79,10 @@ pub struct OrderBoard {
     /// Transmit stamps that could not belong to the reaction they matched by
     /// key (stamped before its frame was read); not recorded as `tick_to_tx`.
     pub tx_implausible: AtomicU64,
+    /// Requests for a target the manager first held back (a side awaiting
+    /// its confirmation, the rate budget, the update interval) and released
+    /// later; they are not reactions, so no tick-to-wire hop is taken.
+    pub held: AtomicU64,
     /// Order stage finished its shutdown (cancel-all confirmed or timed out).
     pub shutdown_done: AtomicBool,
     /// Whether the cancel-all at shutdown was confirmed by the exchange.
