@@ -10,6 +10,7 @@
 //! - [`private`]: private WebSocket (auth, `order`, `execution`, `execution.fast`, `position`, `wallet`).
 //! - [`trade`]: WebSocket trade API (`order.create` / `order.amend` / `order.cancel` and batches).
 
+mod book_scan;
 mod json;
 pub mod private;
 pub mod public;

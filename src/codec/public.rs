@@ -21,7 +21,10 @@
 //! - Prices and sizes go from the JSON decimal strings straight to [`Ticks`] /
 //!   [`Lots`] with the instrument's [`Step`]s; no `f64` anywhere.
 //! - Keys may come in any order; `ts` / `T` may be a JSON number or a string of
-//!   digits; `cts` is optional.
+//!   digits; `cts` is optional. Book messages in Bybit's exact layout skip the
+//!   copy and the tape: a one-pass scan (module `book_scan`) reads them and
+//!   hands anything it is unsure of to the general path, which it agrees with
+//!   (property-tested).
 //! - A failed decode returns a typed [`PublicError`], yields no event and leaves
 //!   the decoder ready for the next frame.
 //!
@@ -34,6 +37,7 @@ use std::fmt;
 
 use simd_json::{Node, StaticNode, Tape};
 
+use super::book_scan::{scan_book, BookHead, ScanSpec};
 use crate::ids::{FixedStr, IdError, Seq, Symbol, UpdateId};
 use crate::time::ExchMs;
 use crate::units::{Lots, Side, Step, Ticks, UnitError};
@@ -484,7 +488,58 @@ impl PublicDecoder {
 
     /// Decodes one WebSocket text payload. The event borrows the decoder until
     /// the next call. On error nothing is emitted and the decoder stays usable.
+    ///
+    /// A book message in Bybit's exact layout takes a one-pass fast path
+    /// (module `book_scan`); everything else, and anything that path is not
+    /// sure of, goes through the general simd-json decoder.
     pub fn decode<'s>(&'s mut self, frame: &[u8]) -> Result<PublicEvent<'s>, PublicError> {
+        if frame.len() > self.limits.max_frame_bytes {
+            return Err(PublicError::TooLong);
+        }
+        if let Some(h) = self.scan_head(frame) {
+            return Ok(PublicEvent::Book(self.book_event(h)));
+        }
+        self.decode_general(frame)
+    }
+
+    /// The fast path alone: the book if `frame` is in Bybit's layout.
+    fn scan_head(&mut self, frame: &[u8]) -> Option<BookHead> {
+        let symbol = self.symbol;
+        let spec = ScanSpec {
+            symbol: symbol.as_bytes(),
+            price: self.price,
+            qty: self.qty,
+            max_levels: self.limits.max_levels_per_side,
+        };
+        scan_book(frame, &spec, &mut self.bids, &mut self.asks)
+    }
+
+    fn book_event(&self, h: BookHead) -> BookUpdate<'_> {
+        BookUpdate {
+            kind: h.kind,
+            depth: h.depth,
+            symbol: self.symbol,
+            u: UpdateId(h.u),
+            seq: Seq(h.seq),
+            ts: ExchMs(h.ts),
+            cts: h.cts.map(ExchMs),
+            bids: &self.bids,
+            asks: &self.asks,
+        }
+    }
+
+    /// The fast path alone, for tests comparing it with [`Self::decode_general`].
+    #[cfg(test)]
+    pub(super) fn scan_only(&mut self, frame: &[u8]) -> Option<BookUpdate<'_>> {
+        let h = self.scan_head(frame)?;
+        Some(self.book_event(h))
+    }
+
+    /// The general decoder: simd-json tape, any key order and spelling.
+    pub(super) fn decode_general<'s>(
+        &'s mut self,
+        frame: &[u8],
+    ) -> Result<PublicEvent<'s>, PublicError> {
         let len = frame.len();
         if len > self.limits.max_frame_bytes {
             return Err(PublicError::TooLong);

@@ -337,7 +337,7 @@ pub struct Config {
     pub journal: std::path::PathBuf,
     /// TLS towards the simulator.
     pub sim_tls: bool,
-    /// External simulator base URL (http[s]://host:port), if any.
+    /// External simulator base URL (`http[s]://host:port`), if any.
     pub sim_url: Option<String>,
     /// Simulator seed.
     pub sim_seed: u64,
