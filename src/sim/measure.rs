@@ -8,8 +8,8 @@
 //! `echo`, `u = 12345`). Ids without a `-`, or without digits after the last `-`, are not measured.
 //!
 //! Stamps: the server stamps each public message carrying a `u` right after its first successful
-//! write to a socket ([`MarketStamps::record`]) and each order request right after it is read off a
-//! socket; both stamps come from one [`Clock`] (quanta TSC, same thread). Attribution is by `u`
+//! write to a socket ([`MarketStamps::record`]) and each order request right after the `read` that
+//! brought its bytes off the socket returned ([`ReadStamped`]); both stamps come from one [`Clock`] (quanta TSC, same thread). Attribution is by `u`
 //! alone (the request carries nothing else), so measure with one orderbook topic subscribed (or use
 //! the paced mode). When a `u` sequence starts again (a topic opened afresh after its last
 //! subscriber left, or the restart fault) all earlier stamps are forgotten, so a reaction to the new
@@ -34,6 +34,61 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+/// A stream that remembers when a `read` last returned bytes. The server
+/// wraps each WebSocket's socket in one, so a request's "read" stamp is the
+/// moment its bytes came off the socket (after TLS decryption when TLS is on),
+/// before the WebSocket framing above it runs. A frame that took several
+/// reads is stamped with the one that completed it; frames that arrived in
+/// one read share its stamp. No allocation; one clock read per `read` that
+/// returned bytes.
+#[derive(Debug)]
+pub struct ReadStamped<S> {
+    inner: S,
+    clock: Clock,
+    last_read: Tsc,
+}
+
+impl<S> ReadStamped<S> {
+    /// Wraps `inner`, stamping with `clock` (the server's clock).
+    pub fn new(inner: S, clock: Clock) -> ReadStamped<S> {
+        let last_read = clock.stamp();
+        ReadStamped {
+            inner,
+            clock,
+            last_read,
+        }
+    }
+
+    /// When a `read` last returned bytes.
+    pub fn last_read(&self) -> Tsc {
+        self.last_read
+    }
+
+    /// The wrapped stream.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+}
+
+impl<S: Read> Read for ReadStamped<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.last_read = self.clock.stamp();
+        }
+        Ok(n)
+    }
+}
+
+impl<S: Write> Write for ReadStamped<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
 
 /// Splits an id by the echo convention into `(variant, u)`.
 pub fn parse_echo_tag(id: &str) -> Option<(&str, u64)> {
@@ -1093,6 +1148,40 @@ pub fn start_echo(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Hands out its chunks one `read` at a time, then `WouldBlock`.
+    struct Chunks(Vec<&'static [u8]>);
+
+    impl Read for Chunks {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let c = self.0.remove(0);
+            buf[..c.len()].copy_from_slice(c);
+            Ok(c.len())
+        }
+    }
+
+    #[test]
+    fn read_stamp_moves_only_when_bytes_arrive() {
+        let clock = Clock::new();
+        let mut s = ReadStamped::new(Chunks(vec![b"ab", b"", b"c"]), clock.clone());
+        let mut buf = [0u8; 8];
+        let t0 = s.last_read();
+        let before = clock.stamp();
+        assert_eq!(s.read(&mut buf).unwrap(), 2);
+        let t1 = s.last_read();
+        assert!(t1 >= before && t1 > t0, "a read with bytes stamps");
+        // A zero-byte read (end of stream) and a WouldBlock keep the stamp.
+        assert_eq!(s.read(&mut buf).unwrap(), 0);
+        assert_eq!(s.last_read(), t1);
+        assert_eq!(s.read(&mut buf).unwrap(), 1);
+        let t2 = s.last_read();
+        assert!(t2 >= t1);
+        assert!(s.read(&mut buf).is_err());
+        assert_eq!(s.last_read(), t2);
+    }
 
     #[test]
     fn echo_tag_convention() {

@@ -17,7 +17,7 @@ use super::exchange::{
 };
 use super::faults::{ConnKind, Fault, FaultState};
 use super::http::{self, Limits, Method, Request};
-use super::measure::{self, Reactions};
+use super::measure::{self, Reactions, ReadStamped};
 use super::ratelimit::{Endpoint, Grant, RateLimiter};
 use super::tls::{self, Stream};
 use super::ws::{self, LimitInfo, WsKind};
@@ -444,7 +444,7 @@ struct HttpConn {
 }
 
 struct WsConn {
-    ws: WebSocket<Stream>,
+    ws: WebSocket<ReadStamped<Stream>>,
     kind: WsKind,
     topics: Vec<TopicId>,
     uid: Option<u64>,
@@ -992,7 +992,7 @@ impl Server {
             if let Some(mut c) = self.conns.get_mut(i).and_then(Option::take) {
                 let sock = match &mut c.state {
                     State::Http(h) => Some(h.stream.socket()),
-                    State::Ws(w) => Some(w.ws.get_mut().socket()),
+                    State::Ws(w) => Some(w.ws.get_mut().get_mut().socket()),
                     State::Gone => None,
                 };
                 if let Some(sock) = sock {
@@ -1136,8 +1136,12 @@ impl Server {
                 return false;
             };
             let stream = hb.stream;
-            let ws =
-                WebSocket::from_partially_read(stream, leftover, Role::Server, Some(self.ws_cfg));
+            let ws = WebSocket::from_partially_read(
+                ReadStamped::new(stream, self.clock.clone()),
+                leftover,
+                Role::Server,
+                Some(self.ws_cfg),
+            );
             conn.state = State::Ws(Box::new(WsConn {
                 ws,
                 kind,
@@ -1169,12 +1173,12 @@ impl Server {
             };
             match w.ws.read() {
                 Ok(Message::Text(t)) => {
-                    let read_at = self.clock.stamp();
+                    let read_at = w.ws.get_ref().last_read();
                     self.stats.ws_in.fetch_add(1, Ordering::Relaxed);
                     self.handle_ws_text(i, conn, t.as_bytes(), read_at);
                 }
                 Ok(Message::Binary(b)) => {
-                    let read_at = self.clock.stamp();
+                    let read_at = w.ws.get_ref().last_read();
                     self.stats.ws_in.fetch_add(1, Ordering::Relaxed);
                     self.handle_ws_text(i, conn, &b, read_at);
                 }
