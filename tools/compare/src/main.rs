@@ -224,10 +224,11 @@ fn run() -> Result<(), String> {
     if rows.iter().any(|r| r.variant.starts_with("gapmm-hot")) {
         t.push_str(
             "\nNote: the simulator measures every tagged request from the tick whose `u` it carries. \
-             gapmm-hot sends part of its requests later than that tick (after the previous request on \
-             the side settled, re-places, back-off) and its REST amends by orderId carry no tag, so its \
-             rows are not its reaction time; compare its own tick_to_wire hop (hot-*.log). See \
-             BENCHMARKS.md, \"Reading it honestly\".\n",
+             gapmm-hot tags only the requests its order manager decided on that tick (those it held \
+             for a confirmation and sent later carry `-0`), so its ws row is a reaction time over \
+             few samples; its REST amends by orderId carry no tag, so its rest row is not. Its own \
+             tick_to_wire and tick_to_tx hops are in hot-*.log. See BENCHMARKS.md, \
+             \"Reading it honestly\".\n",
         );
     }
     let head = format!(
