@@ -1,7 +1,7 @@
 //! Proves the book and the analytics allocate nothing after construction:
 //! 10,000 applies (deltas, periodic snapshots, window re-centring and
-//! overflow traffic) plus an analytics pass after each, under a counting
-//! global allocator.
+//! overflow traffic) plus an analytics pass after each, with and without our
+//! own orders taken out of the book, under a counting global allocator.
 
 mod support_alloc;
 
@@ -95,6 +95,7 @@ fn apply_and_analytics_do_not_allocate() {
     let mut resets = 0;
     let mut moves = 0;
     let mut metrics = 0;
+    let mut without_own = 0;
     let mut outside = 0;
     let mut last_base = start_base;
     let ((), allocs) = support_alloc::counted(|| {
@@ -119,8 +120,19 @@ fn apply_and_analytics_do_not_allocate() {
             if analytics::compute(&book, ExchMs(m.1)).is_some() {
                 metrics += 1;
             }
+            // Our own orders taken out for the analytics and put back: the
+            // whole best ask and the farthest bid (often in the overflow
+            // array, so it is removed from and re-inserted into it).
+            let own = [book.iter_levels(Side::Buy).last(), book.best(Side::Sell)];
+            if book
+                .without_own(own, |b| analytics::compute(b, ExchMs(m.1)))
+                .is_some()
+            {
+                without_own += 1;
+            }
         }
     });
+    assert_eq!(without_own, N);
     assert!(book.is_valid());
     assert_eq!(resets, N / 1000);
     assert_eq!(metrics, N);
@@ -129,5 +141,8 @@ fn apply_and_analytics_do_not_allocate() {
         outside > N / 2,
         "overflow held levels after only {outside} messages"
     );
-    assert_eq!(allocs, 0, "{allocs} allocations in {N} applies + analytics");
+    assert_eq!(
+        allocs, 0,
+        "{allocs} allocations in {N} applies + analytics (with own orders out)"
+    );
 }

@@ -16,7 +16,7 @@ use gapmm::units::{HalfTicks, Lots, Side, Ticks};
 use proptest::prelude::*;
 
 /// The reference: one ordered map per side, rules written out longhand.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct RefBook {
     bids: BTreeMap<i64, i64>,
     asks: BTreeMap<i64, i64>,
@@ -191,6 +191,9 @@ struct Op {
     /// (distance from the centre, qty) — qty 0 deletes.
     bids: Vec<(u16, i64)>,
     asks: Vec<(u16, i64)>,
+    /// Our own order per side for `Book::without_own`: (which level of the
+    /// reference, 5+ = a price the book does not show, qty).
+    own: [(u8, i64); 2],
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -202,15 +205,19 @@ fn op() -> impl Strategy<Value = Op> {
         prop_oneof![6 => -3i64..=3, 1 => -300i64..=300, 1 => -20_000i64..=20_000],
         prop::collection::vec(level.clone(), 0..20),
         prop::collection::vec(level, 0..20),
+        [(0u8..7, 1i64..1500), (0u8..7, 1i64..1500)],
     )
-        .prop_map(|(snapshot, u_mode, depth_pick, drift, bids, asks)| Op {
-            snapshot,
-            u_mode,
-            depth_pick,
-            drift,
-            bids,
-            asks,
-        })
+        .prop_map(
+            |(snapshot, u_mode, depth_pick, drift, bids, asks, own)| Op {
+                snapshot,
+                u_mode,
+                depth_pick,
+                drift,
+                bids,
+                asks,
+                own,
+            },
+        )
 }
 
 fn levels_of(v: &[(i64, i64)]) -> Vec<Level> {
@@ -339,6 +346,36 @@ fn run(window_ticks: u32, ops: &[Op]) -> Result<(), TestCaseError> {
         if let Some(l) = r.levels(Side::Sell).first() {
             probes.push(l.price.0);
         }
+        check_same(&book, &r, &probes)?;
+
+        // Our own orders taken out: the book `f` sees is the reference with
+        // our size subtracted, and afterwards the book is as it was.
+        let mut own = [None; 2];
+        let mut minus = r.clone();
+        for (k, side) in [Side::Buy, Side::Sell].into_iter().enumerate() {
+            let (pick, qty) = o.own[k];
+            let price = match r.levels(side).get(usize::from(pick)) {
+                Some(l) if pick < 5 => l.price.0,
+                _ => centre + if k == 0 { -5000 } else { 5000 },
+            };
+            own[k] = Some(Level {
+                price: Ticks(price),
+                qty: Lots(qty),
+            });
+            let map = if k == 0 {
+                &mut minus.bids
+            } else {
+                &mut minus.asks
+            };
+            if let Some(q) = map.get(&price).copied() {
+                if q > qty {
+                    map.insert(price, q - qty);
+                } else {
+                    map.remove(&price);
+                }
+            }
+        }
+        book.without_own(own, |b| check_same(b, &minus, &probes))?;
         check_same(&book, &r, &probes)?;
     }
     Ok(())

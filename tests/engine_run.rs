@@ -3,7 +3,8 @@
 //! quotes are working and fills arrive within 10 s, the status line updates
 //! every second; the quotes follow the original's signal table around the mid
 //! (checked against the exchange's own book once the market is paused, with
-//! `--gamma 0` so the reservation mid is the mid); price changes are amends,
+//! `--gamma 0` so the reservation mid is the mid, and with our own orders taken
+//! out of that book as the engine does before its analytics); price changes are amends,
 //! not cancel+create; and Ctrl+C exits 0 with no order of ours left open on the
 //! exchange.
 
@@ -52,6 +53,40 @@ fn edges(signal: &str, conf: &str) -> (i64, i64) {
         ("DOWN", "HIGH" | "MED") => (100, 1),
         _ => (100, 100),
     }
+}
+
+/// `gap_prob_resistance_up` of a book given as (ticks, lots) levels, best first.
+fn gap_score(bids: &[(i64, i64)], asks: &[(i64, i64)]) -> f64 {
+    use gapmm::book::{Book, BookConfig};
+    use gapmm::codec::public::{BookKind, BookUpdate, Level};
+    use gapmm::ids::{Seq, Symbol, UpdateId};
+    use gapmm::time::ExchMs;
+    use gapmm::units::{Lots, Ticks};
+    let lv = |v: &[(i64, i64)]| -> Vec<Level> {
+        v.iter()
+            .map(|&(p, q)| Level {
+                price: Ticks(p),
+                qty: Lots(q),
+            })
+            .collect()
+    };
+    let (b, a) = (lv(bids), lv(asks));
+    let mut book = Book::new(BookConfig::default());
+    book.apply(&BookUpdate {
+        kind: BookKind::Snapshot,
+        depth: 0,
+        symbol: Symbol::default(),
+        u: UpdateId(1),
+        seq: Seq(1),
+        ts: ExchMs(1),
+        cts: None,
+        bids: &b,
+        asks: &a,
+    })
+    .expect("a valid book");
+    gapmm::analytics::compute(&book, ExchMs(1))
+        .expect("both sides")
+        .gap_prob_resistance_up
 }
 
 #[test]
@@ -182,7 +217,32 @@ fn trades_quotes_by_the_signal_table_amends_and_stops_clean_on_ctrl_c() {
         if !settled {
             continue;
         }
-        let (bids, asks) = &b1;
+        // The engine takes its own resting orders out of the book before the
+        // analytics: its mid is the market's without them.
+        let others = |levels: &[(i64, i64)], side: &str| -> Vec<(i64, i64)> {
+            levels
+                .iter()
+                .filter_map(|&(p, q)| {
+                    let ours: i64 = open
+                        .iter()
+                        .filter(|o| o.side == side && o.price == p)
+                        .map(|o| o.leaves)
+                        .sum();
+                    (q > ours).then_some((p, q - ours))
+                })
+                .collect()
+        };
+        // The engine's book is the top 50 (its depth topic), ours included.
+        let top = |v: &[(i64, i64)]| v[..v.len().min(50)].to_vec();
+        let (bids, asks) = (others(&top(&b1.0), "Buy"), others(&top(&b1.1), "Sell"));
+        // Its printed signal score is that book's, not the exchange's with
+        // our own quotes in it.
+        let market_score = gap_score(&bids, &asks);
+        assert!(
+            (market_score - s.score).abs() < 0.0006,
+            "engine score {} vs the market's without our orders {market_score}",
+            s.score
+        );
         let (bb, ba) = (bids[0].0, asks[0].0);
         let mid_x2 = bb + ba;
         let (be, ae) = edges(&s.signal, &s.conf);

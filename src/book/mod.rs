@@ -637,6 +637,66 @@ impl Book {
         }
     }
 
+    /// Runs `f` on this book with our own resting orders taken out, then puts
+    /// them back. `own` is indexed by side (`[bid, ask]`): one order per side,
+    /// as the order manager keeps. At its price the book shows everyone's
+    /// size, ours included, so the market's own size is the difference; a
+    /// level that was only ours is empty for `f`. An order whose level the
+    /// book does not show yet (the public feed lags the private stream) is
+    /// skipped, and where the book shows less than our size the level is
+    /// taken as ours alone. Validity and `last_update_id` are untouched; if a
+    /// level could not be put back (it always can: it goes back where it was)
+    /// the book is invalidated rather than left wrong. Allocates nothing.
+    pub fn without_own<R>(&mut self, own: [Option<Level>; 2], f: impl FnOnce(&Book) -> R) -> R {
+        if own == [None, None] || !self.valid {
+            return f(self);
+        }
+        let (base, w, cap) = (self.base, self.window, self.cap);
+        let mut saved: [Option<(i64, i64)>; 2] = [None; 2];
+        for (k, o) in own.iter().enumerate() {
+            let Some(o) = o.filter(|o| o.qty.0 > 0) else {
+                continue;
+            };
+            let s = if k == 0 {
+                &mut self.bids
+            } else {
+                &mut self.asks
+            };
+            let q = s.get(base, w, o.price.0);
+            if q == 0 {
+                continue;
+            }
+            saved[k] = Some((o.price.0, q));
+            if q > o.qty.0 {
+                // The level stays occupied: best and occupancy do not change.
+                if s.set(base, w, cap, o.price.0, q - o.qty.0).is_err() {
+                    saved[k] = None;
+                }
+            } else {
+                s.remove(base, w, o.price.0);
+                s.refresh_best(base, w);
+            }
+        }
+        let r = f(self);
+        let mut broken = false;
+        for (k, sv) in saved.iter().enumerate() {
+            let Some((t, q)) = *sv else {
+                continue;
+            };
+            let s = if k == 0 {
+                &mut self.bids
+            } else {
+                &mut self.asks
+            };
+            broken |= s.set(base, w, cap, t, q).is_err();
+            s.refresh_best(base, w);
+        }
+        if broken {
+            self.invalidate();
+        }
+        r
+    }
+
     /// Total size of the `n_levels` best non-empty levels of `side`.
     pub fn depth_sum(&self, side: Side, n_levels: usize) -> Lots {
         let mut total = Lots::ZERO;

@@ -14,6 +14,13 @@
 //!
 //! In each of those cases a "pull" update is pushed so the strategy withdraws
 //! the quotes at once.
+//!
+//! Our own resting orders (from the order stage, over an SPSC ring) are taken
+//! out of the book for the analytics (`Book::without_own`): the touch, mid,
+//! gaps and depths the strategy sees are the rest of the market's, so our
+//! quotes never feed back into the signal that sets them. The private stream
+//! and the public book are not synchronised; for the moment one runs ahead,
+//! an order whose level the book does not show is simply not subtracted.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,10 +29,12 @@ use mio::{Events, Poll, Token};
 
 use crate::analytics;
 use crate::book::{Book, BookConfig};
-use crate::codec::public::{orderbook_topic, write_subscribe, PublicDecoder, PublicEvent, SubOp};
+use crate::codec::public::{
+    orderbook_topic, write_subscribe, Level, PublicDecoder, PublicEvent, SubOp,
+};
 use crate::engine::conn::{ConnEvent, ManagedWs};
 use crate::engine::metrics::{Hop, HopRecorder};
-use crate::engine::msg::MarketUpdate;
+use crate::engine::msg::{MarketUpdate, OwnOrders};
 use crate::engine::status::{inc, Board};
 use crate::engine::topology::Stage;
 use crate::ids::{Symbol, UpdateId};
@@ -82,6 +91,9 @@ pub struct FeedStage {
     /// The last message's `parse` and `apply` times, recorded on the next
     /// message or poll: recording is not on the tick-to-wire path.
     unrecorded: Option<(u64, u64)>,
+    /// Our own resting orders, from the order stage.
+    own_in: Option<rtrb::Consumer<OwnOrders>>,
+    own: [Option<Level>; 2],
 }
 
 impl FeedStage {
@@ -132,7 +144,16 @@ impl FeedStage {
             last_u: UpdateId(0),
             last_rotate: Instant::now(),
             unrecorded: None,
+            own_in: None,
+            own: [None; 2],
         })
+    }
+
+    /// Takes our own resting orders (from the order stage) out of the book
+    /// before the analytics.
+    pub fn with_own_orders(mut self, own: rtrb::Consumer<OwnOrders>) -> FeedStage {
+        self.own_in = Some(own);
+        self
     }
 
     /// The recorder (hop histograms of this stage).
@@ -200,8 +221,16 @@ impl FeedStage {
             resyncing,
             last_u,
             unrecorded,
+            own_in,
+            own,
             ..
         } = self;
+        if let Some(c) = own_in.as_mut() {
+            while let Ok(o) = c.pop() {
+                *own = o.levels;
+            }
+        }
+        let own = *own;
         let mut need_resync = false;
         let mut went_untradable = false;
         let res = conn.ws().read_frames(|frame| {
@@ -233,7 +262,7 @@ impl FeedStage {
                 }
             }
             *last_u = u;
-            let Some(m) = analytics::compute(book, ts) else {
+            let Some(m) = book.without_own(own, |b| analytics::compute(b, ts)) else {
                 note_applied(board, u);
                 went_untradable = true;
                 return;

@@ -5,6 +5,7 @@
 //! TSC stamps of every hop so the stage that finishes a path can record the
 //! whole chain into its histograms.
 
+use crate::codec::public::Level;
 use crate::ids::UpdateId;
 use crate::strategy::signal::{Confidence, Signal};
 use crate::time::{ExchMs, Tsc};
@@ -92,4 +93,14 @@ pub struct QuoteTarget {
 pub struct PositionNote {
     /// Net position in lots (positive long).
     pub position: Lots,
+}
+
+/// Orders → feed: our own resting orders as the exchange last confirmed them,
+/// one per side (`[bid, ask]`: price and resting size). The feed takes them
+/// out of the book before the analytics (`Book::without_own`), so our quotes
+/// never move the signal that places them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OwnOrders {
+    /// Bid and ask, `None` when we have no resting order on that side.
+    pub levels: [Option<Level>; 2],
 }

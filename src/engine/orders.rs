@@ -28,6 +28,7 @@ use crate::codec::private::{
     write_auth_request, write_subscribe, ExecType, OrderStatus as WireStatus, OrderUpdate,
     PrivateDecoder, PrivateEvent, RejectReason as WireReject,
 };
+use crate::codec::public::Level;
 use crate::codec::rest::{
     Amend, InstrumentSpec, NewOrder, OrderRef as WireRef, RestCodec, RestDecoder,
 };
@@ -35,7 +36,7 @@ use crate::codec::sign::Credentials;
 use crate::codec::trade::{TradeCodec, TradeDecoder, TradeOp};
 use crate::engine::conn::{ConnEvent, ManagedWs};
 use crate::engine::metrics::{Hop, HopRecorder};
-use crate::engine::msg::{PositionNote, QuoteTarget};
+use crate::engine::msg::{OwnOrders, PositionNote, QuoteTarget};
 use crate::engine::status::{inc, set, Board};
 use crate::engine::topology::Stage;
 use crate::ids::{OrderId, OrderLinkId, ReqId, UpdateId};
@@ -46,7 +47,7 @@ use crate::net::ws::WsConn;
 use crate::net::Endpoint;
 use crate::oms::{
     AckEvent, AckOp, Action, AmendReq, Endpoint as Ep, Fill, Link, Oms, OrderEvent, OrderRef,
-    OrderStatus, RateLimitInfo, RejectReason, Target,
+    OrderState, OrderStatus, RateLimitInfo, RejectReason, Target,
 };
 use crate::time::{wall_ms, Clock, ExchMs, Tsc};
 use crate::units::{Lots, Side, Ticks};
@@ -161,6 +162,8 @@ pub struct OrderStage {
     rest_dec: RestDecoder,
     targets: rtrb::Consumer<QuoteTarget>,
     positions: rtrb::Producer<PositionNote>,
+    own_out: Option<rtrb::Producer<OwnOrders>>,
+    own_sent: OwnOrders,
     journal: rtrb::Producer<u8>,
     rec: HopRecorder,
     clock: Clock,
@@ -393,6 +396,8 @@ impl OrderStage {
             oms,
             targets,
             positions,
+            own_out: None,
+            own_sent: OwnOrders::default(),
             journal,
             rec,
             clock,
@@ -1266,6 +1271,37 @@ impl OrderStage {
         {
             self.last_position = pos;
         }
+        // Our resting orders, as the exchange confirmed them, for the feed.
+        let resting = |s: &crate::oms::OrderSlot| {
+            matches!(
+                s.state,
+                OrderState::Working | OrderState::PendingAmend | OrderState::PendingCancel
+            )
+            .then_some(Level {
+                price: s.price,
+                qty: s.leaves,
+            })
+        };
+        let own = OwnOrders {
+            levels: [
+                resting(self.oms.slot(Side::Buy)),
+                resting(self.oms.slot(Side::Sell)),
+            ],
+        };
+        if own != self.own_sent {
+            if let Some(p) = self.own_out.as_mut() {
+                if p.push(own).is_ok() {
+                    self.own_sent = own;
+                }
+            }
+        }
+    }
+
+    /// Reports our resting orders to the feed stage, which takes them out of
+    /// the book before the analytics.
+    pub fn with_own_orders(mut self, own: rtrb::Producer<OwnOrders>) -> OrderStage {
+        self.own_out = Some(own);
+        self
     }
 }
 

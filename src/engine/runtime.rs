@@ -24,7 +24,7 @@ use crate::codec::sign::Credentials;
 use crate::engine::config::{Config, Transport, Venue as VenueKind};
 use crate::engine::feed::{FeedConfig, FeedStage};
 use crate::engine::metrics::{fmt_ns, hop_channel, Hop, HopCollector};
-use crate::engine::msg::{MarketUpdate, PositionNote, QuoteTarget};
+use crate::engine::msg::{MarketUpdate, OwnOrders, PositionNote, QuoteTarget};
 use crate::engine::orders::{order_event, OrderConfig, OrderStage, OrderTransport};
 use crate::engine::status::{get, getu, Board};
 use crate::engine::strat::StrategyStage;
@@ -395,6 +395,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     let (md_p, md_c) = rtrb::RingBuffer::<MarketUpdate>::new(1024);
     let (tg_p, tg_c) = rtrb::RingBuffer::<QuoteTarget>::new(256);
     let (pos_p, pos_c) = rtrb::RingBuffer::<PositionNote>::new(256);
+    let (own_p, own_c) = rtrb::RingBuffer::<OwnOrders>::new(64);
     let (jr_p, mut jr_c) = rtrb::RingBuffer::<u8>::new(1 << 20);
     let (feed_rec, mut feed_col) = hop_channel(4);
     let (strat_rec, mut strat_col) = hop_channel(4);
@@ -415,7 +416,8 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
         feed_rec,
         board.clone(),
     )
-    .map_err(|e| err(format!("feed: {e}")))?;
+    .map_err(|e| err(format!("feed: {e}")))?
+    .with_own_orders(own_c);
     let strat = StrategyStage::new(strategy, md_c, pos_c, tg_p, strat_rec, board.clone());
     let mut orders = OrderStage::new(
         OrderConfig {
@@ -441,7 +443,8 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
         board.clone(),
         shutdown_req.clone(),
     )
-    .map_err(|e| err(format!("orders: {e}")))?;
+    .map_err(|e| err(format!("orders: {e}")))?
+    .with_own_orders(own_p);
     orders.preload(&initial);
 
     // Threads.

@@ -379,6 +379,8 @@ impl Status {
 pub struct Open {
     pub side: String,
     pub price: i64,
+    /// Resting size in lots.
+    pub leaves: i64,
     pub link_id: String,
     pub order_id: String,
     pub status: String,
@@ -422,6 +424,9 @@ impl Rest {
                 price: tick()
                     .count(o["price"].as_str().unwrap().as_bytes())
                     .unwrap(),
+                leaves: lot()
+                    .count(o["leavesQty"].as_str().unwrap_or("0").as_bytes())
+                    .unwrap_or(0),
                 link_id: o["orderLinkId"].as_str().unwrap_or("").to_string(),
                 order_id: o["orderId"].as_str().unwrap_or("").to_string(),
                 status: o["orderStatus"].as_str().unwrap_or("").to_string(),
