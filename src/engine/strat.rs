@@ -27,6 +27,21 @@ pub struct StrategyStage {
     board: Arc<Board>,
     last: Option<(Option<i64>, Option<i64>)>,
     polls: u32,
+    /// Status-board values and the `quote` hop of the last update, written at
+    /// the start of the next poll: after the order stage has sent the
+    /// reaction when the stages share a thread, and never between the push
+    /// and it.
+    unrecorded: Option<Unrecorded>,
+}
+
+/// What [`StrategyStage`] owes the status board and its histogram.
+#[derive(Debug, Clone, Copy)]
+struct Unrecorded {
+    /// Signal code, confidence code, bid and ask of a quoted update.
+    quoted: Option<(i64, i64, i64, i64)>,
+    mid_x2: i64,
+    score_ppm: i64,
+    quote_ns: u64,
 }
 
 impl StrategyStage {
@@ -49,6 +64,7 @@ impl StrategyStage {
             board,
             last: None,
             polls: 0,
+            unrecorded: None,
         }
     }
 
@@ -75,6 +91,18 @@ impl Stage for StrategyStage {
     }
 
     fn poll(&mut self) -> bool {
+        if let Some(u) = self.unrecorded.take() {
+            let b = &self.board.strategy;
+            if let Some((signal, conf, bid, ask)) = u.quoted {
+                set(&b.signal, signal);
+                set(&b.conf, conf);
+                set(&b.bid, bid);
+                set(&b.ask, ask);
+            }
+            set(&b.mid_x2, u.mid_x2);
+            set(&b.score_ppm, u.score_ppm);
+            self.rec.record(Hop::Quote, u.quote_ns);
+        }
         // Check the interval clock only every 4096 polls: it is a wall-clock read.
         self.polls = self.polls.wrapping_add(1);
         if self.polls.is_multiple_of(4096) {
@@ -138,19 +166,21 @@ impl Stage for StrategyStage {
             Err(_) => pulled(&m, t_quoted),
         };
         // The target goes out first; the status board and the histogram are
-        // not on the tick-to-wire path.
+        // written on the next poll, off the tick-to-wire path.
         self.emit(t);
-        let b = &self.board.strategy;
-        if let Ok(q) = target {
-            set(&b.signal, i64::from(q.signal.code()));
-            set(&b.conf, i64::from(q.conf.code()));
-            set(&b.bid, q.bid.0);
-            set(&b.ask, q.ask.0);
-        }
-        set(&b.mid_x2, m.mid.0);
-        set(&b.score_ppm, (m.gap_score * 1e6) as i64);
-        self.rec
-            .record(Hop::Quote, self.clock.delta_ns(m.t_applied, t_quoted));
+        self.unrecorded = Some(Unrecorded {
+            quoted: target.ok().map(|q| {
+                (
+                    i64::from(q.signal.code()),
+                    i64::from(q.conf.code()),
+                    q.bid.0,
+                    q.ask.0,
+                )
+            }),
+            mid_x2: m.mid.0,
+            score_ppm: (m.gap_score * 1e6) as i64,
+            quote_ns: self.clock.delta_ns(m.t_applied, t_quoted),
+        });
         true
     }
 }
