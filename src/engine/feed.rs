@@ -19,15 +19,19 @@
 //! out of the book for the analytics (`Book::without_own`): the touch, mid,
 //! gaps and depths the strategy sees are the rest of the market's, so our
 //! quotes never feed back into the signal that sets them. The private stream
-//! and the public book are not synchronised; for the moment one runs ahead,
-//! an order whose level the book does not show is simply not subtracted.
+//! and the public book are not synchronised: an order whose level the book
+//! does not show yet is not subtracted, and when our orders change with no
+//! market message to follow (a quiet or paused market) the analytics run
+//! again on the current book and go out as a non-tick update
+//! ([`MarketUpdate::tick`] false), which the order stage never times as a
+//! reaction.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
 
-use crate::analytics;
+use crate::analytics::{self, MarketMetrics};
 use crate::book::{Book, BookConfig};
 use crate::codec::public::{
     orderbook_topic, write_subscribe, Level, PublicDecoder, PublicEvent, SubOp,
@@ -41,7 +45,7 @@ use crate::ids::{Symbol, UpdateId};
 use crate::net::ws::WsConn;
 use crate::net::Endpoint;
 use crate::net::NetError;
-use crate::time::{wall_ms, Clock};
+use crate::time::{wall_ms, Clock, ExchMs, Tsc};
 use crate::units::Step;
 
 const TOKEN: Token = Token(0);
@@ -94,6 +98,28 @@ pub struct FeedStage {
     /// Our own resting orders, from the order stage.
     own_in: Option<rtrb::Consumer<OwnOrders>>,
     own: [Option<Level>; 2],
+    /// Our resting orders changed since the analytics last ran.
+    own_changed: bool,
+    /// Exchange time of the last applied message.
+    last_ts: ExchMs,
+}
+
+/// A market update from fresh analytics (stamps and flags to be filled in).
+fn market_update(m: &MarketMetrics, u: UpdateId, ts: ExchMs) -> MarketUpdate {
+    MarketUpdate {
+        u,
+        exch_ts: ts,
+        bid: m.bid,
+        ask: m.ask,
+        mid: m.mid,
+        gap_score: m.gap_prob_resistance_up,
+        imbalance: m.imbalance,
+        tradable: true,
+        tick: true,
+        t_read: Tsc::default(),
+        t_parsed: Tsc::default(),
+        t_applied: Tsc::default(),
+    }
 }
 
 impl FeedStage {
@@ -146,6 +172,8 @@ impl FeedStage {
             unrecorded: None,
             own_in: None,
             own: [None; 2],
+            own_changed: false,
+            last_ts: ExchMs(0),
         })
     }
 
@@ -206,6 +234,29 @@ impl FeedStage {
         }
     }
 
+    /// Runs the analytics again on the current book after our own resting
+    /// orders changed, and pushes the result as a non-tick update.
+    fn recompute(&mut self) {
+        if !self.tradable || !self.book.is_valid() {
+            return;
+        }
+        let t0 = self.clock.stamp();
+        let (own, ts) = (self.own, self.last_ts);
+        let Some(m) = self.book.without_own(own, |b| analytics::compute(b, ts)) else {
+            return;
+        };
+        let mu = MarketUpdate {
+            tick: false,
+            t_read: t0,
+            t_parsed: t0,
+            t_applied: self.clock.stamp(),
+            ..market_update(&m, self.last_u, ts)
+        };
+        if self.out.push(mu).is_err() {
+            inc(&self.board.feed.ring_full);
+        }
+    }
+
     /// Reads and processes every available frame; returns how many frames arrived.
     fn read(&mut self) -> usize {
         let FeedStage {
@@ -221,15 +272,11 @@ impl FeedStage {
             resyncing,
             last_u,
             unrecorded,
-            own_in,
             own,
+            own_changed,
+            last_ts,
             ..
         } = self;
-        if let Some(c) = own_in.as_mut() {
-            while let Ok(o) = c.pop() {
-                *own = o.levels;
-            }
-        }
         let own = *own;
         let mut need_resync = false;
         let mut went_untradable = false;
@@ -262,6 +309,8 @@ impl FeedStage {
                 }
             }
             *last_u = u;
+            *last_ts = ts;
+            *own_changed = false;
             let Some(m) = book.without_own(own, |b| analytics::compute(b, ts)) else {
                 note_applied(board, u);
                 went_untradable = true;
@@ -278,17 +327,12 @@ impl FeedStage {
                     .store(ok, std::sync::atomic::Ordering::Relaxed);
             }
             let mu = MarketUpdate {
-                u,
-                exch_ts: ts,
-                bid: m.bid,
-                ask: m.ask,
-                mid: m.mid,
-                gap_score: m.gap_prob_resistance_up,
-                imbalance: m.imbalance,
                 tradable: ok,
+                tick: true,
                 t_read,
                 t_parsed,
                 t_applied,
+                ..market_update(&m, u, ts)
             };
             if out.push(mu).is_err() {
                 inc(&board.feed.ring_full);
@@ -365,7 +409,21 @@ impl Stage for FeedStage {
             readable = true;
             closed |= e.is_read_closed() || e.is_error();
         }
+        if let Some(c) = self.own_in.as_mut() {
+            while let Ok(o) = c.pop() {
+                if o.levels != self.own {
+                    self.own = o.levels;
+                    self.own_changed = true;
+                }
+            }
+        }
         let n = if readable { self.read() } else { 0 };
+        if self.own_changed {
+            // No message used the new own orders yet: the signal must not
+            // wait for the next tick (with a quiet market it could wait long).
+            self.own_changed = false;
+            self.recompute();
+        }
         if closed && self.conn.is_open() {
             // The peer closed (EOF or reset). With edge-triggered readiness
             // the EOF can come in the same event as the last data; a read

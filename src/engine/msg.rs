@@ -31,7 +31,11 @@ pub struct MarketUpdate {
     pub imbalance: f64,
     /// False when the book is invalid or the feed is stale: pull quotes.
     pub tradable: bool,
-    /// Frame read from the socket.
+    /// Caused by a market message. False when the feed recomputed the
+    /// analytics because our own resting orders changed: the quotes it leads
+    /// to are not a reaction to a tick (no tick-to-wire hop, `-0` tag).
+    pub tick: bool,
+    /// Frame read from the socket (for a recompute: when it started).
     pub t_read: Tsc,
     /// Message parsed.
     pub t_parsed: Tsc,
@@ -51,6 +55,7 @@ impl MarketUpdate {
             gap_score: 0.5,
             imbalance: 0.0,
             tradable: false,
+            tick: true,
             t_read: now,
             t_parsed: now,
             t_applied: now,
@@ -78,6 +83,8 @@ pub struct QuoteTarget {
     pub conf: Confidence,
     /// Update id of the market message that caused this target.
     pub u: UpdateId,
+    /// Caused by a market message ([`MarketUpdate::tick`]).
+    pub tick: bool,
     /// Hop stamps carried from the market update.
     pub t_read: Tsc,
     /// Parsed.

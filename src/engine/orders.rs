@@ -1327,7 +1327,9 @@ impl Stage for OrderStage {
             latest = Some(t);
         }
         let now = self.now_ns();
-        self.fresh = latest.is_some();
+        let arrived = latest.is_some();
+        // A target recomputed for our own orders' sake is not a reaction.
+        self.fresh = latest.is_some_and(|t| t.tick);
         self.first_unsent = self.fresh;
         if self.fresh {
             self.held = None;
@@ -1355,7 +1357,7 @@ impl Stage for OrderStage {
             }
             worked = true;
         }
-        if self.fresh && self.queued > 0 {
+        if arrived && self.queued > 0 {
             self.dispatch();
         }
         if self.fresh && self.first_unsent {

@@ -138,6 +138,7 @@ impl Stage for StrategyStage {
             signal: Signal::Neutral,
             conf: Confidence::Low,
             u: m.u,
+            tick: m.tick,
             t_read: m.t_read,
             t_parsed: m.t_parsed,
             t_applied: m.t_applied,
