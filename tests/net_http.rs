@@ -361,3 +361,79 @@ fn second_send_while_in_flight_is_rejected_without_side_effects() {
     drop(c);
     h.join().unwrap();
 }
+
+/// The engine reads a REST connection only when its readiness event comes.
+/// A server that answers and closes at once can deliver the response and
+/// its FIN in one event; a drain that ends on a short read never sees that
+/// EOF, and no later event comes. Passing the event's close on with
+/// `peer_closed` gets the response delivered *and* the connection replaced,
+/// so the next request goes out on a live connection.
+fn close_after_response_seen_from_events_only(tls: bool) {
+    let (fx, addr, h) = server(tls, |l, fx| {
+        let cfg = fx.as_ref().map(|f| &f.server);
+        let mut buf = Vec::new();
+        let mut s = SrvStream::accept(&l, cfg);
+        read_request(&mut s, &mut buf).unwrap();
+        s.write_all(&response("{\"c\":1}")).unwrap();
+        s.flush().unwrap();
+        drop(s);
+        // The replacement serves the next request.
+        let mut s = SrvStream::accept(&l, cfg);
+        buf.clear();
+        read_request(&mut s, &mut buf).unwrap();
+        s.write_all(&response("{\"c\":2}")).unwrap();
+        s.flush().unwrap();
+        assert!(read_request(&mut s, &mut buf).is_none());
+    });
+    let (mut poll, mut c) = client(tls, addr, fx.as_ref());
+    c.send(&req("/a")).unwrap();
+    let mut events = Events::with_capacity(16);
+    let mut body = None;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while body.is_none() || c.reconnects() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "response {body:?}, reconnects {}: the close was never acted on",
+            c.reconnects()
+        );
+        poll.poll(&mut events, Some(Duration::from_millis(20)))
+            .unwrap();
+        let mut ours = false;
+        let mut closed = false;
+        for e in events.iter().filter(|e| e.token() == TOK) {
+            ours = true;
+            closed |= e.is_read_closed() || e.is_error();
+        }
+        if !ours {
+            continue;
+        }
+        if closed {
+            c.peer_closed();
+        }
+        if c.has_pending() {
+            c.flush_pending().unwrap();
+        }
+        if let Some(r) = c.poll_response().unwrap() {
+            body = Some(r.body.to_vec());
+        }
+    }
+    assert_eq!(body.as_deref(), Some(&b"{\"c\":1}"[..]));
+    assert_eq!(c.reconnects(), 1);
+    let (outcome, status, body) = round_trip(&mut poll, &mut c, &req("/b"));
+    assert_eq!(
+        (outcome, status, body.as_slice()),
+        (SendOutcome::Sent, 200, &b"{\"c\":2}"[..])
+    );
+    drop(c);
+    h.join().unwrap();
+}
+
+#[test]
+fn plain_close_with_the_response_replaces_the_connection() {
+    close_after_response_seen_from_events_only(false);
+}
+
+#[test]
+fn tls_close_with_the_response_replaces_the_connection() {
+    close_after_response_seen_from_events_only(true);
+}

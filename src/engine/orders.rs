@@ -1409,7 +1409,7 @@ impl Stage for OrderStage {
         {
             let (mut t, mut p, mut r) = (false, false, false);
             // Peer closed (EOF / reset) per WebSocket: see `close_dead` below.
-            let (mut t_closed, mut p_closed) = (false, false);
+            let (mut t_closed, mut p_closed, mut r_closed) = (false, false, false);
             let mut stamps = false;
             for e in self.events.iter() {
                 let closed = e.is_read_closed() || e.is_error();
@@ -1425,7 +1425,10 @@ impl Stage for OrderStage {
                         p = true;
                         p_closed |= closed;
                     }
-                    REST => r = true,
+                    REST => {
+                        r = true;
+                        r_closed |= closed;
+                    }
                     _ => {}
                 }
             }
@@ -1437,6 +1440,9 @@ impl Stage for OrderStage {
             }
             if p && self.private.is_open() {
                 self.read_private();
+            }
+            if r_closed {
+                self.rest.peer_closed();
             }
             if r || self.rest_inflight.is_some() {
                 self.read_rest();
