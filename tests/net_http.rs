@@ -54,6 +54,13 @@ fn path_of(request: &[u8]) -> String {
     String::from_utf8(line.split(|&b| b == b' ').nth(1).unwrap().to_vec()).unwrap()
 }
 
+/// Server side: reads one request on `s` and answers it with a 200 carrying `body`.
+fn answer(s: &mut SrvStream, buf: &mut Vec<u8>, body: &str) {
+    read_request(s, buf).unwrap();
+    s.write_all(&response(body)).unwrap();
+    s.flush().unwrap();
+}
+
 /// Sends `request` and drives the poll loop until the response arrives.
 fn round_trip(poll: &mut Poll, c: &mut HttpConn, request: &[u8]) -> (SendOutcome, u16, Vec<u8>) {
     let outcome = c.send(request).unwrap();
@@ -205,9 +212,7 @@ fn server_closes(tls: bool) {
         // Connection 1: two requests, then an idle close.
         let mut s = SrvStream::accept(&l, cfg);
         for _ in 0..2 {
-            read_request(&mut s, &mut buf).unwrap();
-            s.write_all(&response("{\"c\":1}")).unwrap();
-            s.flush().unwrap();
+            answer(&mut s, &mut buf, "{\"c\":1}");
         }
         drop(s);
         // Connection 2 (opened proactively by the client): one request
@@ -227,9 +232,7 @@ fn server_closes(tls: bool) {
         // Connection 4: normal service again.
         let mut s = SrvStream::accept(&l, cfg);
         buf.clear();
-        read_request(&mut s, &mut buf).unwrap();
-        s.write_all(&response("{\"c\":4}")).unwrap();
-        s.flush().unwrap();
+        answer(&mut s, &mut buf, "{\"c\":4}");
         assert!(read_request(&mut s, &mut buf).is_none());
     });
     let (mut poll, mut c) = client(tls, addr, fx.as_ref());
@@ -373,16 +376,12 @@ fn close_after_response_seen_from_events_only(tls: bool) {
         let cfg = fx.as_ref().map(|f| &f.server);
         let mut buf = Vec::new();
         let mut s = SrvStream::accept(&l, cfg);
-        read_request(&mut s, &mut buf).unwrap();
-        s.write_all(&response("{\"c\":1}")).unwrap();
-        s.flush().unwrap();
+        answer(&mut s, &mut buf, "{\"c\":1}");
         drop(s);
         // The replacement serves the next request.
         let mut s = SrvStream::accept(&l, cfg);
         buf.clear();
-        read_request(&mut s, &mut buf).unwrap();
-        s.write_all(&response("{\"c\":2}")).unwrap();
-        s.flush().unwrap();
+        answer(&mut s, &mut buf, "{\"c\":2}");
         assert!(read_request(&mut s, &mut buf).is_none());
     });
     let (mut poll, mut c) = client(tls, addr, fx.as_ref());
