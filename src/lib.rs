@@ -14,6 +14,7 @@
 //! - [`replay`], [`stream`]: Bybit archive recordings and the stream mode.
 //! - [`net`]: non-blocking WebSocket and HTTP/1.1 clients.
 //! - [`engine`]: gapmm-hot threads, stages, configuration and metrics.
+//! - [`redirty`]: keeping the pages a reaction writes recently written (host write-fault stalls).
 //! - [`sim`]: gapmm-sim, the loopback Bybit v5 exchange.
 #![warn(missing_docs)]
 
@@ -25,6 +26,7 @@ pub mod ids;
 pub mod limits;
 pub mod net;
 pub mod oms;
+pub mod redirty;
 pub mod replay;
 pub mod sim;
 pub mod strategy;

@@ -273,6 +273,7 @@ fn transmit_stamps_and_rehearsals_allocate_nothing() {
         assert!(!c.socket_failed());
         *matched += 1;
         assert_eq!(warm.send(&msg).unwrap(), 308);
+        c.redirty();
     };
     for _ in 0..WARMUP {
         one(&mut c, &mut poll, &mut matched);

@@ -44,6 +44,8 @@ fn cycles(
             Some(bb - (k % 2) as i64)
         };
         let t = tgt(bid, Some(ba + (k % 3) as i64), 3, (bb, ba), k, now);
+        // What the order stage does while idle with `--warm-us`.
+        oms.redirty();
         shadow.copy_for_rehearsal(oms);
         c.rehearsed += shadow.on_target(&t).unwrap().len();
         let acts = copy_actions(oms.on_target(&t).unwrap());

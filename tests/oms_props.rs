@@ -336,6 +336,16 @@ proptest! {
         run_steps(steps, interval)?;
     }
 
+    /// The order stage rewrites the manager's pages while idle
+    /// (`gapmm::redirty`); that must leave every bit of its state as it was.
+    #[test]
+    fn redirty_changes_no_state(steps in proptest::collection::vec(step(), 1..120)) {
+        let mut w = run_steps(steps, 0)?;
+        let before = format!("{:?}", w.oms);
+        w.oms.redirty();
+        prop_assert_eq!(before, format!("{:?}", w.oms));
+    }
+
     #[test]
     fn rate_budget_never_exceeds_ten_amends_in_any_second(moves in proptest::collection::vec((-3i8..=3, 0u8..3), 50..400)) {
         // A fast target stream (every 5 ms) with instant confirmations:

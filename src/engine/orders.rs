@@ -753,6 +753,7 @@ impl OrderStage {
             return;
         }
         self.last_warm = t0;
+        self.redirty();
         let (Some(q), Some(touch)) = (self.current, self.touch) else {
             return;
         };
@@ -797,6 +798,28 @@ impl OrderStage {
             Err(_) => fallback,
         };
         self.transmit(a, true);
+    }
+
+    /// Writes back, unchanged, every page a live reaction writes before its
+    /// request is on the wire — the manager's state, the action queue, the
+    /// request buffer, the trade connection's frame buffer — so that a host's
+    /// write-protection of one of them is paid now, while idle
+    /// ([`crate::redirty`]).
+    fn redirty(&mut self) {
+        use crate::redirty::{rewrite, rewrite_buf, rewrite_pages};
+        self.oms.redirty();
+        rewrite_pages(&mut self.queue);
+        rewrite(&mut self.queued);
+        rewrite(&mut self.req_seq);
+        rewrite(&mut self.current);
+        rewrite(&mut self.touch);
+        rewrite(&mut self.held);
+        rewrite(&mut self.awaiting);
+        rewrite(&mut self.first_unsent);
+        rewrite_buf(&mut self.wire, 4096);
+        if let Some(t) = self.trade.as_mut() {
+            t.ws().redirty();
+        }
     }
 
     fn await_tx(&mut self, w: TxWait) {

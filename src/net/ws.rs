@@ -363,6 +363,14 @@ impl WsConn {
         Ok(())
     }
 
+    /// Writes back, unchanged, the pages [`send_text`](Self::send_text)
+    /// writes before its `write`: the frame buffer's first 4 KiB and the
+    /// mask generator ([`crate::redirty`]). No syscall, no allocation.
+    pub fn redirty(&mut self) {
+        crate::redirty::rewrite_buf(&mut self.frame_buf, 4096);
+        crate::redirty::rewrite(&mut self.mask_rng);
+    }
+
     /// True while bytes are queued that the socket has not yet taken.
     pub fn has_pending(&self) -> bool {
         match &self.state {

@@ -222,6 +222,25 @@ pub struct RateBudget {
 }
 
 impl RateBudget {
+    /// Writes every page of the budget back unchanged ([`crate::redirty`]).
+    pub fn redirty(&mut self) {
+        let RateBudget {
+            limits,
+            windows,
+            combined,
+            exch,
+            denied,
+        } = self;
+        crate::redirty::rewrite(limits);
+        for w in windows.iter_mut().chain(std::iter::once(combined)) {
+            crate::redirty::rewrite_pages(&mut w.times);
+            crate::redirty::rewrite(&mut w.head);
+            crate::redirty::rewrite(&mut w.len);
+        }
+        crate::redirty::rewrite(exch);
+        crate::redirty::rewrite(denied);
+    }
+
     /// A budget with nothing spent.
     pub fn new(limits: RateLimits) -> RateBudget {
         let windows = Endpoint::ALL.map(|e| Window::new(limits.of(e)));

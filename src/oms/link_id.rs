@@ -46,6 +46,13 @@ pub struct LinkIdGen {
 }
 
 impl LinkIdGen {
+    /// Writes the generator back unchanged ([`crate::redirty`]).
+    pub fn redirty(&mut self) {
+        crate::redirty::rewrite(&mut self.next_seq);
+        crate::redirty::rewrite(&mut self.run);
+        crate::redirty::rewrite(&mut self.prefix);
+    }
+
     /// A generator for run `run` (taken modulo [`RUN_MAX`]) starting at sequence 1.
     pub fn new(run: u32) -> LinkIdGen {
         LinkIdGen::with_seq(run, 1)

@@ -615,6 +615,74 @@ impl Oms {
         self.out.len = 0;
     }
 
+    /// Writes back, unchanged, every page a decision writes — the order
+    /// slots, the rate budget, the action list, the first 4 KiB of the
+    /// journal buffer and the rest of the state — so that a host's
+    /// write-protection of those pages is paid here, while idle, and not in
+    /// the next reaction ([`crate::redirty`]). Changes nothing observable;
+    /// allocates nothing.
+    pub fn redirty(&mut self) {
+        use crate::redirty::{rewrite, rewrite_buf, rewrite_pages};
+        // Destructured so that a new field must be considered here.
+        let Oms {
+            cfg,
+            ids,
+            slots,
+            strays,
+            budget,
+            // Written by fills, not by decisions.
+            dedupe: _,
+            pnl,
+            target,
+            touch,
+            extra,
+            replace_cap,
+            replace_due,
+            last_action_ns,
+            reject_streak,
+            hold_until,
+            trade_up,
+            private_up,
+            awaiting_snapshot,
+            query_sent_ns,
+            halted,
+            cancel_all_pending,
+            fill_floor,
+            gone,
+            gone_head,
+            stats,
+            journal,
+            out,
+        } = self;
+        rewrite(cfg);
+        ids.redirty();
+        rewrite(slots);
+        rewrite(strays);
+        budget.redirty();
+        rewrite(pnl);
+        rewrite(target);
+        rewrite(touch);
+        rewrite(extra);
+        rewrite(replace_cap);
+        rewrite(replace_due);
+        rewrite(last_action_ns);
+        rewrite(reject_streak);
+        rewrite(hold_until);
+        rewrite(trade_up);
+        rewrite(private_up);
+        rewrite(awaiting_snapshot);
+        rewrite(query_sent_ns);
+        rewrite(halted);
+        rewrite(cancel_all_pending);
+        rewrite(fill_floor);
+        rewrite(gone);
+        rewrite(gone_head);
+        rewrite(stats);
+        rewrite_buf(journal, 4096);
+        rewrite_pages(&mut out.buf);
+        rewrite(&mut out.len);
+    }
+
     // ---- read-only views ----------------------------------------------
 
     /// The configuration.
