@@ -2,7 +2,8 @@
 //!
 //! Start-up (blocking, before any hot thread): start or locate the venue,
 //! read instruments-info (a `TICK_SIZE` that disagrees with the exchange is an
-//! error naming both values), recover the journal, adopt our open orders
+//! error naming both values), recover the journal (the lines of earlier runs
+//! against the same venue and instrument only), adopt our open orders
 //! (foreign ones are left alone), read the position (linear), then start the
 //! stages on their pinned threads.
 //!
@@ -336,10 +337,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     let mut ocfg = OmsConfig::new(cfg.category, run_id, max_position, quote_qty);
     ocfg.min_update_interval_ns = cfg.min_update_interval.as_nanos() as u64;
     let mut oms = Oms::new(ocfg).map_err(|e| err(format!("order manager: {e}")))?;
-    if let Ok(bytes) = std::fs::read(&cfg.journal) {
-        let rec = journal::recover(&bytes);
-        oms.restore(&rec);
-    }
+    let mut journal_file = open_journal(cfg, &inst, &mut oms, embedded_sim)?;
     let mut req = Vec::new();
     ctl.codec
         .order_realtime(&mut req, wall_ms(), &inst, true, None)
@@ -492,11 +490,6 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
 
     // Monitor.
     let start = Instant::now();
-    let mut journal_file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&cfg.journal)
-        .map_err(|e| err(format!("GAPMM_JOURNAL={}: {e}", cfg.journal.display())))?;
     if let Some(dir) = &opts.hist_out {
         let _ = feed_col.log_intervals_to(dir, "feed", wall_ms().0);
         let _ = strat_col.log_intervals_to(dir, "strategy", wall_ms().0);
@@ -573,6 +566,73 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
 
 fn step_f64(s: Step) -> f64 {
     s.units() as f64 / 10f64.powi(i32::from(s.scale()))
+}
+
+/// Opens the journal for appending, restores from it what earlier runs
+/// against the same venue and instrument recorded, and starts this run's
+/// part with a session line ([`journal::Session`]). A journal written
+/// against testnet is never read as mainnet's, nor one of another symbol or
+/// tick size. The embedded simulator is a new exchange every run, so its
+/// session is unique to the run and nothing earlier is restored.
+fn open_journal(
+    cfg: &Config,
+    inst: &InstrumentSpec,
+    oms: &mut Oms,
+    embedded_sim: bool,
+) -> Result<std::fs::File, RunError> {
+    let venue = match (cfg.venue, &cfg.sim_url) {
+        (VenueKind::Mainnet, _) => "mainnet".to_string(),
+        (VenueKind::Testnet, _) => "testnet".to_string(),
+        (VenueKind::Sim, Some(url)) => {
+            let host = url.split_once("://").map_or(url.as_str(), |(_, h)| h);
+            format!("sim@{}", host.trim_end_matches('/'))
+        }
+        (VenueKind::Sim, None) => {
+            format!("sim-embedded-{}-{}", wall_ms().0, std::process::id())
+        }
+    };
+    let (tick, lot) = (inst.price_step.to_string(), inst.qty_step.to_string());
+    let session = journal::Session {
+        venue: &venue,
+        category: inst.category,
+        symbol: inst.symbol.as_str(),
+        tick: &tick,
+        lot: &lot,
+    };
+    let path = cfg.journal.display();
+    let old = match std::fs::read(&cfg.journal) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(err(format!("GAPMM_JOURNAL={path}: {e}"))),
+    };
+    if !embedded_sim {
+        let rec = journal::recover_session(&old, &session);
+        oms.restore(&rec);
+        if rec.foreign_lines > 0 || rec.bad_lines > 0 {
+            eprintln!(
+                "journal {path}: restored {} fills (position {} lots); skipped {} lines of other venues or instruments and {} unreadable lines",
+                rec.seen.len(),
+                rec.position().0,
+                rec.foreign_lines,
+                rec.bad_lines
+            );
+        }
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&cfg.journal)
+        .map_err(|e| err(format!("GAPMM_JOURNAL={path}: {e}")))?;
+    let mut head = Vec::new();
+    // A crash can leave a torn last line: end it, or the session line would
+    // be glued onto it and lost.
+    if old.last().is_some_and(|&b| b != b'\n') {
+        head.push(b'\n');
+    }
+    journal::encode_session(&session, wall_ms().0, &mut head);
+    f.write_all(&head)
+        .map_err(|e| err(format!("GAPMM_JOURNAL={path}: {e}")))?;
+    Ok(f)
 }
 
 fn drain_journal(c: &mut rtrb::Consumer<u8>, f: &mut std::fs::File) {

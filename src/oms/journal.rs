@@ -17,6 +17,14 @@
 //! [`crate::oms::Oms::on_fill`] after [`crate::oms::Oms::restore`] counts it
 //! exactly once.
 //!
+//! Each run opens its part of the journal with a `session` line naming the
+//! venue, category, symbol and the price and quantity steps (the units of
+//! `price_ticks` and `qty_lots`). [`recover_session`] applies only the lines
+//! of sessions with the same identity: a journal written against testnet is
+//! never taken for mainnet's, nor one of another symbol or of an instrument
+//! whose tick size has changed since. Lines of other sessions are counted
+//! and skipped.
+//!
 //! Contract: [`encode`] is hot-path safe (no allocation beyond the buffer's
 //! capacity, no panic). [`recover`] runs once at start-up and allocates.
 
@@ -26,7 +34,7 @@ use std::io::Write;
 use super::order::{OrderEvent, OrderStatus};
 use super::pnl::Pnl;
 use super::Fill;
-use crate::ids::{ExecId, OrderId, OrderLinkId};
+use crate::ids::{Category, ExecId, OrderId, OrderLinkId};
 use crate::oms::link_id;
 use crate::time::ExchMs;
 use crate::units::{Decimal, Lots, Side, Ticks};
@@ -222,6 +230,62 @@ pub fn encode(rec: &Record<'_>, out: &mut Vec<u8>) {
     }
 }
 
+/// Which exchange account and instrument a run's journal lines belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Session<'a> {
+    /// `mainnet`, `testnet`, or `sim@host:port` for a simulator at a URL.
+    pub venue: &'a str,
+    /// Category.
+    pub category: Category,
+    /// Symbol.
+    pub symbol: &'a str,
+    /// Price step as text: the unit of `price_ticks`.
+    pub tick: &'a str,
+    /// Quantity step as text: the unit of `qty_lots`.
+    pub lot: &'a str,
+}
+
+/// A session field's bytes as written: anything but letters, digits and
+/// `.:@_-/[]` becomes `_`, so a value never needs escaping.
+fn clean(v: &str) -> impl Iterator<Item = u8> + '_ {
+    v.bytes().map(|b| {
+        if b.is_ascii_alphanumeric() || b".:@_-/[]".contains(&b) {
+            b
+        } else {
+            b'_'
+        }
+    })
+}
+
+fn kv_clean(out: &mut Vec<u8>, key: &str, v: &str) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":\"");
+    out.extend(clean(v));
+    out.push(b'"');
+}
+
+/// Appends the line that opens a run's part of the journal (`wall_ms`: the
+/// wall clock at start-up).
+pub fn encode_session(s: &Session<'_>, wall_ms: u64, out: &mut Vec<u8>) {
+    start(out, "session");
+    kv_clean(out, "venue", s.venue);
+    kv_clean(out, "category", s.category.as_str());
+    kv_clean(out, "symbol", s.symbol);
+    kv_clean(out, "tick", s.tick);
+    kv_clean(out, "lot", s.lot);
+    end(out, wall_ms);
+}
+
+fn same_session(line: &[u8], s: &Session<'_>) -> bool {
+    let is = |key: &str, v: &str| field(line, key).is_some_and(|f| f.iter().copied().eq(clean(v)));
+    is("venue", s.venue)
+        && is("category", s.category.as_str())
+        && is("symbol", s.symbol)
+        && is("tick", s.tick)
+        && is("lot", s.lot)
+}
+
 /// What a journal says about the state at the crash.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RecoveredState {
@@ -239,6 +303,9 @@ pub struct RecoveredState {
     pub lines: usize,
     /// Malformed or torn lines skipped.
     pub bad_lines: usize,
+    /// Lines of other sessions (another venue, symbol or step) skipped by
+    /// [`recover_session`], including those before the first session line.
+    pub foreign_lines: usize,
 }
 
 impl RecoveredState {
@@ -290,17 +357,38 @@ fn side(line: &[u8]) -> Option<Side> {
     Side::parse(field(line, "side")?).ok()
 }
 
-/// Reads a journal (any number of lines; a torn or malformed line is skipped).
+/// Reads every line of a journal, whatever session wrote it (a torn or
+/// malformed line is skipped). The engine uses [`recover_session`].
 pub fn recover(input: &[u8]) -> RecoveredState {
+    read(input, None)
+}
+
+/// Reads the lines that sessions identical to `session` wrote, and skips
+/// (counting them) those of any other session and those before the first
+/// session line.
+pub fn recover_session(input: &[u8], session: &Session<'_>) -> RecoveredState {
+    read(input, Some(session))
+}
+
+fn read(input: &[u8], want: Option<&Session<'_>>) -> RecoveredState {
     let mut st = RecoveredState::default();
     let mut index: HashMap<ExecId, usize> = HashMap::new();
+    let mut ours = want.is_none();
     for raw in input.split(|&b| b == b'\n') {
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
         if line.is_empty() {
             continue;
         }
         st.lines += 1;
-        if apply_line(line, &mut st, &mut index).is_none() {
+        if field(line, "t") == Some(b"session") {
+            if let Some(w) = want {
+                ours = same_session(line, w);
+            }
+            continue;
+        }
+        if !ours {
+            st.foreign_lines += 1;
+        } else if apply_line(line, &mut st, &mut index).is_none() {
             st.bad_lines += 1;
         }
     }
@@ -508,10 +596,106 @@ mod tests {
         assert_eq!(st2.bad_lines, 1);
     }
 
+    const TESTNET: Session<'static> = Session {
+        venue: "testnet",
+        category: Category::Linear,
+        symbol: "BTCUSDT",
+        tick: "0.1",
+        lot: "0.001",
+    };
+
+    #[test]
+    fn session_line_is_json_and_never_needs_escaping() {
+        let mut out = Vec::new();
+        encode_session(&TESTNET, 1_764_000_000_000, &mut out);
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            "{\"t\":\"session\",\"venue\":\"testnet\",\"category\":\"linear\",\"symbol\":\"BTCUSDT\",\"tick\":\"0.1\",\"lot\":\"0.001\",\"ts\":1764000000000}\n"
+        );
+        let odd = Session {
+            venue: "sim@[::1]:80\"x\\\n",
+            ..TESTNET
+        };
+        let mut out = Vec::new();
+        encode_session(&odd, 1, &mut out);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["venue"], "sim@[::1]:80_x__");
+        // A session written with odd bytes is recognised as itself.
+        encode(&Record::Fill(&fill("f", Side::Buy, 10, 4, None)), &mut out);
+        assert_eq!(recover_session(&out, &odd).position(), Lots(4));
+    }
+
+    #[test]
+    fn recovery_takes_only_the_lines_of_the_same_session() {
+        let mainnet = Session {
+            venue: "mainnet",
+            ..TESTNET
+        };
+        let mut out = Vec::new();
+        // Lines from before sessions existed belong to no session.
+        encode(
+            &Record::Fill(&fill("old", Side::Buy, 100, 9, None)),
+            &mut out,
+        );
+        encode_session(&TESTNET, 1, &mut out);
+        encode(
+            &Record::Fill(&fill("t1", Side::Buy, 100, 5, None)),
+            &mut out,
+        );
+        encode_session(&mainnet, 2, &mut out);
+        encode(
+            &Record::Fill(&fill("m1", Side::Sell, 100, 3, None)),
+            &mut out,
+        );
+        encode_session(&TESTNET, 3, &mut out);
+        encode(
+            &Record::Fill(&fill("t2", Side::Buy, 101, 1, None)),
+            &mut out,
+        );
+
+        let t = recover_session(&out, &TESTNET);
+        assert_eq!(t.position(), Lots(6));
+        let ids: Vec<_> = t.seen.iter().map(|s| s.0.as_str().to_string()).collect();
+        assert_eq!(ids, ["t1", "t2"]);
+        assert_eq!((t.foreign_lines, t.bad_lines), (2, 0));
+
+        assert_eq!(recover_session(&out, &mainnet).position(), Lots(-3));
+        // Same venue and symbol, but the tick size changed: the old
+        // `price_ticks` are in another unit, so nothing is taken.
+        let retick = Session {
+            tick: "0.5",
+            ..TESTNET
+        };
+        let r = recover_session(&out, &retick);
+        assert_eq!(
+            (r.position(), r.seen.len(), r.foreign_lines),
+            (Lots(0), 0, 4)
+        );
+        for other in [
+            Session {
+                symbol: "ETHUSDT",
+                ..TESTNET
+            },
+            Session {
+                category: Category::Spot,
+                ..TESTNET
+            },
+            Session {
+                lot: "0.01",
+                ..TESTNET
+            },
+        ] {
+            assert_eq!(recover_session(&out, &other).position(), Lots(0));
+        }
+        // Reading every line regardless of session adds them all up.
+        assert_eq!(recover(&out).position(), Lots(9 + 5 - 3 + 1));
+    }
+
     proptest! {
         #[test]
         fn recover_never_panics_on_garbage(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
             let _ = recover(&bytes);
+            let _ = recover_session(&bytes, &TESTNET);
         }
 
         #[test]
@@ -524,6 +708,7 @@ mod tests {
             if let Some(b) = out.get_mut(pos % n) { *b = byte; }
             out.truncate(cut.min(n));
             let _ = recover(&out);
+            let _ = recover_session(&out, &TESTNET);
         }
     }
 }

@@ -1,0 +1,91 @@
+//! The journal across restarts, on the real `gapmm-hot` binary against a
+//! simulator at a URL: a restart restores position from the lines earlier
+//! runs wrote against the same venue and instrument, and from no others. A
+//! testnet run's fills in the same file must not move the position the
+//! engine starts with against another venue (that would shift its position
+//! limits by a position it does not hold).
+
+mod engine_support;
+mod sim_common;
+
+use engine_support::*;
+use std::time::Duration;
+
+fn lots_after(text: &str, key: &str) -> i64 {
+    text.split(key)
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no `{key} N` in:\n{text}"))
+}
+
+fn fill_line(exec_id: &str, side: &str, price_ticks: i64, lots: i64) -> String {
+    format!(
+        "{{\"t\":\"fill\",\"exec_id\":\"{exec_id}\",\"order_id\":\"o-{exec_id}\",\"link_id\":\"\",\"side\":\"{side}\",\"price_ticks\":{price_ticks},\"qty_lots\":{lots},\"maker\":true,\"ts\":1764000000000}}\n"
+    )
+}
+
+#[test]
+fn restart_restores_only_its_own_venues_lines() {
+    let sim = start_sim(31, 1000, &[]);
+    let dir = scratch("journal-sessions");
+    let journal = dir.join("j.jsonl");
+    let jarg = journal.to_str().unwrap();
+
+    // Run 1 trades and stops cleanly; its lines open with its session line.
+    let engine = Engine::spawn(&sim, "journal-run1", &["--journal", jarg], &[]);
+    engine.wait_status("both quotes working", Duration::from_secs(10), |s| {
+        s.working.0.is_some() && s.working.1.is_some()
+    });
+    let fin = engine.interrupt(Duration::from_secs(30));
+    assert!(fin.status.success(), "{}", fin.stderr);
+    let run1_position = lots_after(&fin.stderr, "final position");
+    let run1 = std::fs::read_to_string(&journal).unwrap();
+    let session = run1
+        .lines()
+        .find(|l| l.starts_with("{\"t\":\"session\""))
+        .expect("run 1 wrote a session line")
+        .to_string();
+    assert!(session.contains("\"venue\":\"sim@127.0.0.1:"), "{session}");
+
+    // The same file also holds a testnet session of the same symbol (a long
+    // position of 700 lots), and, after run 1, a further 300 lots sold
+    // under run 1's own session.
+    let start = session.find("\"venue\":\"").unwrap() + 9;
+    let end = start + session[start..].find('"').unwrap();
+    let testnet = format!("{}testnet{}", &session[..start], &session[end..]);
+    let mut edited = String::new();
+    edited.push_str(&testnet);
+    edited.push('\n');
+    edited.push_str(&fill_line("tn-1", "Buy", 600_000, 700));
+    edited.push_str(&run1);
+    edited.push_str(&session);
+    edited.push('\n');
+    edited.push_str(&fill_line("same-1", "Sell", 600_000, 300));
+    std::fs::write(&journal, edited).unwrap();
+
+    // Run 2 restores run 1's position and the 300 lots sold, not the
+    // testnet fill, and says what it skipped.
+    let engine = Engine::spawn(&sim, "journal-run2", &["--journal", jarg], &[]);
+    let note = engine.wait_line("the journal note", Duration::from_secs(10), |l| {
+        l.starts_with("journal ")
+    });
+    assert_eq!(
+        lots_after(&note, "(position"),
+        run1_position - 300,
+        "{note}"
+    );
+    assert_eq!(lots_after(&note, "skipped"), 1, "{note}");
+    let fin = engine.interrupt(Duration::from_secs(30));
+    assert!(fin.status.success(), "{}", fin.stderr);
+
+    // Run 2 appended its own session line: every run opens one.
+    let after = std::fs::read_to_string(&journal).unwrap();
+    let sessions = after
+        .lines()
+        .filter(|l| l.starts_with("{\"t\":\"session\""))
+        .count();
+    assert_eq!(sessions, 4, "testnet, run 1, the edit, run 2");
+    sim.shutdown().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
