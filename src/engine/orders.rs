@@ -55,6 +55,8 @@ use crate::units::{Lots, Side, Ticks};
 const TRADE: Token = Token(1);
 const PRIVATE: Token = Token(2);
 const REST: Token = Token(3);
+/// The control connection: open-order queries and cancel-all (blocking, rare).
+const CONTROL: Token = Token(4);
 const PENDING: usize = 64;
 const QUEUE: usize = 32;
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(3);
@@ -149,6 +151,7 @@ pub struct OrderStage {
     trade: Option<ManagedWs>,
     private: ManagedWs,
     rest: HttpConn,
+    control: HttpConn,
     transport: OrderTransport,
     trade_authed: bool,
     private_ready: bool,
@@ -356,6 +359,10 @@ impl OrderStage {
             cfg.seed ^ 0x77,
         );
         let host = cfg.rest.url().host_header();
+        // Orders over REST keep a connection of their own: a blocking query or
+        // the shutdown cancel-all must never wait behind (or be refused
+        // because of) an order request in flight.
+        let control = HttpConn::new(cfg.rest.clone(), poll.registry(), CONTROL).map_err(io)?;
         let rest = HttpConn::new(cfg.rest, poll.registry(), REST).map_err(io)?;
         let clock = Clock::new();
         let origin = clock.stamp();
@@ -370,9 +377,15 @@ impl OrderStage {
         // link is authenticated and the private streams are subscribed and
         // reconciled by an open-order query: creates queued before that would
         // race the query, be taken for gone, and be sent a second time.
+        // (Over REST there is no trade link to wait for: each request is
+        // signed on its own.)
         let mut queue = [None; QUEUE];
         let mut queued = 0;
-        for link in [Link::Trade, Link::Private] {
+        let down: &[Link] = match cfg.transport {
+            OrderTransport::Ws => &[Link::Trade, Link::Private],
+            OrderTransport::Rest => &[Link::Private],
+        };
+        for &link in down {
             let acts = oms.on_disconnect(link, 0);
             Self::enqueue(&mut queue, &mut queued, acts);
         }
@@ -382,6 +395,7 @@ impl OrderStage {
             trade,
             private,
             rest,
+            control,
             transport: cfg.transport,
             trade_authed: false,
             private_ready: false,
@@ -1200,7 +1214,7 @@ impl OrderStage {
             .order_realtime(&mut req, wall_ms(), &self.inst, true, None)
             .ok()?;
         let mut body = self
-            .rest
+            .control
             .request_blocking(&req, CONTROL_TIMEOUT)
             .ok()?
             .body
@@ -1223,7 +1237,7 @@ impl OrderStage {
         {
             return;
         }
-        let _ = self.rest.request_blocking(&req, CONTROL_TIMEOUT);
+        let _ = self.control.request_blocking(&req, CONTROL_TIMEOUT);
     }
 
     /// Whether the exchange still lists open orders of ours (blocking).
@@ -1452,6 +1466,8 @@ impl Stage for OrderStage {
                         r = true;
                         r_closed |= closed;
                     }
+                    // Used only blocking; its events matter only as a close.
+                    CONTROL if closed => self.control.peer_closed(),
                     _ => {}
                 }
             }
