@@ -25,6 +25,29 @@ fn run_env(name: &str, envs: &[(&str, &str)], args: &[&str]) -> Finished {
     f
 }
 
+/// Every engine flag is accepted after the `run` subcommand too (a flag
+/// clap rejected there would read "unexpected argument" instead).
+#[test]
+fn engine_flags_work_after_run() {
+    for (flag, var) in [
+        ("--max-position", "MAX_POSITION_SIZE"),
+        ("--min-order-size", "MIN_ORDER_SIZE"),
+        ("--min-update-interval", "MIN_UPDATE_INTERVAL"),
+        ("--alpha-ticks", "GAPMM_ALPHA_TICKS"),
+        ("--recv-window", "GAPMM_RECV_WINDOW"),
+        ("--tick-size", "TICK_SIZE"),
+        ("--idle", "GAPMM_IDLE"),
+    ] {
+        let f = run_env("after-run", &[], &["run", flag, "bogus", "--duration", "1"]);
+        assert!(!f.status.success(), "{flag} bogus was accepted");
+        assert!(
+            f.stderr.contains(var) && f.stderr.contains("bogus"),
+            "{flag}: {}",
+            f.stderr
+        );
+    }
+}
+
 #[test]
 fn bad_configuration_names_the_variable_and_exits_non_zero() {
     for (var, value) in [

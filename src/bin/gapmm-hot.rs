@@ -143,7 +143,7 @@ fn stream_live(cli: &Cli, _args: &StreamArgs) -> Result<(), String> {
     };
     use std::time::{Duration, Instant};
 
-    let cfg = Config::from_args(&cli.engine).map_err(|e| e.to_string())?;
+    let cfg = Config::from_args_public(&cli.engine).map_err(|e| e.to_string())?;
     install_signal_handlers();
     let (setup, inst) = venue_and_instrument(&cfg).map_err(|e| e.to_string())?;
     let mut printer = StreamPrinter::new(cfg.symbol, inst.price_step, inst.qty_step)

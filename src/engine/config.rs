@@ -99,6 +99,7 @@ pub struct EngineArgs {
     pub tick_size: String,
     /// Maximum absolute net position in base units.
     #[arg(
+        global = true,
         long = "max-position",
         env = "MAX_POSITION_SIZE",
         default_value = "0.01"
@@ -106,6 +107,7 @@ pub struct EngineArgs {
     pub max_position: String,
     /// Quote size per side in base units (raised to the exchange minimum if below it).
     #[arg(
+        global = true,
         long = "min-order-size",
         env = "MIN_ORDER_SIZE",
         default_value = "0.001"
@@ -113,6 +115,7 @@ pub struct EngineArgs {
     pub min_order_size: String,
     /// Minimum seconds between order updates per side (0 = as fast as the rate budget allows).
     #[arg(
+        global = true,
         long = "min-update-interval",
         env = "MIN_UPDATE_INTERVAL",
         default_value = "0.0"
@@ -168,6 +171,7 @@ pub struct EngineArgs {
     pub gamma: String,
     /// Alpha adjustment in ticks per unit of (0.5 - gap score); 0 disables it.
     #[arg(
+        global = true,
         long = "alpha-ticks",
         env = "GAPMM_ALPHA_TICKS",
         default_value = "0",
@@ -192,6 +196,7 @@ pub struct EngineArgs {
     pub max_lag_ms: String,
     /// recv_window sent with signed requests, in milliseconds.
     #[arg(
+        global = true,
         long = "recv-window",
         env = "GAPMM_RECV_WINDOW",
         default_value = "5000"
@@ -291,6 +296,9 @@ impl fmt::Debug for ApiKeys {
 pub struct Config {
     /// Venue.
     pub venue: Venue,
+    /// Whether this configuration may trade (false for public-data modes,
+    /// which skip the key and `--live` checks).
+    pub trading: bool,
     /// Live flag given.
     pub live: bool,
     /// Keys (required for testnet/mainnet; the simulator supplies its own).
@@ -365,6 +373,17 @@ fn parse_positive_decimal(var: &'static str, v: &str) -> Result<String, ConfigEr
 impl Config {
     /// Validates raw arguments.
     pub fn from_args(a: &EngineArgs) -> Result<Config, ConfigError> {
+        Config::parse(a, true)
+    }
+
+    /// The configuration for a mode that only reads public market data
+    /// (`gapmm-hot stream`): a live venue needs neither keys nor `--live`,
+    /// and nothing may trade with it ([`Config::trading`] is false).
+    pub fn from_args_public(a: &EngineArgs) -> Result<Config, ConfigError> {
+        Config::parse(a, false)
+    }
+
+    fn parse(a: &EngineArgs, trading: bool) -> Result<Config, ConfigError> {
         let venue = match a.venue.trim() {
             "sim" => Venue::Sim,
             "testnet" => Venue::Testnet,
@@ -390,7 +409,7 @@ impl Config {
             }
             _ => None,
         };
-        if venue.is_live() {
+        if venue.is_live() && trading {
             if keys.is_none() {
                 return Err(ConfigError {
                     var: "BYBIT_API_KEY",
@@ -517,6 +536,7 @@ impl Config {
         }
         Ok(Config {
             venue,
+            trading,
             live: a.live,
             keys,
             symbol,
@@ -607,6 +627,19 @@ mod tests {
         assert_eq!(c.depth, 50);
         assert_eq!(c.transport, Transport::Ws);
         assert_eq!((c.tight_ticks, c.wide_ticks), (1, 100));
+    }
+
+    #[test]
+    fn public_data_needs_no_keys_but_trading_does() {
+        for venue in ["testnet", "mainnet"] {
+            let a = args(&["--venue", venue]);
+            let e = Config::from_args(&a).unwrap_err();
+            assert_eq!(e.var, "BYBIT_API_KEY", "{venue}");
+            let c = Config::from_args_public(&a).unwrap();
+            assert!(!c.trading);
+            assert!(c.keys.is_none());
+        }
+        assert!(Config::from_args(&args(&[])).unwrap().trading);
     }
 
     #[test]

@@ -185,12 +185,15 @@ pub fn setup_venue(cfg: &Config) -> Result<VenueSetup, RunError> {
             } else {
                 Venue::testnet()
             };
-            let keys = cfg
-                .keys
-                .as_ref()
-                .ok_or_else(|| err("BYBIT_API_KEY / BYBIT_API_SECRET are required"))?;
-            let creds = Credentials::new(&keys.key, &keys.secret)
-                .map_err(|e| err(format!("BYBIT_API_KEY: {e}")))?;
+            let creds = match &cfg.keys {
+                Some(keys) => Credentials::new(&keys.key, &keys.secret)
+                    .map_err(|e| err(format!("BYBIT_API_KEY: {e}")))?,
+                // Public data only (`stream`): nothing is signed, and a
+                // request signed with this would be refused by the exchange.
+                None if !cfg.trading => Credentials::new("public-only", "public-only")
+                    .map_err(|e| err(format!("credentials: {e}")))?,
+                None => return Err(err("BYBIT_API_KEY / BYBIT_API_SECRET are required")),
+            };
             let tls =
                 Some(crate::net::tls::production_config().map_err(|e| err(format!("TLS: {e}")))?);
             Ok(VenueSetup {
@@ -297,6 +300,9 @@ pub fn public_endpoint(
 
 /// Runs the engine until stopped; returns the final report.
 pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
+    if !cfg.trading {
+        return Err(err("a public-data configuration cannot trade"));
+    }
     install_signal_handlers();
     // Enumerate cores before anything is pinned (the OS reports the calling
     // thread's current mask). The embedded simulator's threads inherit the
