@@ -37,7 +37,7 @@ use crate::codec::trade::{TradeCodec, TradeDecoder, TradeOp};
 use crate::engine::conn::{ConnEvent, ManagedWs};
 use crate::engine::metrics::{Hop, HopRecorder};
 use crate::engine::msg::{OwnOrders, PositionNote, QuoteTarget};
-use crate::engine::status::{inc, set, Board};
+use crate::engine::status::{inc, set, Board, Fatal};
 use crate::engine::topology::Stage;
 use crate::ids::{OrderId, OrderLinkId, ReqId, UpdateId};
 use crate::net::http::HttpConn;
@@ -961,6 +961,10 @@ impl OrderStage {
                         self.trade_authed = true;
                         let acts = self.oms.on_reconnected(Link::Trade, now);
                         Self::enqueue(&mut self.queue, &mut self.queued, acts);
+                    } else {
+                        // Retrying a refused key cannot succeed: stop.
+                        Fatal::TradeAuth.record(&self.board.orders);
+                        self.shutdown_req.store(true, Relaxed);
                     }
                 }
                 TradeOp::Pong | TradeOp::Other => {}
@@ -1024,6 +1028,7 @@ impl OrderStage {
                 private_ready,
                 wire,
                 inst,
+                shutdown_req,
                 ..
             } = self;
             match priv_dec.decode(&mut buf[off..off + len]) {
@@ -1041,6 +1046,10 @@ impl OrderStage {
                             let _ = private.lost(e, Instant::now());
                         }
                     }
+                }
+                Ok(PrivateEvent::Auth(_)) => {
+                    Fatal::PrivateAuth.record(&board.orders);
+                    shutdown_req.store(true, Relaxed);
                 }
                 Ok(PrivateEvent::Subscribed(_)) => {
                     *private_ready = true;

@@ -27,7 +27,7 @@ use crate::engine::feed::{FeedConfig, FeedStage};
 use crate::engine::metrics::{fmt_ns, hop_channel, Hop, HopCollector};
 use crate::engine::msg::{MarketUpdate, OwnOrders, PositionNote, QuoteTarget};
 use crate::engine::orders::{order_event, OrderConfig, OrderStage, OrderTransport};
-use crate::engine::status::{get, getu, Board};
+use crate::engine::status::{get, getu, Board, Fatal};
 use crate::engine::strat::StrategyStage;
 use crate::engine::topology::{available_cores, pin_current, Layout, Runner, Stage};
 use crate::net::http::HttpConn;
@@ -89,6 +89,8 @@ pub struct RunReport {
     pub position: i64,
     /// Whether the exchange confirmed no order of ours was left open.
     pub shutdown_confirmed: bool,
+    /// What stopped the engine by itself, if anything did.
+    pub fatal: Option<Fatal>,
     /// Tick-to-wire summary.
     pub tick_to_wire: crate::engine::metrics::Summary,
     /// Transmit stamps dropped as implausible (see `OrderBoard::tx_implausible`).
@@ -455,6 +457,12 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     let layout = Layout::plan(cfg.cores.as_deref(), &cores, setup.sim.is_some());
     layout.validate(&cores).map_err(err)?;
     let stop = Arc::new(AtomicBool::new(false));
+    // Which thread runs the order stage (the last group in every layout).
+    let orders_thread = match layout {
+        Layout::Single { .. } => 0,
+        Layout::Pair { .. } => 1,
+        Layout::Triple { .. } => 2,
+    };
     let groups: Vec<StageGroup> = match layout {
         Layout::Single { core } => vec![(
             core,
@@ -509,9 +517,20 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
         std::thread::sleep(Duration::from_millis(50));
         drain_journal(&mut jr_c, &mut journal_file);
         let timed_out = opts.duration.map(|d| start.elapsed() >= d).unwrap_or(false);
-        if shutdown_started.is_none() && (signalled() || timed_out) {
+        // A thread ends only by stopping, so one that ended now panicked.
+        if threads.iter().any(|t| t.is_finished()) {
+            Fatal::ThreadEnded.record(&board.orders);
+        }
+        let fatal = board.orders.fatal.load(Relaxed) != 0;
+        if shutdown_started.is_none() && (signalled() || timed_out || fatal) {
             shutdown_req.store(true, Relaxed);
             shutdown_started = Some(Instant::now());
+        }
+        if threads[orders_thread].is_finished() && !board.orders.shutdown_done.load(Relaxed) {
+            // The order stage is gone and cannot cancel: do it from here.
+            let confirmed = cancel_all_from_monitor(&mut ctl, &inst);
+            board.orders.shutdown_confirmed.store(confirmed, Relaxed);
+            break;
         }
         if let Some(t) = shutdown_started {
             if board.orders.shutdown_done.load(Relaxed) || t.elapsed() > Duration::from_secs(20) {
@@ -566,8 +585,41 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
         held: getu(&board.orders.held),
         position: get(&board.orders.position),
         shutdown_confirmed: board.orders.shutdown_confirmed.load(Relaxed),
+        fatal: Fatal::from_code(board.orders.fatal.load(Relaxed)),
         tick_to_wire: total.total(Hop::TickToWire),
     })
+}
+
+/// Cancel-all for the symbol and a check that the exchange lists no order
+/// of ours, over the start-up control connection: what the order stage does
+/// at shutdown, for when its thread has died. Up to five attempts (blocking).
+fn cancel_all_from_monitor(ctl: &mut Control, inst: &InstrumentSpec) -> bool {
+    for _ in 0..5 {
+        let mut req = Vec::new();
+        if ctl.codec.cancel_all(&mut req, wall_ms(), inst).is_ok() {
+            let _ = ctl.call(&req, "cancel-all");
+        }
+        let mut req = Vec::new();
+        if ctl
+            .codec
+            .order_realtime(&mut req, wall_ms(), inst, true, None)
+            .is_ok()
+        {
+            if let Ok(mut body) = ctl.call(&req, "open orders") {
+                if let Ok(open) = ctl.dec.decode_orders(&mut body, inst) {
+                    if !open
+                        .orders
+                        .iter()
+                        .any(|o| crate::oms::is_ours(&o.order_link_id))
+                    {
+                        return true;
+                    }
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
 }
 
 fn step_f64(s: Step) -> f64 {
@@ -715,6 +767,9 @@ fn status_line(
 /// Prints the report of a run.
 pub fn print_report(r: &RunReport) {
     eprintln!("\ngapmm-hot final report");
+    if let Some(f) = r.fatal {
+        eprintln!("stopped by itself: {}", f.describe());
+    }
     eprintln!(
         "fills {}  requests {}  final position {} lots  open orders of ours left: {}",
         r.fills,

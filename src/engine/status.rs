@@ -83,6 +83,8 @@ pub struct OrderBoard {
     /// its confirmation, the rate budget, the update interval) and released
     /// later; they are not reactions, so no tick-to-wire hop is taken.
     pub held: AtomicU64,
+    /// Why the engine stopped on its own ([`Fatal`] as a number; 0: it did not).
+    pub fatal: std::sync::atomic::AtomicU8,
     /// Order stage finished its shutdown (cancel-all confirmed or timed out).
     pub shutdown_done: AtomicBool,
     /// Whether the cancel-all at shutdown was confirmed by the exchange.
@@ -122,4 +124,44 @@ pub fn set(a: &AtomicI64, v: i64) {
 #[inline]
 pub fn inc(a: &AtomicU64) {
     a.fetch_add(1, Relaxed);
+}
+
+/// A condition that stops the engine by itself (cancel-all, confirmation and
+/// report, as on Ctrl+C): quoting on cannot be right after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Fatal {
+    /// The exchange refused the trade WebSocket's authentication (bad key,
+    /// secret or permissions).
+    TradeAuth = 1,
+    /// The exchange refused the private WebSocket's authentication.
+    PrivateAuth = 2,
+    /// A pipeline thread ended (it panicked); its stages no longer run.
+    ThreadEnded = 3,
+}
+
+impl Fatal {
+    /// The value of [`OrderBoard::fatal`] (`None` for 0 or an unknown value).
+    pub fn from_code(c: u8) -> Option<Fatal> {
+        match c {
+            1 => Some(Fatal::TradeAuth),
+            2 => Some(Fatal::PrivateAuth),
+            3 => Some(Fatal::ThreadEnded),
+            _ => None,
+        }
+    }
+
+    /// For the operator.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Fatal::TradeAuth => "the exchange refused the trade connection's authentication (check BYBIT_API_KEY / BYBIT_API_SECRET and the key's permissions)",
+            Fatal::PrivateAuth => "the exchange refused the private stream's authentication (check BYBIT_API_KEY / BYBIT_API_SECRET)",
+            Fatal::ThreadEnded => "a pipeline thread ended unexpectedly",
+        }
+    }
+
+    /// Records `self` unless an earlier fatal condition is already recorded.
+    pub fn record(self, b: &OrderBoard) {
+        let _ = b.fatal.compare_exchange(0, self as u8, Relaxed, Relaxed);
+    }
 }
