@@ -1510,6 +1510,35 @@ fn decode_instrument(r: &Object<'_, '_>, category: Category) -> Result<Instrumen
     })
 }
 
+/// Decodes the `result.list` rows of a paged response for `inst` with `row`
+/// (rows carry no `category`: the result's applies, else the instrument's).
+/// Returns the kept rows, how many were for other instruments, and
+/// `nextPageCursor`.
+fn decode_page<T>(
+    root: &Value<'_, '_>,
+    inst: &InstrumentSpec,
+    row: impl Fn(&Object<'_, '_>, &InstrumentSpec, Option<Category>) -> Result<Option<T>, PrivateError>,
+) -> Result<(Vec<T>, usize, Option<String>), RestError> {
+    let (o, _) = envelope(root)?;
+    let r = result_obj(&o, "result")?;
+    let cat = match get_str(&r, "category") {
+        Some(c) => Category::parse(c.as_bytes()),
+        None => Some(inst.category),
+    };
+    let list = r.get("list").ok_or(RestError::Missing("list"))?;
+    let list = list.as_array().ok_or(RestError::BadField("list"))?;
+    let mut rows = Vec::with_capacity(list.len());
+    let mut skipped = 0;
+    for v in list.iter() {
+        let o = v.as_object().ok_or(RestError::BadField("list"))?;
+        match row(&o, inst, cat)? {
+            Some(x) => rows.push(x),
+            None => skipped += 1,
+        }
+    }
+    Ok((rows, skipped, cursor(&r)))
+}
+
 impl RestDecoder {
     /// A decoder with warm scratch space.
     pub fn new() -> RestDecoder {
@@ -1580,29 +1609,11 @@ impl RestDecoder {
         inst: &InstrumentSpec,
     ) -> Result<OrdersPage, RestError> {
         self.run(body, |root, _| {
-            let (o, _) = envelope(&root)?;
-            let r = result_obj(&o, "result")?;
-            let cat = get_str(&r, "category").and_then(|c| Category::parse(c.as_bytes()));
-            let cat = if get_str(&r, "category").is_some() {
-                cat
-            } else {
-                Some(inst.category)
-            };
-            let list = r.get("list").ok_or(RestError::Missing("list"))?;
-            let list = list.as_array().ok_or(RestError::BadField("list"))?;
-            let mut orders = Vec::with_capacity(list.len());
-            let mut skipped = 0;
-            for v in list.iter() {
-                let row = v.as_object().ok_or(RestError::BadField("list"))?;
-                match decode_order(&row, inst, cat)? {
-                    Some(ord) => orders.push(ord),
-                    None => skipped += 1,
-                }
-            }
+            let (orders, skipped, next_cursor) = decode_page(&root, inst, decode_order)?;
             Ok(OrdersPage {
                 orders,
                 skipped,
-                next_cursor: cursor(&r),
+                next_cursor,
             })
         })
     }
@@ -1618,27 +1629,12 @@ impl RestDecoder {
         inst: &InstrumentSpec,
     ) -> Result<ExecutionPage, RestError> {
         self.run(body, |root, _| {
-            let (o, _) = envelope(&root)?;
-            let r = result_obj(&o, "result")?;
-            let cat = match get_str(&r, "category") {
-                Some(c) => Category::parse(c.as_bytes()),
-                None => Some(inst.category),
-            };
-            let list = r.get("list").ok_or(RestError::Missing("list"))?;
-            let list = list.as_array().ok_or(RestError::BadField("list"))?;
-            let mut executions = Vec::with_capacity(list.len());
-            let mut skipped = 0;
-            for v in list.iter() {
-                let row = v.as_object().ok_or(RestError::BadField("list"))?;
-                match decode_execution(&row, inst, false, cat)? {
-                    Some(e) => executions.push(e),
-                    None => skipped += 1,
-                }
-            }
+            let (executions, skipped, next_cursor) =
+                decode_page(&root, inst, |r, i, c| decode_execution(r, i, false, c))?;
             Ok(ExecutionPage {
                 executions,
                 skipped,
-                next_cursor: cursor(&r),
+                next_cursor,
             })
         })
     }
@@ -1650,27 +1646,11 @@ impl RestDecoder {
         inst: &InstrumentSpec,
     ) -> Result<PositionsPage, RestError> {
         self.run(body, |root, _| {
-            let (o, _) = envelope(&root)?;
-            let r = result_obj(&o, "result")?;
-            let cat = match get_str(&r, "category") {
-                Some(c) => Category::parse(c.as_bytes()),
-                None => Some(inst.category),
-            };
-            let list = r.get("list").ok_or(RestError::Missing("list"))?;
-            let list = list.as_array().ok_or(RestError::BadField("list"))?;
-            let mut positions = Vec::with_capacity(list.len());
-            let mut skipped = 0;
-            for v in list.iter() {
-                let row = v.as_object().ok_or(RestError::BadField("list"))?;
-                match decode_position(&row, inst, cat)? {
-                    Some(p) => positions.push(p),
-                    None => skipped += 1,
-                }
-            }
+            let (positions, skipped, next_cursor) = decode_page(&root, inst, decode_position)?;
             Ok(PositionsPage {
                 positions,
                 skipped,
-                next_cursor: cursor(&r),
+                next_cursor,
             })
         })
     }

@@ -13,7 +13,10 @@
 //! ([`PublicBatch`], [`PrivateBatch`]) that the caller swaps out with
 //! [`Exchange::drain_public`] / [`Exchange::drain_private`], so encoding does
 //! not allocate once warm; orderbook-rs allocates per order, and the level
-//! maps allocate when a new price level appears. Never blocks (the trade
+//! maps allocate when a new price level appears. Each account keeps the newest
+//! [`EXEC_HISTORY`] executions it was pushed on `execution` (a ring that grows
+//! to that bound, no allocation per fill after), which `/v5/execution/list`
+//! serves with the pushed ids and values. Never blocks (the trade
 //! listener's mutex is only ever taken by this thread). Throughput: see the
 //! `sim_public_messages` bench (≈ 200k+ frames/s in release).
 
