@@ -27,6 +27,8 @@ pub enum Endpoint {
     Realtime,
     /// `GET /v5/position/list`.
     PositionList,
+    /// `GET /v5/execution/list` (same default as `/v5/order/realtime`).
+    ExecutionList,
     /// `GET /v5/account/wallet-balance`.
     WalletBalance,
 }
@@ -51,7 +53,7 @@ pub fn default_limit(ep: Endpoint, category: Option<Category>) -> u32 {
                 10
             }
         }
-        Endpoint::Realtime | Endpoint::PositionList => 50,
+        Endpoint::Realtime | Endpoint::PositionList | Endpoint::ExecutionList => 50,
         Endpoint::WalletBalance => 50,
     }
 }

@@ -295,7 +295,7 @@ pub struct OrderUpdate {
     pub updated_time: ExchMs,
 }
 
-/// One `execution` or `execution.fast` record.
+/// One `execution` or `execution.fast` record (also a REST `/v5/execution/list` row).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Execution {
     /// From `execution.fast` (reduced fields: no fee, no leaves qty).
@@ -589,7 +589,7 @@ fn decode_root(
                 let fast = topic.starts_with(b"execution.fast");
                 execs.clear();
                 let skipped = for_each_record(&data, |r| {
-                    push_capped(execs, decode_execution(&r, inst, fast)?)
+                    push_capped(execs, decode_execution(&r, inst, fast, None)?)
                 })?;
                 Ok(Decoded::Execs(ct, skipped))
             }
@@ -806,10 +806,14 @@ pub(crate) fn decode_order(
     }))
 }
 
-fn decode_execution(
+/// Decodes one execution record (WS push or REST `/v5/execution/list` row,
+/// whose rows carry no `category`: the response's goes in
+/// `default_category`); `Ok(None)` if it is for another instrument.
+pub(crate) fn decode_execution(
     r: &Object<'_, '_>,
     inst: &InstrumentSpec,
     fast: bool,
+    default_category: Option<Category>,
 ) -> Result<Option<Execution>, PrivateError> {
     #[derive(Default)]
     struct Raw<'a> {
@@ -851,7 +855,7 @@ fn decode_execution(
         }
     }
     let symbol = req(w.symbol, "symbol")?;
-    let (ok, category) = matches(inst, symbol, w.category, None);
+    let (ok, category) = matches(inst, symbol, w.category, default_category);
     if !ok {
         return Ok(None);
     }

@@ -13,12 +13,17 @@
 //! - [`RestDecoder`] parses bodies with a reused simd-json tape (the body is
 //!   modified in place). Order acks and batch results allocate nothing after
 //!   warm-up; the startup calls (instruments, positions, wallet, open orders,
-//!   cancel-all list) return `Vec`s.
+//!   executions, cancel-all list) return `Vec`s.
+//! - Query values are sent as given; only `/v5/execution/list` cursors are
+//!   percent-encoded where they hold bytes a query cannot carry (Bybit's own
+//!   cursors arrive pre-encoded and pass unchanged). The signature always
+//!   covers the query bytes exactly as sent.
 //! - Nothing here blocks, reads a clock (callers pass the timestamp) or
 //!   panics on any input.
 //! - A non-zero `retCode` is [`RestError::Api`]; batch calls return
 //!   `retCode 0` even when items fail, so per-item codes are in [`BatchItem`].
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
@@ -30,8 +35,8 @@ use super::json::{
     JsonScratch,
 };
 use super::private::{
-    decode_order, decode_position, decode_wallet_list, CoinBalance, OrderUpdate, PositionUpdate,
-    PrivateError, WalletAccount,
+    decode_execution, decode_order, decode_position, decode_wallet_list, CoinBalance, Execution,
+    OrderUpdate, PositionUpdate, PrivateError, WalletAccount,
 };
 use super::sign::Signer;
 use crate::ids::{Category, FixedStr, OrderId, OrderLinkId, Symbol};
@@ -45,6 +50,11 @@ pub type ApiMsg = FixedStr<96>;
 pub const MAX_BATCH_SPOT: usize = 10;
 /// Largest batch for linear.
 pub const MAX_BATCH_LINEAR: usize = 20;
+/// `limit` sent with `/v5/execution/list` (Bybit's maximum page).
+pub const EXECUTION_PAGE: usize = 100;
+/// Longest span Bybit serves from one `/v5/execution/list` query (7 days):
+/// with only `startTime` it returns `startTime ..= startTime + 7 d`.
+pub const EXECUTION_SPAN_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 /// Largest response head accepted.
 pub const MAX_HEAD: usize = 16 * 1024;
 /// Largest response body accepted.
@@ -589,6 +599,38 @@ impl Head {
     }
 }
 
+/// Percent-encodes the bytes of `v` a query value cannot carry (controls,
+/// space, non-ASCII, `"#&+=?` and a `%` not starting an escape); an existing
+/// `%XX` escape is kept, so an already-encoded cursor is returned unchanged
+/// (borrowed).
+pub fn encode_query_value(v: &str) -> Cow<'_, str> {
+    let b = v.as_bytes();
+    let keep = |i: usize| -> bool {
+        let c = b.get(i).copied().unwrap_or(0);
+        if c == b'%' {
+            return b
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+        }
+        c.is_ascii_graphic() && !b"\"#&+=?".contains(&c)
+    };
+    if (0..b.len()).all(keep) {
+        return Cow::Borrowed(v);
+    }
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut s = String::with_capacity(b.len() * 3);
+    for (i, &c) in b.iter().enumerate() {
+        if keep(i) {
+            s.push(char::from(c));
+        } else {
+            s.push('%');
+            s.push(char::from(HEX[usize::from(c >> 4)]));
+            s.push(char::from(HEX[usize::from(c & 15)]));
+        }
+    }
+    Cow::Owned(s)
+}
+
 /// Builds signed Bybit v5 REST requests for one API key and host.
 #[derive(Debug, Clone)]
 pub struct RestCodec {
@@ -835,6 +877,40 @@ impl RestCodec {
             n = 5;
         }
         self.get(out, "/v5/order/realtime", ts, &p[..n], true)
+    }
+
+    /// `GET /v5/execution/list?category=..&symbol=..[&startTime=..]&limit=100[&cursor=..]`:
+    /// the account's executions for the instrument, newest first. Without
+    /// `start_time` Bybit serves the last 7 days; with it, `start_time` to
+    /// `start_time +` [`EXECUTION_SPAN_MS`]. `cursor` is a previous page's
+    /// [`ExecutionPage::next_cursor`] (`None` or `""` for the first page);
+    /// it is sent as returned (Bybit's cursors are already percent-encoded),
+    /// percent-encoding only bytes a query value cannot carry.
+    pub fn execution_list(
+        &self,
+        out: &mut Vec<u8>,
+        ts: ExchMs,
+        inst: &InstrumentSpec,
+        start_time: Option<ExchMs>,
+        cursor: Option<&str>,
+    ) -> Result<(), RestError> {
+        let mut tb = itoa::Buffer::new();
+        let mut lb = itoa::Buffer::new();
+        let mut p: [(&str, &str); 5] = [("", ""); 5];
+        p[0] = ("category", inst.category.as_str());
+        p[1] = ("symbol", inst.symbol.as_str());
+        p[2] = ("limit", lb.format(EXECUTION_PAGE));
+        let mut n = 3;
+        if let Some(t) = start_time {
+            p[n] = ("startTime", tb.format(t.0));
+            n += 1;
+        }
+        let enc = cursor.filter(|c| !c.is_empty()).map(encode_query_value);
+        if let Some(c) = enc.as_deref() {
+            p[n] = ("cursor", c);
+            n += 1;
+        }
+        self.get(out, "/v5/execution/list", ts, &p[..n], true)
     }
 
     /// `GET /v5/position/list?category=..&symbol=..`.
@@ -1215,6 +1291,19 @@ pub struct OrdersPage {
     pub next_cursor: Option<String>,
 }
 
+/// One page of `/v5/execution/list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionPage {
+    /// Rows for the instrument, in the exchange's order (newest first). Every
+    /// `execType` is kept; only [`ExecType::Trade`](super::private::ExecType::Trade)
+    /// rows are fills of our orders (skip `Funding`, `Settle`, …).
+    pub executions: Vec<Execution>,
+    /// Rows for other instruments.
+    pub skipped: usize,
+    /// Cursor for the next page (`None` when `""`, null or absent: no more pages).
+    pub next_cursor: Option<String>,
+}
+
 /// One page of positions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PositionsPage {
@@ -1421,6 +1510,35 @@ fn decode_instrument(r: &Object<'_, '_>, category: Category) -> Result<Instrumen
     })
 }
 
+/// Decodes the `result.list` rows of a paged response for `inst` with `row`
+/// (rows carry no `category`: the result's applies, else the instrument's).
+/// Returns the kept rows, how many were for other instruments, and
+/// `nextPageCursor`.
+fn decode_page<T>(
+    root: &Value<'_, '_>,
+    inst: &InstrumentSpec,
+    row: impl Fn(&Object<'_, '_>, &InstrumentSpec, Option<Category>) -> Result<Option<T>, PrivateError>,
+) -> Result<(Vec<T>, usize, Option<String>), RestError> {
+    let (o, _) = envelope(root)?;
+    let r = result_obj(&o, "result")?;
+    let cat = match get_str(&r, "category") {
+        Some(c) => Category::parse(c.as_bytes()),
+        None => Some(inst.category),
+    };
+    let list = r.get("list").ok_or(RestError::Missing("list"))?;
+    let list = list.as_array().ok_or(RestError::BadField("list"))?;
+    let mut rows = Vec::with_capacity(list.len());
+    let mut skipped = 0;
+    for v in list.iter() {
+        let o = v.as_object().ok_or(RestError::BadField("list"))?;
+        match row(&o, inst, cat)? {
+            Some(x) => rows.push(x),
+            None => skipped += 1,
+        }
+    }
+    Ok((rows, skipped, cursor(&r)))
+}
+
 impl RestDecoder {
     /// A decoder with warm scratch space.
     pub fn new() -> RestDecoder {
@@ -1491,29 +1609,32 @@ impl RestDecoder {
         inst: &InstrumentSpec,
     ) -> Result<OrdersPage, RestError> {
         self.run(body, |root, _| {
-            let (o, _) = envelope(&root)?;
-            let r = result_obj(&o, "result")?;
-            let cat = get_str(&r, "category").and_then(|c| Category::parse(c.as_bytes()));
-            let cat = if get_str(&r, "category").is_some() {
-                cat
-            } else {
-                Some(inst.category)
-            };
-            let list = r.get("list").ok_or(RestError::Missing("list"))?;
-            let list = list.as_array().ok_or(RestError::BadField("list"))?;
-            let mut orders = Vec::with_capacity(list.len());
-            let mut skipped = 0;
-            for v in list.iter() {
-                let row = v.as_object().ok_or(RestError::BadField("list"))?;
-                match decode_order(&row, inst, cat)? {
-                    Some(ord) => orders.push(ord),
-                    None => skipped += 1,
-                }
-            }
+            let (orders, skipped, next_cursor) = decode_page(&root, inst, decode_order)?;
             Ok(OrdersPage {
                 orders,
                 skipped,
-                next_cursor: cursor(&r),
+                next_cursor,
+            })
+        })
+    }
+
+    /// `GET /v5/execution/list` rows for `inst` (rows carry no `category`;
+    /// the response's applies). A row off the instrument's grid (for a
+    /// `Trade`), lacking a required field or with an invalid value fails the
+    /// page with [`RestError::Record`]; a non-zero `retCode` is
+    /// [`RestError::Api`].
+    pub fn decode_executions(
+        &mut self,
+        body: &mut [u8],
+        inst: &InstrumentSpec,
+    ) -> Result<ExecutionPage, RestError> {
+        self.run(body, |root, _| {
+            let (executions, skipped, next_cursor) =
+                decode_page(&root, inst, |r, i, c| decode_execution(r, i, false, c))?;
+            Ok(ExecutionPage {
+                executions,
+                skipped,
+                next_cursor,
             })
         })
     }
@@ -1525,27 +1646,11 @@ impl RestDecoder {
         inst: &InstrumentSpec,
     ) -> Result<PositionsPage, RestError> {
         self.run(body, |root, _| {
-            let (o, _) = envelope(&root)?;
-            let r = result_obj(&o, "result")?;
-            let cat = match get_str(&r, "category") {
-                Some(c) => Category::parse(c.as_bytes()),
-                None => Some(inst.category),
-            };
-            let list = r.get("list").ok_or(RestError::Missing("list"))?;
-            let list = list.as_array().ok_or(RestError::BadField("list"))?;
-            let mut positions = Vec::with_capacity(list.len());
-            let mut skipped = 0;
-            for v in list.iter() {
-                let row = v.as_object().ok_or(RestError::BadField("list"))?;
-                match decode_position(&row, inst, cat)? {
-                    Some(p) => positions.push(p),
-                    None => skipped += 1,
-                }
-            }
+            let (positions, skipped, next_cursor) = decode_page(&root, inst, decode_position)?;
             Ok(PositionsPage {
                 positions,
                 skipped,
-                next_cursor: cursor(&r),
+                next_cursor,
             })
         })
     }

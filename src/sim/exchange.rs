@@ -13,7 +13,10 @@
 //! ([`PublicBatch`], [`PrivateBatch`]) that the caller swaps out with
 //! [`Exchange::drain_public`] / [`Exchange::drain_private`], so encoding does
 //! not allocate once warm; orderbook-rs allocates per order, and the level
-//! maps allocate when a new price level appears. Never blocks (the trade
+//! maps allocate when a new price level appears. Each account keeps the newest
+//! [`EXEC_HISTORY`] executions it was pushed on `execution` (a ring that grows
+//! to that bound, no allocation per fill after), which `/v5/execution/list`
+//! serves with the pushed ids and values. Never blocks (the trade
 //! listener's mutex is only ever taken by this thread). Throughput: see the
 //! `sim_public_messages` bench (≈ 200k+ frames/s in release).
 
@@ -252,6 +255,8 @@ pub enum Op {
     OrderRealtime,
     /// `/v5/position/list`.
     PositionList,
+    /// `/v5/execution/list`.
+    ExecutionList,
     /// `/v5/account/wallet-balance`.
     WalletBalance,
     /// `/v5/market/instruments-info`.
@@ -671,6 +676,43 @@ struct ExecRec {
     closed: i64,
 }
 
+/// One execution as pushed on the private `execution` stream, with the order
+/// fields it was rendered from, so `/v5/execution/list` serves the same bytes
+/// after the order itself has been forgotten.
+#[derive(Debug, Clone, Copy)]
+struct HistExec {
+    rec: ExecRec,
+    book: usize,
+    order_id: OrderId,
+    link: OrderLinkId,
+    side: Side,
+    market: bool,
+    order_price: i64,
+    order_qty: i64,
+}
+
+impl HistExec {
+    fn new(o: &Order, e: &ExecRec) -> HistExec {
+        HistExec {
+            rec: *e,
+            book: o.book,
+            order_id: o.order_id,
+            link: o.link,
+            side: o.side,
+            market: o.market,
+            order_price: o.price,
+            order_qty: o.qty,
+        }
+    }
+    /// The order of `/v5/execution/list` (newest first = descending key).
+    fn key(&self) -> (u64, u64) {
+        (self.rec.time, self.rec.exec_id)
+    }
+}
+
+/// Executions kept per account for `/v5/execution/list` (oldest dropped first).
+pub const EXEC_HISTORY: usize = 10_000;
+
 #[derive(Debug, Clone, Copy)]
 struct Rej {
     code: i64,
@@ -795,6 +837,8 @@ pub struct Exchange {
     priv_batch: PrivateBatch,
     pend_orders: Vec<u64>,
     pend_execs: Vec<ExecRec>,
+    /// Per uid, the newest [`EXEC_HISTORY`] executions pushed, oldest first.
+    exec_hist: HashMap<u64, VecDeque<HistExec>>,
     pend_pos: Vec<(u64, usize)>,
     pend_wallet: Vec<u64>,
     fills: Vec<RawFill>,
@@ -1007,6 +1051,7 @@ impl Exchange {
             priv_batch: PrivateBatch::default(),
             pend_orders: Vec::new(),
             pend_execs: Vec::new(),
+            exec_hist: HashMap::new(),
             pend_pos: Vec::new(),
             pend_wallet: Vec::new(),
             fills: Vec::new(),
@@ -1927,6 +1972,7 @@ impl Exchange {
             Op::CancelAll => self.cancel_all(uid, cat, p),
             Op::OrderRealtime => self.realtime(uid, cat, p),
             Op::PositionList => self.position_list(uid, cat, p),
+            Op::ExecutionList => self.execution_list(uid, cat, p),
             Op::WalletBalance => self.wallet_balance(uid, p),
             Op::Time | Op::InstrumentsInfo | Op::Orderbook => Reply::err(rej(10001, "unreachable")),
         }
@@ -2823,6 +2869,98 @@ impl Exchange {
         Reply::ok(json!({"category": cat.as_str(), "nextPageCursor": "", "list": list}))
     }
 
+    /// `/v5/execution/list`: the caller's executions in `cat` (optionally one
+    /// `symbol`) with `startTime ..= endTime` (ms; only `startTime` → the
+    /// following 7 days, only `endTime` → the preceding 7, neither → the last
+    /// 7; a longer or inverted range is refused), newest first, `limit`
+    /// 1..=100 (default 50). The cursor names the last row served
+    /// (`<execTime>%3A<n>`, pre-encoded like Bybit's); `""` means no more.
+    fn execution_list(&mut self, uid: u64, cat: Category, p: &Value) -> Reply {
+        const SPAN: u64 = 7 * 24 * 60 * 60 * 1000;
+        let bad = |m: &'static str| Reply::err(rej(10001, m));
+        let book = match pstr(p, "symbol") {
+            Some(s) => match self.find_book(cat, s) {
+                Some(b) => Some(b),
+                None => {
+                    return Reply::err(rej(codes(cat).bad_symbol, "params error: symbol invalid"))
+                }
+            },
+            None => None,
+        };
+        let num = |k: &str| -> Result<Option<u64>, ()> {
+            match pstr(p, k) {
+                None => Ok(None),
+                Some(v) => v.parse::<u64>().map(Some).map_err(|_| ()),
+            }
+        };
+        let limit = match num("limit") {
+            Ok(None) => 50,
+            Ok(Some(l)) if (1..=100).contains(&l) => l as usize,
+            _ => return bad("params error: limit must be 1..=100"),
+        };
+        let (Ok(start), Ok(end)) = (num("startTime"), num("endTime")) else {
+            return bad("params error: startTime/endTime invalid");
+        };
+        let (from, to) = match (start, end) {
+            (Some(s), Some(e)) => {
+                if e < s || e - s > SPAN {
+                    return bad("params error: the time range must be 0..=7 days");
+                }
+                (s, e)
+            }
+            (Some(s), None) => (s, s.saturating_add(SPAN)),
+            (None, Some(e)) => (e.saturating_sub(SPAN), e),
+            (None, None) => (self.now.saturating_sub(SPAN), self.now),
+        };
+        let after = match pstr(p, "cursor").filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) => {
+                let c = c.replace("%3A", ":");
+                let parsed = c
+                    .split_once(':')
+                    .and_then(|(t, n)| Some((t.parse::<u64>().ok()?, n.parse::<u64>().ok()?)));
+                match parsed {
+                    Some(k) => Some(k),
+                    None => return bad("params error: cursor invalid"),
+                }
+            }
+        };
+        let mut rows: Vec<&HistExec> = self
+            .exec_hist
+            .get(&uid)
+            .into_iter()
+            .flatten()
+            .filter(|h| {
+                self.books[h.book].cat == cat
+                    && book.is_none_or(|b| b == h.book)
+                    && (from..=to).contains(&h.rec.time)
+                    && after.is_none_or(|a| h.key() < a)
+            })
+            .collect();
+        rows.sort_unstable_by_key(|h| std::cmp::Reverse(h.key()));
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = match rows.last() {
+            Some(h) if more => format!("{}%3A{}", h.rec.time, h.rec.exec_id),
+            _ => String::new(),
+        };
+        let mut buf = Vec::with_capacity(1024);
+        let list: Vec<Value> = rows
+            .iter()
+            .map(|h| {
+                buf.clear();
+                self.put_exec(&mut buf, h);
+                let mut v: Value = serde_json::from_slice(&buf).unwrap_or(Value::Null);
+                // REST rows carry no category (the result does).
+                if let Some(m) = v.as_object_mut() {
+                    m.remove("category");
+                }
+                v
+            })
+            .collect();
+        Reply::ok(json!({"category": cat.as_str(), "nextPageCursor": next, "list": list}))
+    }
+
     fn position_list(&mut self, uid: u64, cat: Category, p: &Value) -> Reply {
         let c = codes(cat);
         if cat != Category::Linear {
@@ -3075,7 +3213,7 @@ impl Exchange {
                     out.bytes.push(b',');
                 }
                 first = false;
-                self.put_exec(&mut out.bytes, o, e);
+                self.put_exec(&mut out.bytes, &HistExec::new(o, e));
             }
             put(&mut out.bytes, b"]}");
             let end = out.bytes.len();
@@ -3148,6 +3286,17 @@ impl Exchange {
                 category: None,
                 range: start..end,
             });
+        }
+        // Remember what was pushed on `execution` for /v5/execution/list.
+        for e in &self.pend_execs {
+            let Some(o) = self.orders.get(&e.key) else {
+                continue;
+            };
+            let h = self.exec_hist.entry(o.uid).or_default();
+            if h.len() >= EXEC_HISTORY {
+                h.pop_front();
+            }
+            h.push_back(HistExec::new(o, e));
         }
         self.pend_execs.clear();
         self.pend_orders.clear();
@@ -3284,10 +3433,11 @@ impl Exchange {
         out.push(b'}');
     }
 
-    fn put_exec(&self, out: &mut Vec<u8>, o: &Order, e: &ExecRec) {
-        let book = &self.books[o.book];
+    fn put_exec(&self, out: &mut Vec<u8>, h: &HistExec) {
+        let e = &h.rec;
+        let book = &self.books[h.book];
         let spot = book.cat == Category::Spot;
-        let fee_coin = if spot && o.side == Side::Buy {
+        let fee_coin = if spot && h.side == Side::Buy {
             &book.base
         } else {
             &book.quote
@@ -3297,21 +3447,21 @@ impl Exchange {
         put(out, b"\",\"symbol\":\"");
         put(out, book.symbol.as_bytes());
         put(out, b"\",\"isLeverage\":\"0\",\"orderId\":\"");
-        put(out, o.order_id.as_bytes());
+        put(out, h.order_id.as_bytes());
         put(out, b"\",\"orderLinkId\":\"");
-        put(out, o.link.as_bytes());
+        put(out, h.link.as_bytes());
         put(out, b"\",\"side\":\"");
-        put(out, o.side.as_str().as_bytes());
+        put(out, h.side.as_str().as_bytes());
         put(out, b"\",\"orderPrice\":");
-        put_qstep(out, book.tick, o.price);
+        put_qstep(out, book.tick, h.order_price);
         put(out, b",\"orderQty\":");
-        put_qstep(out, book.lot, o.qty);
+        put_qstep(out, book.lot, h.order_qty);
         put(out, b",\"leavesQty\":");
         put_qstep(out, book.lot, e.leaves);
         put(out, b",\"createType\":\"CreateByUser\",\"orderType\":\"");
         put(
             out,
-            if o.market {
+            if h.market {
                 b"Market" as &[u8]
             } else {
                 b"Limit"

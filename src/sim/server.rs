@@ -608,6 +608,11 @@ fn rest_route(path: &[u8]) -> Option<(Method, Op, Option<Endpoint>)> {
         b"/v5/order/cancel-batch" => (Method::Post, Op::CancelBatch, Some(Endpoint::CancelBatch)),
         b"/v5/order/realtime" => (Method::Get, Op::OrderRealtime, Some(Endpoint::Realtime)),
         b"/v5/position/list" => (Method::Get, Op::PositionList, Some(Endpoint::PositionList)),
+        b"/v5/execution/list" => (
+            Method::Get,
+            Op::ExecutionList,
+            Some(Endpoint::ExecutionList),
+        ),
         b"/v5/account/wallet-balance" => (
             Method::Get,
             Op::WalletBalance,
