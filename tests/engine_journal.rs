@@ -89,3 +89,73 @@ fn restart_restores_only_its_own_venues_lines() {
     sim.shutdown().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A crash (SIGKILL) leaves our quotes on the exchange; one of them fills
+/// while the engine is down. The restart reads the journal, then the
+/// exchange's execution list since the journal's last fill: the missed fill
+/// is counted once, the journaled ones are not counted again, and at the
+/// end the engine's position equals the exchange's record of every fill of
+/// ours.
+#[test]
+fn a_fill_missed_during_a_crash_is_counted_once_after_the_restart() {
+    let sim = start_sim(41, 1000, &[]);
+    let mut rest = Rest::new(&sim, KEY, SECRET);
+    let mut taker = Rest::new(&sim, TAKER_KEY, TAKER_SECRET);
+    let dir = scratch("journal-crash");
+    let journal = dir.join("j.jsonl");
+    let jarg = journal.to_str().unwrap();
+
+    let engine = Engine::spawn(&sim, "crash-run1", &["--journal", jarg], &[]);
+    engine.wait_status("both quotes working", Duration::from_secs(10), |s| {
+        s.working.0.is_some() && s.working.1.is_some()
+    });
+    engine.crash();
+
+    // Our quotes stay on the exchange. Sell into our bid with more than the
+    // whole bid side down to it (IOC: nothing of the taker's rests).
+    let open = rest.open_orders();
+    let bid = open
+        .iter()
+        .find(|o| o.side == "Buy")
+        .expect("our bid survives the crash")
+        .clone();
+    let (bids, _) = book(&sim, 200);
+    let depth: i64 = bids
+        .iter()
+        .filter(|(px, _)| *px >= bid.price)
+        .map(|(_, q)| q)
+        .sum();
+    let r = taker.limit("Sell", bid.price, depth + 100_000, "IOC", "crash-sweep");
+    assert_eq!(r["retCode"], 0, "{r}");
+    assert!(
+        !rest
+            .open_orders()
+            .iter()
+            .any(|o| o.order_id == bid.order_id),
+        "the sweep filled our bid"
+    );
+
+    // Restart on the same journal.
+    let engine = Engine::spawn(&sim, "crash-run2", &["--journal", jarg], &[]);
+    let note = engine.wait_line("the reconciliation note", Duration::from_secs(10), |l| {
+        l.starts_with("journal: ")
+    });
+    let missed: usize = note
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{note}"));
+    assert!(missed >= 1, "{note}");
+    engine.wait_status("a status line", Duration::from_secs(5), |_| true);
+    let fin = engine.interrupt(Duration::from_secs(30));
+    assert!(fin.status.success(), "{}", fin.stderr);
+    let (net, _) = rest.net_filled_lots();
+    assert_eq!(
+        lots_after(&fin.stderr, "final position"),
+        net,
+        "engine position vs the exchange's fills of ours; {}",
+        fin.stderr
+    );
+    sim.shutdown().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -253,6 +253,22 @@ fn encode_ws(
     })
 }
 
+/// The manager's fill for an execution; `None` for executions that are not
+/// trades (funding, settlement, ADL).
+pub fn fill_of(x: &crate::codec::private::Execution) -> Option<Fill> {
+    (x.exec_type == ExecType::Trade).then_some(Fill {
+        exec_id: x.exec_id,
+        order_id: x.order_id,
+        link_id: x.order_link_id,
+        side: x.side,
+        price: x.exec_price,
+        qty: x.exec_qty,
+        fee: x.exec_fee,
+        is_maker: x.is_maker,
+        exec_time: x.exec_time,
+    })
+}
+
 fn side_ix(s: Side) -> usize {
     match s {
         Side::Buy => 0,
@@ -1074,19 +1090,8 @@ impl OrderStage {
                 }
                 Ok(PrivateEvent::Executions(push)) => {
                     for x in push.records {
-                        if x.exec_type != ExecType::Trade {
+                        let Some(fill) = fill_of(x) else {
                             continue; // funding / settlement are not fills
-                        }
-                        let fill = Fill {
-                            exec_id: x.exec_id,
-                            order_id: x.order_id,
-                            link_id: x.order_link_id,
-                            side: x.side,
-                            price: x.exec_price,
-                            qty: x.exec_qty,
-                            fee: x.exec_fee,
-                            is_maker: x.is_maker,
-                            exec_time: x.exec_time,
                         };
                         let before = oms.pnl().fills;
                         if let Ok(acts) = oms.on_fill(&fill, now) {

@@ -37,7 +37,7 @@ use crate::oms::{journal, LinkIdGen, Oms, OmsConfig};
 use crate::strategy::quotes::QuoteEdges;
 use crate::strategy::reservation::{AlphaModel, ReservationParams};
 use crate::strategy::{Strategy, StrategyParams};
-use crate::time::wall_ms;
+use crate::time::{wall_ms, ExchMs};
 use crate::units::{Lots, Step};
 
 /// Stages sharing one thread, and the core it is pinned to.
@@ -345,7 +345,13 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     let mut ocfg = OmsConfig::new(cfg.category, run_id, max_position, quote_qty);
     ocfg.min_update_interval_ns = cfg.min_update_interval.as_nanos() as u64;
     let mut oms = Oms::new(ocfg).map_err(|e| err(format!("order manager: {e}")))?;
-    let mut journal_file = open_journal(cfg, &inst, &mut oms, embedded_sim)?;
+    let (mut journal_file, recovered) = open_journal(cfg, &inst, &mut oms, embedded_sim)?;
+    if let Some(from) = recovered.as_ref().and_then(reconcile_from) {
+        let n = reconcile_fills(&mut ctl, &inst, &mut oms, from)?;
+        if n > 0 {
+            eprintln!("journal: {n} fills of ours from the exchange's execution list were missing from the journal; counted now");
+        }
+    }
     let mut req = Vec::new();
     ctl.codec
         .order_realtime(&mut req, wall_ms(), &inst, true, None)
@@ -637,7 +643,7 @@ fn open_journal(
     inst: &InstrumentSpec,
     oms: &mut Oms,
     embedded_sim: bool,
-) -> Result<std::fs::File, RunError> {
+) -> Result<(std::fs::File, Option<journal::RecoveredState>), RunError> {
     let venue = match (cfg.venue, &cfg.sim_url) {
         (VenueKind::Mainnet, _) => "mainnet".to_string(),
         (VenueKind::Testnet, _) => "testnet".to_string(),
@@ -663,6 +669,7 @@ fn open_journal(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(err(format!("GAPMM_JOURNAL={path}: {e}"))),
     };
+    let mut recovered = None;
     if !embedded_sim {
         let rec = journal::recover_session(&old, &session);
         oms.restore(&rec);
@@ -675,6 +682,7 @@ fn open_journal(
                 rec.bad_lines
             );
         }
+        recovered = Some(rec);
     }
     let mut f = std::fs::OpenOptions::new()
         .create(true)
@@ -690,7 +698,79 @@ fn open_journal(
     journal::encode_session(&session, wall_ms().0, &mut head);
     f.write_all(&head)
         .map_err(|e| err(format!("GAPMM_JOURNAL={path}: {e}")))?;
-    Ok(f)
+    Ok((f, recovered))
+}
+
+/// Where the exchange's execution list must be read from after a restart:
+/// a minute before the last journaled fill (only the journal's tail can be
+/// lost, and fills of the two private streams can arrive slightly out of
+/// order), or, with no fill journaled, the start of the first session. `None`
+/// when no earlier run traded this venue and instrument.
+fn reconcile_from(rec: &journal::RecoveredState) -> Option<ExchMs> {
+    let last_fill = rec.seen.iter().map(|s| s.1).max();
+    let from = last_fill.or(rec.first_session)?;
+    Some(ExchMs(from.0.saturating_sub(60_000)))
+}
+
+/// Most execution-list pages read at start-up; more means something is
+/// wrong (another bot on the key?), and the engine refuses to guess.
+const MAX_RECONCILE_PAGES: usize = 500;
+
+/// Reads the exchange's executions for the instrument from `from` until now
+/// (seven-day windows, every page) and passes the fills of our orders to the
+/// manager, oldest first. Fills the journal already counted are recognised
+/// by their execution id and not counted again; the others are counted and
+/// journaled now. Returns how many were new.
+fn reconcile_fills(
+    ctl: &mut Control,
+    inst: &InstrumentSpec,
+    oms: &mut Oms,
+    from: ExchMs,
+) -> Result<usize, RunError> {
+    use crate::codec::rest::EXECUTION_SPAN_MS;
+    let now = wall_ms();
+    let mut fills = Vec::new();
+    let mut pages = 0;
+    let mut start = from;
+    while start.0 <= now.0 {
+        let mut cursor: Option<String> = None;
+        loop {
+            pages += 1;
+            if pages > MAX_RECONCILE_PAGES {
+                return Err(err(format!(
+                    "execution list: more than {MAX_RECONCILE_PAGES} pages since {} ms; refusing to guess the position",
+                    from.0
+                )));
+            }
+            let mut req = Vec::new();
+            ctl.codec
+                .execution_list(&mut req, wall_ms(), inst, Some(start), cursor.as_deref())
+                .map_err(|e| err(format!("execution list: {e}")))?;
+            let mut body = ctl.call(&req, "execution list")?;
+            let page = ctl
+                .dec
+                .decode_executions(&mut body, inst)
+                .map_err(|e| err(format!("execution list: {e}")))?;
+            fills.extend(
+                page.executions
+                    .iter()
+                    .filter(|x| crate::oms::is_ours(&x.order_link_id))
+                    .filter_map(crate::engine::orders::fill_of),
+            );
+            match page.next_cursor {
+                Some(c) if !c.is_empty() => cursor = Some(c),
+                _ => break,
+            }
+        }
+        start = ExchMs(start.0.saturating_add(EXECUTION_SPAN_MS));
+    }
+    // Windows and pages overlap at their edges; the manager drops repeats.
+    fills.sort_by_key(|f| f.exec_time);
+    let before = oms.pnl().fills;
+    for f in &fills {
+        let _ = oms.on_fill(f, 0);
+    }
+    Ok((oms.pnl().fills - before) as usize)
 }
 
 fn drain_journal(c: &mut rtrb::Consumer<u8>, f: &mut std::fs::File) {

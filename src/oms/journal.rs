@@ -303,6 +303,8 @@ pub struct RecoveredState {
     pub lines: usize,
     /// Malformed or torn lines skipped.
     pub bad_lines: usize,
+    /// Wall-clock start of the first session whose lines were read.
+    pub first_session: Option<ExchMs>,
     /// Lines of other sessions (another venue, symbol or step) skipped by
     /// [`recover_session`], including those before the first session line.
     pub foreign_lines: usize,
@@ -383,6 +385,9 @@ fn read(input: &[u8], want: Option<&Session<'_>>) -> RecoveredState {
         if field(line, "t") == Some(b"session") {
             if let Some(w) = want {
                 ours = same_session(line, w);
+            }
+            if ours && st.first_session.is_none() {
+                st.first_session = num_u64(line, "ts").map(ExchMs);
             }
             continue;
         }
@@ -655,6 +660,11 @@ mod tests {
 
         let t = recover_session(&out, &TESTNET);
         assert_eq!(t.position(), Lots(6));
+        assert_eq!(t.first_session, Some(ExchMs(1)));
+        assert_eq!(
+            recover_session(&out, &mainnet).first_session,
+            Some(ExchMs(2))
+        );
         let ids: Vec<_> = t.seen.iter().map(|s| s.0.as_str().to_string()).collect();
         assert_eq!(ids, ["t1", "t2"]);
         assert_eq!((t.foreign_lines, t.bad_lines), (2, 0));

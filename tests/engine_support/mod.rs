@@ -264,6 +264,13 @@ impl Engine {
         self.finish(limit)
     }
 
+    /// Kills the engine with SIGKILL, as a crash would: no cancel-all, no
+    /// last journal flush. Returns once it is reaped.
+    pub fn crash(mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
+    }
+
     /// Waits for the engine to stop by itself (`--duration`).
     pub fn finish(mut self, limit: Duration) -> Finished {
         let status = wait_exit(&mut self.child, limit);
@@ -451,6 +458,39 @@ impl Rest {
         let btc = coins.iter().find(|c| c["coin"] == "BTC").expect("BTC");
         let bal = btc["walletBalance"].as_str().expect("walletBalance");
         lot().count_floor(bal.as_bytes()).expect("balance")
+    }
+
+    /// The account's net BTCUSDT spot fills in lots (buys minus sells), from
+    /// the exchange's execution list (first 100 rows: short tests only).
+    pub fn net_filled_lots(&mut self) -> (i64, usize) {
+        let v = self
+            .http
+            .signed(
+                "GET",
+                "/v5/execution/list",
+                "category=spot&limit=100&symbol=BTCUSDT",
+                &self.key,
+                &self.secret,
+            )
+            .json();
+        assert_eq!(v["retCode"], 0, "execution list: {v}");
+        let rows = v["result"]["list"].as_array().expect("list");
+        assert!(rows.len() < 100, "more fills than one page");
+        let net = rows
+            .iter()
+            .filter(|r| r["execType"] == "Trade")
+            .map(|r| {
+                let q = lot()
+                    .count(r["execQty"].as_str().unwrap().as_bytes())
+                    .unwrap();
+                if r["side"] == "Buy" {
+                    q
+                } else {
+                    -q
+                }
+            })
+            .sum();
+        (net, rows.len())
     }
 
     /// Places a spot limit order; returns the reply.
