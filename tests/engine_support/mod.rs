@@ -178,6 +178,22 @@ impl Engine {
         for (k, v) in envs {
             c.env(k, v);
         }
+        Engine::start(c, journal, dir)
+    }
+
+    /// Spawns `gapmm-hot <args>` exactly as a user would, in a scratch
+    /// directory: no simulator URL (the engine starts its embedded
+    /// simulator), default idle policy, default journal file in that
+    /// directory.
+    pub fn spawn_plain(name: &str, args: &[&str]) -> Engine {
+        let dir = scratch(name);
+        let journal = dir.join("gapmm-journal.jsonl");
+        let mut c = command(&dir);
+        c.args(args);
+        Engine::start(c, journal, dir)
+    }
+
+    fn start(mut c: Command, journal: PathBuf, dir: PathBuf) -> Engine {
         let mut child = c.spawn().expect("spawn gapmm-hot");
         let stdout = Some(reader(child.stdout.take().unwrap()));
         let err = child.stderr.take().unwrap();
