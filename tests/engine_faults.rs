@@ -5,7 +5,9 @@
 //! (sequence gap) pulls the quotes and quoting resumes after the resubscribe;
 //! a stale feed cancels our orders; a PostOnly order the exchange kills for
 //! crossing is re-placed one tick safer; at the position limit the growing
-//! side is not quoted while the other side is.
+//! side is not quoted while the other side is; a key the exchange stops
+//! accepting on a WebSocket stops the engine by itself, with every order of
+//! ours cancelled.
 
 mod engine_support;
 mod sim_common;
@@ -364,4 +366,41 @@ fn at_the_position_limit_only_the_reducing_side_is_quoted() {
     );
     let fin = engine.interrupt(Duration::from_secs(30));
     assert!(fin.status.success(), "{}", fin.stderr);
+}
+
+#[test]
+fn a_refused_websocket_auth_stops_the_engine_with_nothing_left_open() {
+    for (kind, says) in [
+        (
+            ConnKind::Trade,
+            "refused the trade connection's authentication",
+        ),
+        (
+            ConnKind::Private,
+            "refused the private stream's authentication",
+        ),
+    ] {
+        let sim = start_sim(17, 1000, &[]);
+        let mut rest = Rest::new(&sim, KEY, SECRET);
+        let engine = Engine::spawn(&sim, "refused", &[], &[]);
+        both_working(&engine);
+        // The key stops working on this kind of connection (REST still
+        // answers); the drop makes the engine authenticate again.
+        sim.fault(Fault::RefuseAuth(kind)).unwrap();
+        sim.fault(Fault::Drop(kind)).unwrap();
+        let fin = engine.finish(Duration::from_secs(30));
+        assert!(fin.status.success(), "{kind:?}: {}", fin.stderr);
+        assert!(
+            fin.stderr.contains(says),
+            "{kind:?}: no reason given: {}",
+            fin.stderr
+        );
+        assert!(
+            fin.stderr.contains("none (confirmed by the exchange)"),
+            "{kind:?}: {}",
+            fin.stderr
+        );
+        assert!(rest.open_orders().is_empty(), "{kind:?}");
+        sim.shutdown().unwrap();
+    }
 }

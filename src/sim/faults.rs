@@ -51,6 +51,10 @@ pub enum Fault {
     Delay(Duration),
     /// Restart every book: the next message of each orderbook topic is a `u = 1` snapshot.
     Restart,
+    /// From now on refuse every WebSocket auth on connections of this kind
+    /// with 10003 "API key is invalid." (a key revoked while in use; REST
+    /// keeps working). Drop the connections to make a client re-authenticate.
+    RefuseAuth(ConnKind),
 }
 
 /// Counted and timed faults in force.
@@ -64,6 +68,8 @@ pub struct FaultState {
     pub delay: Duration,
     /// Feed stalled until this instant.
     pub stall_until: Option<Instant>,
+    /// WebSocket kinds whose auth is refused ([`Fault::RefuseAuth`]).
+    pub refuse_auth: Vec<ConnKind>,
 }
 
 impl FaultState {

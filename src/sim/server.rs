@@ -934,6 +934,11 @@ impl Server {
                 }
             }
             Fault::Stall(d) => self.faults.stall_until = Some(Instant::now() + d),
+            Fault::RefuseAuth(kind) => {
+                if !self.faults.refuse_auth.contains(&kind) {
+                    self.faults.refuse_auth.push(kind);
+                }
+            }
             Fault::Reject10006(n) => self.faults.reject_10006 = n,
             Fault::Http5xx(n) => self.faults.http_5xx = n,
             Fault::Delay(d) => self.faults.delay = d,
@@ -1456,6 +1461,15 @@ impl Server {
                 }
             }
             _ => Err(auth::AuthError::Params),
+        };
+        let refused = match kind {
+            WsKind::Trade => ConnKind::Trade,
+            _ => ConnKind::Private,
+        };
+        let res = if self.faults.refuse_auth.contains(&refused) {
+            Err(auth::AuthError::UnknownKey)
+        } else {
+            res
         };
         if res.is_err() {
             self.stats.bad_requests.fetch_add(1, Ordering::Relaxed);
