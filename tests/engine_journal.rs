@@ -41,6 +41,36 @@ fn restart_restores_only_its_own_venues_lines() {
     assert!(fin.status.success(), "{}", fin.stderr);
     let run1_position = lots_after(&fin.stderr, "final position");
     let run1 = std::fs::read_to_string(&journal).unwrap();
+    // A clean stop ends the journal with the exchange's word: the
+    // cancel-all, and a final state for every order of ours it saw.
+    let records = read_journal(&journal);
+    assert_eq!(of_type(&records, "cancel_all").len(), 1, "{run1}");
+    let mut last = std::collections::BTreeMap::new();
+    for r in of_type(&records, "order") {
+        last.insert(r["order_id"].as_str().unwrap().to_string(), r.clone());
+    }
+    assert!(!last.is_empty(), "{run1}");
+    for (id, r) in &last {
+        // An order the fills closed may have no final order line.
+        let mut fills: Vec<(&str, i64)> = of_type(&records, "fill")
+            .into_iter()
+            .filter(|f| f["order_id"] == id.as_str())
+            .map(|f| {
+                (
+                    f["exec_id"].as_str().unwrap(),
+                    f["qty_lots"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        fills.sort();
+        fills.dedup_by_key(|f| f.0);
+        let filled: i64 = fills.iter().map(|f| f.1).sum();
+        let open = matches!(r["status"].as_str(), Some("New" | "PartiallyFilled"));
+        assert!(
+            !open || filled >= r["qty_lots"].as_i64().unwrap(),
+            "order {id} still open in the journal after a clean stop: {r}"
+        );
+    }
     let session = run1
         .lines()
         .find(|l| l.starts_with("{\"t\":\"session\""))

@@ -1281,6 +1281,22 @@ impl OrderStage {
                 _ => std::thread::sleep(Duration::from_millis(200)),
             }
         }
+        // Let the order stream report the cancels (and any fill in the
+        // cancel window), so that the journal and the report end with the
+        // exchange's word on every order of ours. Bounded: 1 s.
+        let until = Instant::now() + Duration::from_secs(1);
+        while self.private.is_open()
+            && Instant::now() < until
+            && [Side::Buy, Side::Sell]
+                .iter()
+                .any(|&s| self.oms.slot(s).is_live())
+        {
+            let _ = self
+                .poll
+                .poll(&mut self.events, Some(Duration::from_millis(20)));
+            self.read_private();
+        }
+        self.drain_journal();
         if let Some(t) = self.trade.as_mut() {
             t.disable();
         }
