@@ -84,7 +84,8 @@ impl<'a> Cursor<'a> {
             if !c.is_ascii_digit() {
                 break;
             }
-            v = v * 10 + u64::from(c - b'0');
+            // A 20th digit would overflow before the length check below.
+            v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
             self.i += 1;
             if self.i - start > 19 {
                 return None;
@@ -225,6 +226,29 @@ mod tests {
     }
 
     const REAL: &[u8] = br#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1687940967466,"data":{"s":"BTCUSDT","b":[["30247.20","30.028"],["30245.40","0.224"],["30242.10","0"]],"a":[["30248.70","0"],["30249.30","0.892"]],"u":177400507,"seq":66544703342},"cts":1687940967464}"#;
+
+    /// Found by `damaged_frames_never_diverge` on a fresh-clone CI run: a
+    /// digit inserted into a 19-digit number overflowed the accumulator (a
+    /// panic in debug, a wrapped value in release) before the length check.
+    #[test]
+    fn integers_too_long_for_u64_are_declined_not_wrapped() {
+        for n in [
+            "18446744073709551616",
+            "99999999999999999999",
+            "123456789012345678901234",
+        ] {
+            let f = String::from_utf8(REAL.to_vec())
+                .unwrap()
+                .replace("177400507", n);
+            let (fast, general) = both(f.as_bytes());
+            assert!(fast.is_none(), "{n}: the fast path took {fast:?}");
+            assert!(general.is_err(), "{n}: {general:?}");
+        }
+        let f = String::from_utf8(REAL.to_vec())
+            .unwrap()
+            .replace("177400507", "9999999999999999999");
+        assert!(both(f.as_bytes()).0.is_some(), "19 digits still fit");
+    }
 
     #[test]
     fn takes_bybits_layout_and_agrees_with_the_general_decoder() {
