@@ -269,6 +269,56 @@ pub fn fill_of(x: &crate::codec::private::Execution) -> Option<Fill> {
     })
 }
 
+/// The exchange's open orders for the instrument over `conn` (blocking,
+/// [`CONTROL_TIMEOUT`]; `None` on any failure). Allocates.
+fn open_orders_blocking(
+    conn: &mut HttpConn,
+    codec: &RestCodec,
+    dec: &mut RestDecoder,
+    inst: &InstrumentSpec,
+) -> Option<Vec<OrderUpdate>> {
+    let mut req = Vec::new();
+    codec
+        .order_realtime(&mut req, wall_ms(), inst, true, None)
+        .ok()?;
+    let mut body = conn
+        .request_blocking(&req, CONTROL_TIMEOUT)
+        .ok()?
+        .body
+        .to_vec();
+    Some(dec.decode_orders(&mut body, inst).ok()?.orders)
+}
+
+/// Cancel-all for the instrument over `conn` (blocking; the answer comes back
+/// on the order stream, so failures are only seen by a later check).
+fn cancel_all_request(conn: &mut HttpConn, codec: &RestCodec, inst: &InstrumentSpec) {
+    let mut req = Vec::new();
+    if codec.cancel_all(&mut req, wall_ms(), inst).is_ok() {
+        let _ = conn.request_blocking(&req, CONTROL_TIMEOUT);
+    }
+}
+
+/// Shutdown's cancel-all: cancel-all, then the exchange's open orders, until
+/// it lists none of ours; at most five attempts 200 ms apart (blocking).
+/// Whether the exchange confirmed. Used by the order stage, and by the
+/// monitor when the order stage's thread has died.
+pub fn cancel_all_confirmed(
+    conn: &mut HttpConn,
+    codec: &RestCodec,
+    dec: &mut RestDecoder,
+    inst: &InstrumentSpec,
+) -> bool {
+    for _ in 0..5 {
+        cancel_all_request(conn, codec, inst);
+        let open = open_orders_blocking(conn, codec, dec, inst);
+        if open.is_some_and(|o| !o.iter().any(|o| crate::oms::is_ours(&o.order_link_id))) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
 fn side_ix(s: Side) -> usize {
     match s {
         Side::Buy => 0,
@@ -1223,46 +1273,17 @@ impl OrderStage {
 
     /// The exchange's open orders for the instrument (blocking; `None` on any failure).
     fn fetch_open_orders(&mut self) -> Option<Vec<OrderUpdate>> {
-        let mut req = Vec::new();
-        self.rest_codec
-            .order_realtime(&mut req, wall_ms(), &self.inst, true, None)
-            .ok()?;
-        let mut body = self
-            .control
-            .request_blocking(&req, CONTROL_TIMEOUT)
-            .ok()?
-            .body
-            .to_vec();
-        Some(
-            self.rest_dec
-                .decode_orders(&mut body, &self.inst)
-                .ok()?
-                .orders,
+        open_orders_blocking(
+            &mut self.control,
+            &self.rest_codec,
+            &mut self.rest_dec,
+            &self.inst,
         )
     }
 
-    /// Blocking cancel-all on the control connection (shutdown / fatal).
+    /// Blocking cancel-all on the control connection (the manager's request).
     fn cancel_all_blocking(&mut self) {
-        let mut req = Vec::new();
-        if self
-            .rest_codec
-            .cancel_all(&mut req, wall_ms(), &self.inst)
-            .is_err()
-        {
-            return;
-        }
-        let _ = self.control.request_blocking(&req, CONTROL_TIMEOUT);
-    }
-
-    /// Whether the exchange still lists open orders of ours (blocking).
-    fn ours_open(&mut self) -> Option<usize> {
-        let orders = self.fetch_open_orders()?;
-        Some(
-            orders
-                .iter()
-                .filter(|o| crate::oms::is_ours(&o.order_link_id))
-                .count(),
-        )
+        cancel_all_request(&mut self.control, &self.rest_codec, &self.inst);
     }
 
     fn run_shutdown(&mut self) {
@@ -1270,17 +1291,12 @@ impl OrderStage {
         self.queued = 0;
         let now = self.now_ns();
         let _ = self.oms.shutdown(now);
-        let mut confirmed = false;
-        for _ in 0..5 {
-            self.cancel_all_blocking();
-            match self.ours_open() {
-                Some(0) => {
-                    confirmed = true;
-                    break;
-                }
-                _ => std::thread::sleep(Duration::from_millis(200)),
-            }
-        }
+        let confirmed = cancel_all_confirmed(
+            &mut self.control,
+            &self.rest_codec,
+            &mut self.rest_dec,
+            &self.inst,
+        );
         // Let the order stream report the cancels (and any fill in the
         // cancel window), so that the journal and the report end with the
         // exchange's word on every order of ours. Bounded: 1 s.

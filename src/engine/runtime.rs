@@ -26,7 +26,9 @@ use crate::engine::config::{Config, Transport, Venue as VenueKind};
 use crate::engine::feed::{FeedConfig, FeedStage};
 use crate::engine::metrics::{fmt_ns, hop_channel, Hop, HopCollector};
 use crate::engine::msg::{MarketUpdate, OwnOrders, PositionNote, QuoteTarget};
-use crate::engine::orders::{order_event, OrderConfig, OrderStage, OrderTransport};
+use crate::engine::orders::{
+    cancel_all_confirmed, order_event, OrderConfig, OrderStage, OrderTransport,
+};
 use crate::engine::status::{get, getu, Board, Fatal};
 use crate::engine::strat::StrategyStage;
 use crate::engine::topology::{available_cores, pin_current, Layout, Runner, Stage};
@@ -534,7 +536,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
         }
         if threads[orders_thread].is_finished() && !board.orders.shutdown_done.load(Relaxed) {
             // The order stage is gone and cannot cancel: do it from here.
-            let confirmed = cancel_all_from_monitor(&mut ctl, &inst);
+            let confirmed = cancel_all_confirmed(&mut ctl.conn, &ctl.codec, &mut ctl.dec, &inst);
             board.orders.shutdown_confirmed.store(confirmed, Relaxed);
             break;
         }
@@ -594,38 +596,6 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
         fatal: Fatal::from_code(board.orders.fatal.load(Relaxed)),
         tick_to_wire: total.total(Hop::TickToWire),
     })
-}
-
-/// Cancel-all for the symbol and a check that the exchange lists no order
-/// of ours, over the start-up control connection: what the order stage does
-/// at shutdown, for when its thread has died. Up to five attempts (blocking).
-fn cancel_all_from_monitor(ctl: &mut Control, inst: &InstrumentSpec) -> bool {
-    for _ in 0..5 {
-        let mut req = Vec::new();
-        if ctl.codec.cancel_all(&mut req, wall_ms(), inst).is_ok() {
-            let _ = ctl.call(&req, "cancel-all");
-        }
-        let mut req = Vec::new();
-        if ctl
-            .codec
-            .order_realtime(&mut req, wall_ms(), inst, true, None)
-            .is_ok()
-        {
-            if let Ok(mut body) = ctl.call(&req, "open orders") {
-                if let Ok(open) = ctl.dec.decode_orders(&mut body, inst) {
-                    if !open
-                        .orders
-                        .iter()
-                        .any(|o| crate::oms::is_ours(&o.order_link_id))
-                    {
-                        return true;
-                    }
-                }
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    false
 }
 
 fn step_f64(s: Step) -> f64 {
