@@ -634,13 +634,21 @@ fn open_journal(
         lot: &lot,
     };
     let path = cfg.journal.display();
-    let old = match std::fs::read(&cfg.journal) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(err(format!("GAPMM_JOURNAL={path}: {e}"))),
-    };
+    use std::io::{Read, Seek, SeekFrom};
+    let io = |e: std::io::Error| err(format!("GAPMM_JOURNAL={path}: {e}"));
+    // Appends always go to the end, whatever the read position.
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(&cfg.journal)
+        .map_err(io)?;
+    let len = f.metadata().map_err(io)?.len();
     let mut recovered = None;
+    // The embedded simulator restores nothing: the file is not read.
     if !embedded_sim {
+        let mut old = Vec::new();
+        f.read_to_end(&mut old).map_err(io)?;
         let rec = journal::recover_session(&old, &session);
         oms.restore(&rec);
         if rec.foreign_lines > 0 || rec.bad_lines > 0 {
@@ -654,20 +662,19 @@ fn open_journal(
         }
         recovered = Some(rec);
     }
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&cfg.journal)
-        .map_err(|e| err(format!("GAPMM_JOURNAL={path}: {e}")))?;
     let mut head = Vec::new();
     // A crash can leave a torn last line: end it, or the session line would
     // be glued onto it and lost.
-    if old.last().is_some_and(|&b| b != b'\n') {
-        head.push(b'\n');
+    if len > 0 {
+        let mut last = [0u8];
+        f.seek(SeekFrom::Start(len - 1)).map_err(io)?;
+        f.read_exact(&mut last).map_err(io)?;
+        if last[0] != b'\n' {
+            head.push(b'\n');
+        }
     }
     journal::encode_session(&session, wall_ms().0, &mut head);
-    f.write_all(&head)
-        .map_err(|e| err(format!("GAPMM_JOURNAL={path}: {e}")))?;
+    f.write_all(&head).map_err(io)?;
     Ok((f, recovered))
 }
 
