@@ -2,7 +2,9 @@
 //! binary trades an in-process simulator (`--sim-url`). One engine run proves:
 //! quotes are working and fills arrive within 10 s, the status line updates
 //! every second; the quotes follow the original's signal table around the mid
-//! (checked against the exchange's own book once the market is paused, with
+//! (checked against the exchange's own book once the market is paused — at the
+//! market's own state, then with another account's 5 BTC wall above the ask
+//! (DOWN, HIGH) and below the bid (UP, HIGH) — with
 //! `--gamma 0` so the reservation mid is the mid, and with our own orders taken
 //! out of that book as the engine does before its analytics); price changes are amends,
 //! not cancel+create; and Ctrl+C exits 0 with no order of ours left open on the
@@ -197,11 +199,87 @@ fn trades_quotes_by_the_signal_table_amends_and_stops_clean_on_ctrl_c() {
 
     // 2. Signal table with the market paused: once the engine is at rest, the
     // working orders sit where the original's rule puts them around the mid
-    // of the exchange's book.
+    // of the exchange's book. First at the market's own state, then with a
+    // wall of another account's orders making the signal DOWN, then UP.
     sim.set_pace(Pace::Paused).unwrap();
+    let checked = settled_quotes(&engine, &sim, &mut rest);
+    let mut taker = Rest::new(&sim, TAKER_KEY, TAKER_SECRET);
+    // 5 BTC one tick beyond the market's best ask: far more resistance above
+    // than support below.
+    let (_, ask) = market_touch(&sim, &mut rest);
+    let r = taker.limit("Sell", ask + 1, 5_000_000, "PostOnly", "wall-ask");
+    assert_eq!(r["retCode"], 0, "{r}");
+    let down = settled_quotes(&engine, &sim, &mut rest);
+    assert_eq!(
+        (down.signal.as_str(), down.conf.as_str()),
+        ("DOWN", "HIGH"),
+        "with a sell wall: {down:?}"
+    );
+    // Swap the wall to the bid side: now the support below dominates.
+    let r = taker.cancel("wall-ask");
+    assert_eq!(r["retCode"], 0, "{r}");
+    let (bid, _) = market_touch(&sim, &mut rest);
+    let r = taker.limit("Buy", bid - 1, 5_000_000, "PostOnly", "wall-bid");
+    assert_eq!(r["retCode"], 0, "{r}");
+    let up = settled_quotes(&engine, &sim, &mut rest);
+    assert_eq!(
+        (up.signal.as_str(), up.conf.as_str()),
+        ("UP", "HIGH"),
+        "with a buy wall: {up:?}"
+    );
+    assert_ne!(down.quote, up.quote);
+    assert!(!signals.is_empty() && !checked.signal.is_empty());
+
+    // 1 (end). Ctrl+C: exit 0, shutdown confirmed, nothing of ours left open.
+    let fin = engine.interrupt(Duration::from_secs(30));
+    assert!(
+        fin.status.success(),
+        "exit {:?}\n{}",
+        fin.status,
+        fin.stderr
+    );
+    assert!(
+        fin.stderr
+            .contains("open orders of ours left: none (confirmed by the exchange)"),
+        "{}",
+        fin.stderr
+    );
+    let open = rest.open_orders();
+    assert!(open.is_empty(), "left open after Ctrl+C: {open:?}");
+    sim.shutdown().unwrap();
+}
+
+/// The market's best bid and ask without our own orders (the book the
+/// engine's analytics see).
+fn market_touch(sim: &gapmm::sim::SimHandle, rest: &mut Rest) -> (i64, i64) {
+    let open = rest.open_orders();
+    let b = book(sim, 400);
+    let first = |levels: &[(i64, i64)], side: &str| -> i64 {
+        levels
+            .iter()
+            .find(|&&(p, q)| {
+                let ours: i64 = open
+                    .iter()
+                    .filter(|o| o.side == side && o.price == p)
+                    .map(|o| o.leaves)
+                    .sum();
+                q > ours
+            })
+            .expect("a level of others")
+            .0
+    };
+    (first(&b.0, "Buy"), first(&b.1, "Sell"))
+}
+
+/// Waits (market paused) until the engine is at rest with both quotes
+/// working, then checks its printed score against the exchange's book
+/// without our orders, the (signal, confidence) against the original's
+/// table, and both the engine's quotes and the exchange's orders against the
+/// table's placement around the mid. Returns that status line.
+fn settled_quotes(engine: &Engine, sim: &gapmm::sim::SimHandle, rest: &mut Rest) -> Status {
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut prev: Option<Status> = None;
-    let checked = loop {
+    loop {
         assert!(
             Instant::now() < deadline,
             "engine never settled with the market paused; last {prev:?}"
@@ -264,24 +342,5 @@ fn trades_quotes_by_the_signal_table_amends_and_stops_clean_on_ctrl_c() {
         }
         eprintln!("settled: {s:?} book {bb}/{ba}");
         break s;
-    };
-    assert!(!signals.is_empty() && !checked.signal.is_empty());
-
-    // 1 (end). Ctrl+C: exit 0, shutdown confirmed, nothing of ours left open.
-    let fin = engine.interrupt(Duration::from_secs(30));
-    assert!(
-        fin.status.success(),
-        "exit {:?}\n{}",
-        fin.status,
-        fin.stderr
-    );
-    assert!(
-        fin.stderr
-            .contains("open orders of ours left: none (confirmed by the exchange)"),
-        "{}",
-        fin.stderr
-    );
-    let open = rest.open_orders();
-    assert!(open.is_empty(), "left open after Ctrl+C: {open:?}");
-    sim.shutdown().unwrap();
+    }
 }

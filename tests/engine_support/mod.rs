@@ -520,6 +520,14 @@ impl Rest {
             .signed("POST", "/v5/order/create", &body, &self.key, &self.secret)
             .json()
     }
+
+    /// Cancels a spot order by its orderLinkId; returns the reply.
+    pub fn cancel(&mut self, link: &str) -> Value {
+        let body = format!(r#"{{"category":"spot","symbol":"BTCUSDT","orderLinkId":"{link}"}}"#);
+        self.http
+            .signed("POST", "/v5/order/cancel", &body, &self.key, &self.secret)
+            .json()
+    }
 }
 
 /// (bids, asks) of the exchange's BTCUSDT spot book, best first, as (ticks, lots).
