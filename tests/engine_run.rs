@@ -285,9 +285,9 @@ fn settled_quotes(engine: &Engine, sim: &gapmm::sim::SimHandle, rest: &mut Rest)
             "engine never settled with the market paused; last {prev:?}"
         );
         let s = engine.wait_status("a status line", Duration::from_secs(3), |_| true);
-        let b1 = book(&sim, 400);
+        let b1 = book(sim, 400);
         let open = rest.open_orders();
-        let b2 = book(&sim, 400);
+        let b2 = book(sim, 400);
         let settled = prev
             .as_ref()
             .is_some_and(|p| p.quote == s.quote && p.working == s.working && p.signal == s.signal)
