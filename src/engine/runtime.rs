@@ -117,6 +117,29 @@ fn err(s: impl Into<String>) -> RunError {
     RunError(s.into())
 }
 
+/// Seed of the reconnect back-off jitter and the WebSocket masking keys.
+///
+/// On the simulator it follows `GAPMM_SIM_SEED`, so a run can be repeated.
+/// On a live venue it is fresh per process (std's per-process random hash
+/// keys): engines restarted together after an exchange outage must not
+/// reconnect in lock-step, and masking keys must not be predictable.
+pub fn jitter_seed(venue: VenueKind, sim_seed: u64) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    if !venue.is_live() {
+        return sim_seed;
+    }
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(sim_seed);
+    h.write_u32(std::process::id());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
 /// Where to connect and with which keys and TLS roots.
 pub struct VenueSetup {
     /// URLs.
@@ -415,6 +438,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     let (strat_rec, mut strat_col) = hop_channel(4);
     let (ord_rec, mut ord_col) = hop_channel(4);
     let shutdown_req = Arc::new(AtomicBool::new(false));
+    let jitter = jitter_seed(cfg.venue, cfg.sim_seed);
     let feed = FeedStage::new(
         FeedConfig {
             endpoint: endpoint(setup.venue.public_ws(cfg.category), &setup.tls)?,
@@ -424,7 +448,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
             depth: cfg.depth,
             stale: cfg.stale,
             max_lag: cfg.max_lag,
-            seed: cfg.sim_seed ^ 0xfeed,
+            seed: jitter ^ 0xfeed,
         },
         md_p,
         feed_rec,
@@ -446,7 +470,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
             creds: setup.creds.clone(),
             recv_window_ms: cfg.recv_window_ms,
             quote_qty,
-            seed: cfg.sim_seed,
+            seed: jitter,
             warm_every: cfg.warm_every,
         },
         oms,
@@ -848,5 +872,24 @@ pub fn print_report(r: &RunReport) {
             "transmit stamps dropped as implausible for their request: {}",
             r.tx_implausible
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use VenueKind as Venue;
+
+    #[test]
+    fn jitter_is_reproducible_on_the_simulator_and_fresh_on_live_venues() {
+        assert_eq!(jitter_seed(Venue::Sim, 7), jitter_seed(Venue::Sim, 7));
+        assert_ne!(jitter_seed(Venue::Sim, 7), jitter_seed(Venue::Sim, 8));
+        for v in [Venue::Testnet, Venue::Mainnet] {
+            // The configured simulator seed does not fix it: two engines
+            // with the same configuration get different sequences.
+            let (a, b) = (jitter_seed(v, 7), jitter_seed(v, 7));
+            assert_ne!(a, b, "{v:?}");
+            assert_ne!(a, 7);
+        }
     }
 }
