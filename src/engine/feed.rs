@@ -37,6 +37,7 @@ use crate::codec::public::{
     orderbook_topic, write_subscribe, Level, PublicDecoder, PublicEvent, SubOp,
 };
 use crate::engine::conn::{ConnEvent, ManagedWs};
+use crate::engine::latest::{Latest, Pushed};
 use crate::engine::metrics::{Hop, HopRecorder};
 use crate::engine::msg::{MarketUpdate, OwnOrders};
 use crate::engine::status::{inc, Board};
@@ -78,7 +79,7 @@ pub struct FeedStage {
     conn: ManagedWs,
     decoder: PublicDecoder,
     book: Book,
-    out: rtrb::Producer<MarketUpdate>,
+    out: Latest<MarketUpdate>,
     rec: HopRecorder,
     clock: Clock,
     board: Arc<Board>,
@@ -156,7 +157,7 @@ impl FeedStage {
             conn: ManagedWs::new(ws, cfg.seed),
             decoder: PublicDecoder::new(cfg.symbol, cfg.price_step, cfg.qty_step),
             book: Book::new(BookConfig::default()),
-            out,
+            out: Latest::new(out),
             rec,
             clock: Clock::new(),
             board,
@@ -202,12 +203,12 @@ impl FeedStage {
                 .tradable
                 .store(false, std::sync::atomic::Ordering::Relaxed);
         }
-        // Pulls are rare; if the ring is full the strategy still sees the
-        // latest market as untradable through the next push.
+        // A full ring holds the pull until there is room (or a newer update
+        // supersedes it): it is never lost.
         if self
             .out
             .push(MarketUpdate::pull(self.last_u, self.clock.stamp()))
-            .is_err()
+            == Pushed::Held
         {
             inc(&self.board.feed.ring_full);
         }
@@ -252,7 +253,7 @@ impl FeedStage {
             t_applied: self.clock.stamp(),
             ..market_update(&m, self.last_u, ts)
         };
-        if self.out.push(mu).is_err() {
+        if self.out.push(mu) == Pushed::Held {
             inc(&self.board.feed.ring_full);
         }
     }
@@ -334,7 +335,7 @@ impl FeedStage {
                 t_applied,
                 ..market_update(&m, u, ts)
             };
-            if out.push(mu).is_err() {
+            if out.push(mu) == Pushed::Held {
                 inc(&board.feed.ring_full);
             }
             // Bookkeeping after the update is on its way.
@@ -374,6 +375,7 @@ impl Stage for FeedStage {
     }
 
     fn poll(&mut self) -> bool {
+        let held = !self.out.flush();
         if let Some((p, a)) = self.unrecorded.take() {
             self.rec.record(Hop::Parse, p);
             self.rec.record(Hop::Apply, a);
@@ -436,7 +438,9 @@ impl Stage for FeedStage {
         if n == 0 && self.tradable && now.duration_since(self.last_msg) > self.stale {
             self.pull();
         }
-        n > 0
+        // A value still held for room is work left: do not let an idle
+        // policy park the thread on it.
+        n > 0 || held
     }
 }
 

@@ -7,12 +7,14 @@
 //! - [`msg`]: the fixed-size records passed between stages over SPSC rings.
 //! - [`conn`]: self-reconnecting WebSocket with backoff and heartbeat.
 //! - [`feed`]: public WS → decoder → book → analytics → ring.
+//! - [`latest`]: ring producers that hold the newest value back when the ring is full.
 //! - [`strat`]: market updates → signal, reservation price, quotes → ring (conflated).
 //! - [`status`]: relaxed-atomic status board read by the monitor thread.
 
 pub mod config;
 pub mod conn;
 pub mod feed;
+pub mod latest;
 pub mod metrics;
 pub mod msg;
 pub mod orders;

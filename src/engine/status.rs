@@ -23,7 +23,8 @@ pub struct FeedBoard {
     pub tradable: AtomicBool,
     /// Last update id applied.
     pub last_u: AtomicU64,
-    /// Market updates dropped because the strategy ring was full.
+    /// Market updates held back because the strategy ring was full (each
+    /// goes in when there is room, unless a newer one supersedes it).
     pub ring_full: AtomicU64,
 }
 
@@ -120,10 +121,16 @@ pub fn set(a: &AtomicI64, v: i64) {
     a.store(v, Relaxed)
 }
 
-/// Shorthand for a relaxed increment.
+/// Increments a counter that only the calling stage writes.
+///
+/// A relaxed load and store, not `fetch_add`: a locked add waits until every
+/// earlier store has reached the cache, which puts the market update just
+/// written into the ring on the tick-to-wire path. Every counter on the board
+/// has one writer (the stage that owns its cache line), so no increment is
+/// lost; the monitor may read it a moment late.
 #[inline]
 pub fn inc(a: &AtomicU64) {
-    a.fetch_add(1, Relaxed);
+    a.store(a.load(Relaxed).wrapping_add(1), Relaxed);
 }
 
 /// A condition that stops the engine by itself (cancel-all, confirmation and

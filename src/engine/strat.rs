@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use crate::engine::latest::Latest;
 use crate::engine::metrics::{Hop, HopRecorder};
 use crate::engine::msg::{MarketUpdate, PositionNote, QuoteTarget};
 use crate::engine::status::{inc, set, Board};
@@ -21,7 +22,7 @@ pub struct StrategyStage {
     strategy: Strategy,
     input: rtrb::Consumer<MarketUpdate>,
     positions: rtrb::Consumer<PositionNote>,
-    out: rtrb::Producer<QuoteTarget>,
+    out: Latest<QuoteTarget>,
     rec: HopRecorder,
     clock: Clock,
     board: Arc<Board>,
@@ -58,7 +59,7 @@ impl StrategyStage {
             strategy,
             input,
             positions,
-            out,
+            out: Latest::new(out),
             rec,
             clock: Clock::new(),
             board,
@@ -78,10 +79,11 @@ impl StrategyStage {
         if self.last == Some(key) {
             return;
         }
-        if self.out.push(t).is_ok() {
-            self.last = Some(key);
-            inc(&self.board.strategy.targets);
-        }
+        // A full ring holds the target until the order stage makes room; a
+        // newer target supersedes it.
+        self.out.push(t);
+        self.last = Some(key);
+        inc(&self.board.strategy.targets);
     }
 }
 
@@ -91,6 +93,7 @@ impl Stage for StrategyStage {
     }
 
     fn poll(&mut self) -> bool {
+        let held = !self.out.flush();
         if let Some(u) = self.unrecorded.take() {
             let b = &self.board.strategy;
             if let Some((signal, conf, bid, ask)) = u.quoted {
@@ -111,7 +114,7 @@ impl Stage for StrategyStage {
                 self.rec.rotate(now);
             }
         }
-        let mut worked = false;
+        let mut worked = held;
         while let Ok(p) = self.positions.pop() {
             self.strategy.set_inventory(p.position);
             // A position change moves the reservation price: recompute on the next update.
