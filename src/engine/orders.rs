@@ -19,7 +19,8 @@
 //! control connection (its own keep-alive connection, never behind an order)
 //! from a buffer sized at start-up, and the answer is read by [`Stage::poll`]
 //! when it arrives; meanwhile the private stream, acks and fills are read as
-//! usual. The answer path allocates (the REST decoder builds the order list;
+//! usual; a list longer than a page (50 orders) is followed page by page
+//! (up to 20) before the manager sees it. The answer path allocates (the REST decoder builds the order list;
 //! the order events go into a buffer sized at start-up, grown only for more
 //! than 64 orders) — once per query, i.e. only after a fault. The query is
 //! sent with the manager's [`crate::oms::QueryTicket`] and its answer is
@@ -192,6 +193,21 @@ fn hand_back(oms: &mut Oms, board: &Board, lost: &Overflow, now: u64) {
 struct QueryInFlight {
     /// The manager's name for it, handed back with the answer.
     ticket: QueryTicket,
+    /// Pages requested so far (Bybit pages 50 orders).
+    pages: u8,
+}
+
+/// Most pages one open-order query follows (50 orders each); a longer list
+/// fails the query rather than be taken for complete.
+const QUERY_PAGES: u8 = 20;
+/// Rows of a full page (`limit=50` in the request).
+const QUERY_PAGE_ROWS: usize = 50;
+
+/// The cursor of the open-order list's next page, if there is one: Bybit
+/// sends a cursor with every page, the last one included, so a page of
+/// `rows` short of the limit is the last whatever its cursor says.
+fn next_page(rows: usize, cursor: Option<&str>) -> Option<&str> {
+    cursor.filter(|c| rows >= QUERY_PAGE_ROWS && !c.is_empty())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -1378,11 +1394,12 @@ impl OrderStage {
             return;
         };
         self.drop_query();
+        self.query_events.clear();
         let r =
             self.rest_codec
                 .order_realtime(&mut self.query_wire, wall_ms(), &self.inst, true, None);
         if r.is_ok() && self.control.send(&self.query_wire).is_ok() {
-            self.query = Some(QueryInFlight { ticket });
+            self.query = Some(QueryInFlight { ticket, pages: 1 });
         } else {
             // The manager asks again after its query timeout.
             inc(&self.board.orders.query_failures);
@@ -1427,9 +1444,31 @@ impl OrderStage {
             inc(&self.board.orders.query_failures);
             return;
         };
-        self.query_events.clear();
         self.query_events
             .extend(page.orders.iter().map(order_event));
+        let rows = page.orders.len() + page.skipped;
+        if let Some(cursor) = next_page(rows, page.next_cursor.as_deref()) {
+            // More pages: the answer is the whole list, never a part of it
+            // (an order of ours on a later page would be taken for gone).
+            if q.pages < QUERY_PAGES {
+                let r = self.rest_codec.order_realtime(
+                    &mut self.query_wire,
+                    wall_ms(),
+                    &self.inst,
+                    true,
+                    Some(cursor),
+                );
+                if r.is_ok() && self.control.send(&self.query_wire).is_ok() {
+                    self.query = Some(QueryInFlight {
+                        ticket: q.ticket,
+                        pages: q.pages + 1,
+                    });
+                    return;
+                }
+            }
+            inc(&self.board.orders.query_failures);
+            return;
+        }
         let now = self.now_ns();
         let acts = self
             .oms
@@ -1751,6 +1790,17 @@ mod tests {
             read_to_written_ns,
             written_real_ns,
         }
+    }
+
+    #[test]
+    fn only_a_full_page_with_a_cursor_has_a_next_page() {
+        let c = Some("page_args%3Dfd43%26");
+        assert_eq!(next_page(50, c), c);
+        // The last page also carries a cursor.
+        assert_eq!(next_page(1, c), None);
+        assert_eq!(next_page(0, c), None);
+        assert_eq!(next_page(50, Some("")), None);
+        assert_eq!(next_page(50, None), None);
     }
 
     #[test]
