@@ -1077,3 +1077,52 @@ fn an_action_handed_back_unsent_is_undone_and_decided_again() {
     assert!(a.contains(&Action::QueryOpenOrders), "{a:?}");
     assert_ne!(oms.query_ticket(), before);
 }
+
+#[test]
+fn unanswered_queries_are_asked_again_ever_more_patiently() {
+    let mut oms = ready(cfg(100));
+    quoted(&mut oms, 100, 105, 5);
+    let t0 = bid_unknown_and_queried(&mut oms);
+    // Every millisecond for 40 s: when is the query asked again?
+    let mut asked = vec![t0];
+    let mut now = t0;
+    while now < t0 + 40_000 * MS {
+        now += MS;
+        if oms.on_tick(now).contains(&Action::QueryOpenOrders) {
+            asked.push(now);
+        }
+    }
+    let gaps: Vec<u64> = asked.windows(2).map(|w| (w[1] - w[0]) / MS).collect();
+    // The timeout (1 s), then doubling up to 8 s: a slow exchange's answer
+    // gets the time it needs instead of being dropped again and again.
+    assert_eq!(
+        gaps[..6],
+        [1_000, 2_000, 4_000, 8_000, 8_000, 8_000],
+        "{gaps:?}"
+    );
+    // An answer resets the wait.
+    let t = oms.query_ticket().unwrap();
+    let list: Vec<_> = [Side::Buy, Side::Sell]
+        .iter()
+        .map(|&s| {
+            let o = *oms.slot(s);
+            ev(
+                o.order_id,
+                o.link_id,
+                s,
+                OrderStatus::New,
+                o.price.0,
+                5,
+                5,
+                0,
+            )
+        })
+        .collect();
+    oms.on_query_answer(t, &list, gapmm::time::ExchMs(10), now);
+    assert!(oms.query_ticket().is_none());
+    oms.on_disconnect(Link::Private, now + MS);
+    let a = oms.on_reconnected(Link::Private, now + 2 * MS).to_vec();
+    assert_eq!(a, vec![Action::QueryOpenOrders]);
+    let a = oms.on_tick(now + 1_002 * MS).to_vec();
+    assert_eq!(a, vec![Action::QueryOpenOrders]);
+}

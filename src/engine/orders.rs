@@ -28,7 +28,8 @@
 //! nothing; a newer query replaces one still unanswered (the control
 //! connection is dropped, so the old answer is never read). A query that
 //! fails or stays unanswered is asked again by the manager after its query
-//! timeout.
+//! timeout, which doubles with each miss in a row (up to 8×) so that a slow
+//! exchange's answer is not dropped again and again.
 //!
 //! Blocking, by design, and only with quoting stopped: the cancel-all of
 //! shutdown (and of a halted manager), on the control connection after any

@@ -129,7 +129,9 @@ pub struct OmsConfig {
     /// A request not confirmed by the order stream within this makes the
     /// order `Unknown` (and queried).
     pub ack_timeout_ns: u64,
-    /// An open-order query unanswered within this is sent again.
+    /// An open-order query unanswered within this is sent again; the wait
+    /// doubles with each query in a row left unanswered (up to 8×), so a slow
+    /// exchange's answer gets the time it needs.
     pub query_timeout_ns: u64,
     /// Request limits.
     pub limits: RateLimits,
@@ -521,6 +523,9 @@ pub struct Oms {
     query_sent_ns: Option<u64>,
     /// Queries emitted so far; the current one's [`QueryTicket`].
     query_seq: u64,
+    /// Queries in a row that went unanswered (the wait for the next one
+    /// doubles with each, up to 8× the query timeout).
+    query_misses: u8,
     halted: bool,
     cancel_all_pending: bool,
     fill_floor: ExchMs,
@@ -567,6 +572,7 @@ impl Oms {
             awaiting_snapshot: true,
             query_sent_ns: None,
             query_seq: 0,
+            query_misses: 0,
             halted: false,
             cancel_all_pending: false,
             fill_floor: ExchMs(0),
@@ -608,6 +614,7 @@ impl Oms {
             awaiting_snapshot,
             query_sent_ns,
             query_seq,
+            query_misses,
             halted,
             cancel_all_pending,
             fill_floor,
@@ -636,6 +643,7 @@ impl Oms {
         self.awaiting_snapshot = *awaiting_snapshot;
         self.query_sent_ns = *query_sent_ns;
         self.query_seq = *query_seq;
+        self.query_misses = *query_misses;
         self.halted = *halted;
         self.cancel_all_pending = *cancel_all_pending;
         self.fill_floor = *fill_floor;
@@ -677,6 +685,7 @@ impl Oms {
             awaiting_snapshot,
             query_sent_ns,
             query_seq,
+            query_misses,
             halted,
             cancel_all_pending,
             fill_floor,
@@ -705,6 +714,7 @@ impl Oms {
         rewrite(awaiting_snapshot);
         rewrite(query_sent_ns);
         rewrite(query_seq);
+        rewrite(query_misses);
         rewrite(halted);
         rewrite(cancel_all_pending);
         rewrite(fill_floor);

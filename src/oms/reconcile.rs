@@ -323,14 +323,22 @@ impl Oms {
     /// what was unknown) stops holding creates and amends once it has had
     /// its time; its answer, if it still comes, is ignored.
     fn give_up_query(&mut self, now: u64) {
+        let wait = self.query_wait_ns();
         let expired = self
             .query_sent_ns
-            .is_some_and(|t| now.saturating_sub(t) >= self.cfg.query_timeout_ns);
+            .is_some_and(|t| now.saturating_sub(t) >= wait);
         let needed =
             self.awaiting_snapshot || self.slots.iter().any(|s| s.state == OrderState::Unknown);
         if expired && !needed {
             self.query_sent_ns = None;
         }
+    }
+
+    /// How long the current query is given before it is asked again.
+    fn query_wait_ns(&self) -> u64 {
+        self.cfg
+            .query_timeout_ns
+            .saturating_mul(1u64 << self.query_misses.min(3))
     }
 
     fn maybe_query(&mut self, now: u64) {
@@ -349,10 +357,15 @@ impl Oms {
         {
             return;
         }
+        let wait = self.query_wait_ns();
         let due = self
             .query_sent_ns
-            .is_none_or(|t| now.saturating_sub(t) >= self.cfg.query_timeout_ns);
+            .is_none_or(|t| now.saturating_sub(t) >= wait);
         if due && self.out.has_room() && self.budget.try_take(Endpoint::Query, 1, now) {
+            if self.query_sent_ns.is_some() {
+                // The last one went unanswered: give the next one longer.
+                self.query_misses = self.query_misses.saturating_add(1);
+            }
             self.query_sent_ns = Some(now);
             self.query_seq = self.query_seq.wrapping_add(1);
             self.stats.queries += 1;
@@ -537,6 +550,7 @@ impl Oms {
         }
         self.awaiting_snapshot = false;
         self.query_sent_ns = None;
+        self.query_misses = 0;
         self.reconcile(now);
     }
 }
