@@ -8,7 +8,8 @@
 //! side is not quoted while the other side is; a key the exchange stops
 //! accepting on a WebSocket stops the engine by itself, with every order of
 //! ours cancelled; a fill is read while the open-order query after a
-//! reconnect is still unanswered (the query does not block the order thread).
+//! reconnect is still unanswered (the query does not block the order thread),
+//! and failed queries are asked again until quoting resumes.
 
 mod engine_support;
 mod sim_common;
@@ -473,5 +474,53 @@ fn fills_are_read_while_the_open_order_query_is_unanswered() {
     assert!(b <= 1 && s <= 1, "duplicate orders {open:?}");
     let fin = engine.interrupt(Duration::from_secs(30));
     assert!(fin.status.success(), "{}", fin.stderr);
+    assert!(rest.open_orders().is_empty());
+}
+
+/// Open-order queries the exchange fails (HTTP 503) are asked again: after
+/// a private-stream drop whose first two queries fail, quoting resumes with
+/// one order per side and the final report counts the failures.
+#[test]
+fn failed_open_order_queries_are_asked_again() {
+    let sim = start_sim(16, 1000, &[]);
+    let mut rest = Rest::new(&sim, KEY, SECRET);
+    let engine = Engine::spawn(&sim, "query5xx", &[], &[]);
+    both_working(&engine);
+    sim.fault(Fault::Http5xx(2)).unwrap();
+    sim.fault(Fault::Drop(ConnKind::Private)).unwrap();
+    let j0 = engine.journal().len();
+    // Quoting resumes: the moving market is followed with amends and
+    // creates again (none can go while the snapshot is awaited; a request
+    // or two may have left before the drop was seen).
+    let t = Instant::now();
+    loop {
+        let j = engine.journal();
+        let requests = j[j0.min(j.len())..]
+            .iter()
+            .filter(|r| r["t"] == "amend" || r["t"] == "create")
+            .count();
+        if requests >= 5 {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "quoting did not resume ({requests} requests)\n{}",
+            engine.stderr_text()
+        );
+        sample_gap();
+    }
+    engine.wait_status("both quotes working again", Duration::from_secs(5), |s| {
+        s.working.0.is_some() && s.working.1.is_some()
+    });
+    let open = rest.open_orders();
+    assert_eq!(per_side(&open), (1, 1), "{open:?}");
+    let fin = engine.interrupt(Duration::from_secs(30));
+    assert!(fin.status.success(), "{}", fin.stderr);
+    assert!(
+        fin.stderr
+            .contains("open-order queries that failed (asked again after the query timeout): 2"),
+        "{}",
+        fin.stderr
+    );
     assert!(rest.open_orders().is_empty());
 }
