@@ -7,7 +7,9 @@
 //! crossing is re-placed one tick safer; at the position limit the growing
 //! side is not quoted while the other side is; a key the exchange stops
 //! accepting on a WebSocket stops the engine by itself, with every order of
-//! ours cancelled.
+//! ours cancelled; a fill is read while the open-order query after a
+//! reconnect is still unanswered (the query does not block the order thread),
+//! and failed queries are asked again until quoting resumes.
 
 mod engine_support;
 mod sim_common;
@@ -403,4 +405,122 @@ fn a_refused_websocket_auth_stops_the_engine_with_nothing_left_open() {
         assert!(rest.open_orders().is_empty(), "{kind:?}");
         sim.shutdown().unwrap();
     }
+}
+
+/// The open-order query after a reconnect must not stop the order thread:
+/// with the exchange's answer held back for 5 s, a fill of our bid in the
+/// meantime is read (position and fill count on the status line) at once,
+/// not after the answer; creates wait for the answer, then both sides quote
+/// again, one order each.
+#[test]
+fn fills_are_read_while_the_open_order_query_is_unanswered() {
+    let sim = start_sim(15, 200, &[]);
+    let mut rest = Rest::new(&sim, KEY, SECRET);
+    let mut taker = Rest::new(&sim, TAKER_KEY, TAKER_SECRET);
+    let engine = Engine::spawn(&sim, "query", &["--stale-ms", "60000"], &[]);
+    both_working(&engine);
+    let delay = Duration::from_secs(5);
+    // The market stands still (no amends) for the whole test.
+    let (open, (bids, _)) = frozen(&sim, &mut rest, delay + Duration::from_secs(6));
+    let ours = open.iter().find(|o| o.side == "Buy").unwrap().clone();
+    let qty: i64 = bids
+        .iter()
+        .filter(|(px, _)| *px >= ours.price)
+        .map(|(_, q)| q)
+        .sum();
+    let before = engine.wait_status("a status line", Duration::from_secs(3), |_| true);
+    // Every REST answer (the engine's query, the taker's order) now comes 5 s late.
+    sim.fault(Fault::Delay(delay)).unwrap();
+    let requests = sim.stats().rest_requests;
+    sim.fault(Fault::Drop(ConnKind::Private)).unwrap();
+    // The private stream is back and the engine has asked for its open orders.
+    let t = Instant::now();
+    while sim.stats().rest_requests == requests {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "no open-order query after the private reconnect\n{}",
+            engine.stderr_text()
+        );
+        sample_gap();
+    }
+    let asked = Instant::now();
+    // Sell into our bid; the taker's own answer is late too, so it waits on
+    // its own thread.
+    let hit = std::thread::spawn(move || {
+        taker.limit("Sell", ours.price, qty, "IOC", "taker-hit-q")["retCode"].clone()
+    });
+    let seen = engine.wait_status(
+        "the fill, read while the query is unanswered",
+        Duration::from_secs(5),
+        |s| s.fills > before.fills && s.pos > before.pos,
+    );
+    // A status line a second: read at once, the fill shows within about a
+    // second. An order thread blocked on the query (until its answer, or a
+    // 3 s timeout) would show it only after that.
+    assert!(
+        asked.elapsed() < Duration::from_millis(2_500),
+        "the fill was read {:?} after the query was sent: the order thread waited for the answer",
+        asked.elapsed()
+    );
+    assert_eq!(hit.join().unwrap(), 0);
+    // After the answer: both sides quote again, never two orders on a side.
+    sim.fault(Fault::Delay(Duration::ZERO)).unwrap();
+    let back = engine.wait_status("both quotes working again", Duration::from_secs(15), |s| {
+        s.working.0.is_some() && s.working.1.is_some() && s.secs > seen.secs
+    });
+    assert!(back.pos > before.pos);
+    let open = rest.open_orders();
+    let (b, s) = per_side(&open);
+    assert!(b <= 1 && s <= 1, "duplicate orders {open:?}");
+    let fin = engine.interrupt(Duration::from_secs(30));
+    assert!(fin.status.success(), "{}", fin.stderr);
+    assert!(rest.open_orders().is_empty());
+}
+
+/// Open-order queries the exchange fails (HTTP 503) are asked again: after
+/// a private-stream drop whose first two queries fail, quoting resumes with
+/// one order per side and the final report counts the failures.
+#[test]
+fn failed_open_order_queries_are_asked_again() {
+    let sim = start_sim(16, 1000, &[]);
+    let mut rest = Rest::new(&sim, KEY, SECRET);
+    let engine = Engine::spawn(&sim, "query5xx", &[], &[]);
+    both_working(&engine);
+    sim.fault(Fault::Http5xx(2)).unwrap();
+    sim.fault(Fault::Drop(ConnKind::Private)).unwrap();
+    let j0 = engine.journal().len();
+    // Quoting resumes: the moving market is followed with amends and
+    // creates again (none can go while the snapshot is awaited; a request
+    // or two may have left before the drop was seen).
+    let t = Instant::now();
+    loop {
+        let j = engine.journal();
+        let requests = j[j0.min(j.len())..]
+            .iter()
+            .filter(|r| r["t"] == "amend" || r["t"] == "create")
+            .count();
+        if requests >= 5 {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "quoting did not resume ({requests} requests)\n{}",
+            engine.stderr_text()
+        );
+        sample_gap();
+    }
+    engine.wait_status("both quotes working again", Duration::from_secs(5), |s| {
+        s.working.0.is_some() && s.working.1.is_some()
+    });
+    let open = rest.open_orders();
+    assert_eq!(per_side(&open), (1, 1), "{open:?}");
+    let fin = engine.interrupt(Duration::from_secs(30));
+    assert!(fin.status.success(), "{}", fin.stderr);
+    assert!(
+        fin.stderr
+            .contains("open-order queries that failed (asked again after the query timeout): 2"),
+        "{}",
+        fin.stderr
+    );
+    assert!(rest.open_orders().is_empty());
 }

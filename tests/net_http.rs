@@ -436,3 +436,65 @@ fn plain_close_with_the_response_replaces_the_connection() {
 fn tls_close_with_the_response_replaces_the_connection() {
     close_after_response_seen_from_events_only(true);
 }
+
+fn abandon(tls: bool) {
+    let (got_old, got_old_rx) = mpsc::channel();
+    let (abandoned, abandoned_rx) = mpsc::channel::<()>();
+    let (fx, addr, h) = server(tls, move |l, fx| {
+        let cfg = fx.as_ref().map(|f| &f.server);
+        let mut buf = Vec::new();
+        // Connection 1: the request is read; its answer comes only after the
+        // client gave it up (written into a connection the client dropped).
+        let mut s = SrvStream::accept(&l, cfg);
+        let r = read_request(&mut s, &mut buf).unwrap();
+        assert_eq!(path_of(&r), "/old");
+        got_old.send(()).unwrap();
+        abandoned_rx.recv().unwrap();
+        let _ = s.write_all(&response("{\"c\":\"old\"}"));
+        let _ = s.flush();
+        // Connection 2: the next request, answered at once.
+        let mut s2 = SrvStream::accept(&l, cfg);
+        buf.clear();
+        let r = read_request(&mut s2, &mut buf).unwrap();
+        assert_eq!(path_of(&r), "/new");
+        s2.write_all(&response("{\"c\":\"new\"}")).unwrap();
+        s2.flush().unwrap();
+        drop(s);
+        assert!(read_request(&mut s2, &mut buf).is_none());
+    });
+    let (mut poll, mut c) = client(tls, addr, fx.as_ref());
+    c.send(&req("/old")).unwrap();
+    // Drive the connection until the server has the request.
+    drive(&mut poll, "the request at the server", || {
+        if c.has_pending() {
+            c.flush_pending().unwrap();
+        }
+        assert!(c.poll_response().unwrap().is_none());
+        got_old_rx.try_recv().ok()
+    });
+    assert!(c.in_flight());
+    c.abandon();
+    assert!(!c.in_flight());
+    assert_eq!(c.state(), ConnState::Closed);
+    abandoned.send(()).unwrap();
+    // The next request goes on a new connection and gets its own answer,
+    // never the abandoned one's.
+    let (outcome, status, body) = round_trip(&mut poll, &mut c, &req("/new"));
+    assert_eq!(
+        (outcome, status, body.as_slice()),
+        (SendOutcome::Reconnected, 200, &b"{\"c\":\"new\"}"[..])
+    );
+    assert_eq!(c.reconnects(), 1);
+    drop(c);
+    h.join().unwrap();
+}
+
+#[test]
+fn plain_abandoned_request_answer_is_never_read() {
+    abandon(false);
+}
+
+#[test]
+fn tls_abandoned_request_answer_is_never_read() {
+    abandon(true);
+}

@@ -747,3 +747,382 @@ fn a_rehearsal_decides_as_the_live_manager_and_leaves_it_untouched() {
     assert!(shadow.journal().is_empty());
     assert_eq!(live.slot(Side::Buy).state, OrderState::PendingAmend);
 }
+
+/// Makes the bid `Unknown` (its amend went unconfirmed past the ack timeout)
+/// so that the manager asks for open orders; returns the time.
+fn bid_unknown_and_queried(oms: &mut Oms) -> u64 {
+    oms.on_target(&tgt(Some(99), Some(105), 5, (100, 105), 11, 2 * MS))
+        .unwrap();
+    assert_eq!(oms.slot(Side::Buy).state, OrderState::PendingAmend);
+    let now = 2_003 * MS;
+    let a = oms.on_tick(now).to_vec();
+    assert_eq!(oms.slot(Side::Buy).state, OrderState::Unknown);
+    assert_eq!(a, vec![Action::QueryOpenOrders]);
+    assert!(oms.query_ticket().is_some());
+    now
+}
+
+#[test]
+fn an_unanswered_query_holds_creates_and_amends_but_not_cancels() {
+    let mut oms = ready(cfg(100));
+    let (bid_id, ask_id) = quoted(&mut oms, 100, 105, 5);
+    let t0 = bid_unknown_and_queried(&mut oms);
+    // The ask moves: no amend while the answer is awaited.
+    let a = oms
+        .on_target(&tgt(Some(99), Some(106), 5, (100, 106), 12, t0 + MS))
+        .unwrap()
+        .to_vec();
+    assert!(a.is_empty(), "{a:?}");
+    // A pull still goes at once.
+    let a = oms
+        .on_target(&tgt(Some(99), None, 5, (100, 106), 13, t0 + 2 * MS))
+        .unwrap()
+        .to_vec();
+    assert!(
+        matches!(
+            a.as_slice(),
+            [Action::Cancel {
+                side: Side::Sell,
+                ..
+            }]
+        ),
+        "{a:?}"
+    );
+    let ask_link = oms.slot(Side::Sell).link_id;
+    oms.on_order_update(
+        &ev(
+            ask_id,
+            ask_link,
+            Side::Sell,
+            OrderStatus::Cancelled,
+            105,
+            5,
+            0,
+            0,
+        ),
+        t0 + 3 * MS,
+    )
+    .unwrap();
+    assert_eq!(oms.slot(Side::Sell).state, OrderState::Empty);
+    // The ask is wanted again: no create while the answer is awaited.
+    let a = oms
+        .on_target(&tgt(Some(99), Some(106), 5, (100, 106), 14, t0 + 4 * MS))
+        .unwrap()
+        .to_vec();
+    assert!(a.is_empty(), "{a:?}");
+    // The answer: the bid rests at its old price; the ask is gone. Now the
+    // held work is done.
+    let bid_link = oms.slot(Side::Buy).link_id;
+    let ticket = oms.query_ticket().unwrap();
+    let list = [ev(
+        bid_id,
+        bid_link,
+        Side::Buy,
+        OrderStatus::New,
+        100,
+        5,
+        5,
+        0,
+    )];
+    let a = oms
+        .on_query_answer(ticket, &list, gapmm::time::ExchMs(10), t0 + 6 * MS)
+        .to_vec();
+    assert!(oms.query_ticket().is_none());
+    assert_eq!(creates(&a).len(), 1, "{a:?}");
+    assert_eq!(creates(&a)[0].0, Side::Sell);
+}
+
+#[test]
+fn a_query_no_longer_needed_stops_holding_after_its_timeout_and_its_answer_is_ignored() {
+    let mut oms = ready(cfg(100));
+    let (bid_id, _) = quoted(&mut oms, 100, 105, 5);
+    let t0 = bid_unknown_and_queried(&mut oms);
+    let ticket = oms.query_ticket().unwrap();
+    // The order stream settles the bid: the amend landed.
+    let bid_link = oms.slot(Side::Buy).link_id;
+    oms.on_order_update(
+        &ev(bid_id, bid_link, Side::Buy, OrderStatus::New, 99, 5, 5, 0),
+        t0 + MS,
+    )
+    .unwrap();
+    assert_eq!(oms.slot(Side::Buy).state, OrderState::Working);
+    // Within the query timeout the answer is still awaited: amends wait.
+    let a = oms
+        .on_target(&tgt(Some(98), Some(105), 5, (100, 105), 12, t0 + 2 * MS))
+        .unwrap()
+        .to_vec();
+    assert!(a.is_empty(), "{a:?}");
+    // After it, the query is given up (not asked again: nothing is unknown)
+    // and the held amend goes.
+    let a = oms.on_tick(t0 + 1_001 * MS).to_vec();
+    assert!(oms.query_ticket().is_none());
+    assert!(
+        matches!(a.as_slice(), [Action::Amend { req, .. }] if req.price == Ticks(98)),
+        "{a:?}"
+    );
+    // Its answer, if it still comes, is stale: it changes nothing (it would
+    // otherwise take both orders, absent from it, for gone).
+    let before = (*oms.slot(Side::Buy), *oms.slot(Side::Sell));
+    let a = oms
+        .on_query_answer(ticket, &[], gapmm::time::ExchMs(10), t0 + 1_002 * MS)
+        .to_vec();
+    assert!(a.is_empty(), "{a:?}");
+    assert_eq!((*oms.slot(Side::Buy), *oms.slot(Side::Sell)), before);
+    assert_eq!(oms.stats().stale_answers, 1);
+}
+
+#[test]
+fn an_answer_to_a_superseded_query_is_ignored() {
+    let mut oms = ready(cfg(100));
+    quoted(&mut oms, 100, 105, 5);
+    let t0 = bid_unknown_and_queried(&mut oms);
+    let first = oms.query_ticket().unwrap();
+    // Unanswered past the query timeout: asked again.
+    let a = oms.on_tick(t0 + 1_000 * MS).to_vec();
+    assert_eq!(a, vec![Action::QueryOpenOrders]);
+    let second = oms.query_ticket().unwrap();
+    assert_ne!(first, second);
+    // The first answer arrives late (the engine drops it; if one slipped
+    // through it must not count as the second's).
+    oms.on_query_answer(first, &[], gapmm::time::ExchMs(10), t0 + 1_001 * MS);
+    assert_eq!(oms.slot(Side::Buy).state, OrderState::Unknown);
+    assert_eq!(oms.slot(Side::Sell).state, OrderState::Working);
+    assert_eq!(oms.query_ticket(), Some(second));
+    assert_eq!(oms.stats().stale_answers, 1);
+}
+
+#[test]
+fn a_late_answer_never_takes_an_order_confirmed_meanwhile_for_gone() {
+    // A create is in flight when the trade link drops; the query is served
+    // before the create reached the book, but the order stream reports the
+    // order before the answer is read. Taking it for gone would quote the
+    // side twice.
+    let mut oms = ready(cfg(100));
+    let a = oms
+        .on_target(&tgt(Some(100), None, 5, (100, 105), 1, 0))
+        .unwrap()
+        .to_vec();
+    let (_, _, _, l) = creates(&a)[0];
+    let a = oms.on_disconnect(Link::Trade, MS).to_vec();
+    assert_eq!(a, vec![Action::QueryOpenOrders]);
+    let ticket = oms.query_ticket().unwrap();
+    oms.on_reconnected(Link::Trade, 2 * MS);
+    oms.on_order_update(
+        &ev(oid(1), l, Side::Buy, OrderStatus::New, 100, 5, 5, 0),
+        3 * MS,
+    )
+    .unwrap();
+    assert_eq!(oms.slot(Side::Buy).state, OrderState::Working);
+    let a = oms
+        .on_query_answer(ticket, &[], gapmm::time::ExchMs(10), 4 * MS)
+        .to_vec();
+    assert!(creates(&a).is_empty(), "{a:?}");
+    assert_eq!(oms.slot(Side::Buy).state, OrderState::Working);
+    assert_eq!(oms.slot(Side::Buy).link_id, l);
+}
+
+#[test]
+fn a_create_lost_with_its_link_is_given_up_only_an_ack_timeout_after_it_was_sent() {
+    let mut oms = ready(cfg(100));
+    let a = oms
+        .on_target(&tgt(Some(100), None, 5, (100, 105), 1, 0))
+        .unwrap()
+        .to_vec();
+    let (_, _, _, l) = creates(&a)[0];
+    oms.on_disconnect(Link::Trade, MS);
+    oms.on_reconnected(Link::Trade, 2 * MS);
+    // Served before the create could have reached the book: proves nothing.
+    let t = oms.query_ticket().unwrap();
+    let a = oms
+        .on_query_answer(t, &[], gapmm::time::ExchMs(10), 3 * MS)
+        .to_vec();
+    assert!(creates(&a).is_empty(), "{a:?}");
+    assert_eq!(oms.slot(Side::Buy).state, OrderState::Unknown);
+    assert_eq!(oms.slot(Side::Buy).link_id, l);
+    // Asked again until a query is an ack timeout younger than the create.
+    let mut now = 3 * MS;
+    loop {
+        now += 100 * MS;
+        let a = oms.on_tick(now).to_vec();
+        if a.contains(&Action::QueryOpenOrders) {
+            let t = oms.query_ticket().unwrap();
+            let a = oms
+                .on_query_answer(t, &[], gapmm::time::ExchMs(10), now)
+                .to_vec();
+            if oms.slot(Side::Buy).link_id != l {
+                // Given up: the side is quoted again, with a new order.
+                assert!(now >= oms.config().ack_timeout_ns, "{now}");
+                assert_eq!(creates(&a).len(), 1, "{a:?}");
+                break;
+            }
+        }
+        assert!(now < 5_000 * MS, "never given up");
+    }
+}
+
+#[test]
+fn an_order_the_stream_reported_closed_is_not_revived_by_an_older_snapshot() {
+    let mut oms = ready(cfg(100));
+    let (bid_id, _) = quoted(&mut oms, 100, 105, 5);
+    let bid_link = oms.slot(Side::Buy).link_id;
+    oms.on_disconnect(Link::Private, 2 * MS);
+    oms.on_reconnected(Link::Private, 3 * MS);
+    let t = oms.query_ticket().unwrap();
+    // The bid fills (stream first) after the exchange took the snapshot.
+    oms.on_fill(
+        &fill(1, bid_id, bid_link, Side::Buy, 100, 5, Some("0.01")),
+        4 * MS,
+    )
+    .unwrap();
+    assert_eq!(oms.slot(Side::Buy).state, OrderState::Empty);
+    let ask = *oms.slot(Side::Sell);
+    let list = [
+        ev(bid_id, bid_link, Side::Buy, OrderStatus::New, 100, 5, 5, 0),
+        ev(
+            ask.order_id,
+            ask.link_id,
+            Side::Sell,
+            OrderStatus::New,
+            105,
+            5,
+            5,
+            0,
+        ),
+    ];
+    let a = oms
+        .on_query_answer(t, &list, gapmm::time::ExchMs(10), 5 * MS)
+        .to_vec();
+    // The bid is not adopted back as working: it is re-quoted.
+    assert_eq!(creates(&a).len(), 1, "{a:?}");
+    assert_eq!(creates(&a)[0].0, Side::Buy);
+    assert_ne!(oms.slot(Side::Buy).link_id, bid_link);
+}
+
+#[test]
+fn an_action_handed_back_unsent_is_undone_and_decided_again() {
+    let mut oms = ready(cfg(100));
+    // A create that never left: the side is empty and quoted again.
+    let a = oms
+        .on_target(&tgt(Some(100), None, 5, (100, 105), 1, 0))
+        .unwrap()
+        .to_vec();
+    oms.on_unsent(&a[0], MS);
+    assert_eq!(oms.slot(Side::Buy).state, OrderState::Empty);
+    let a = oms.on_tick(2 * MS).to_vec();
+    assert_eq!(creates(&a).len(), 1, "{a:?}");
+    assert_eq!(oms.stats().unsent, 1);
+
+    let mut oms = ready(cfg(100));
+    quoted(&mut oms, 100, 105, 5);
+    // An amend (single and batch) that never left: the orders work as
+    // before and the amend is decided again.
+    let a = oms
+        .on_target(&tgt(Some(99), Some(106), 5, (100, 106), 11, 2 * MS))
+        .unwrap()
+        .to_vec();
+    assert!(matches!(a.as_slice(), [Action::AmendBatch { .. }]), "{a:?}");
+    oms.on_unsent(&a[0], 2 * MS);
+    assert_eq!(oms.slot(Side::Buy).state, OrderState::Working);
+    assert_eq!(oms.slot(Side::Sell).state, OrderState::Working);
+    assert_eq!(oms.slot(Side::Buy).price, Ticks(100));
+    assert_eq!(oms.open_exposure(Side::Buy), Lots(5));
+    let a = oms.on_tick(3 * MS).to_vec();
+    assert!(matches!(a.as_slice(), [Action::AmendBatch { .. }]), "{a:?}");
+    oms.on_unsent(&a[0], 3 * MS);
+    // A cancel that never left: the order is back to working, and the
+    // cancel is decided again.
+    let a = oms
+        .on_target(&tgt(None, Some(106), 5, (100, 106), 12, 4 * MS))
+        .unwrap()
+        .to_vec();
+    assert!(
+        matches!(
+            a.as_slice(),
+            [
+                Action::Cancel {
+                    side: Side::Buy,
+                    ..
+                },
+                ..
+            ]
+        ),
+        "{a:?}"
+    );
+    oms.on_unsent(&a[0], 4 * MS);
+    assert_eq!(oms.slot(Side::Buy).state, OrderState::Working);
+    let a = oms.on_tick(5 * MS).to_vec();
+    assert!(
+        a.iter().any(|x| matches!(
+            x,
+            Action::Cancel {
+                side: Side::Buy,
+                ..
+            }
+        )),
+        "{a:?}"
+    );
+    // A query that never left is asked again at once.
+    oms.on_disconnect(Link::Trade, 6 * MS);
+    let a = oms.on_tick(7 * MS).to_vec();
+    let q = if a.contains(&Action::QueryOpenOrders) {
+        a
+    } else {
+        oms.on_tick(1_007 * MS).to_vec()
+    };
+    assert!(q.contains(&Action::QueryOpenOrders), "{q:?}");
+    let before = oms.query_ticket();
+    oms.on_unsent(&Action::QueryOpenOrders, 1_008 * MS);
+    assert!(oms.query_ticket().is_none());
+    let a = oms.on_tick(1_009 * MS).to_vec();
+    assert!(a.contains(&Action::QueryOpenOrders), "{a:?}");
+    assert_ne!(oms.query_ticket(), before);
+}
+
+#[test]
+fn unanswered_queries_are_asked_again_ever_more_patiently() {
+    let mut oms = ready(cfg(100));
+    quoted(&mut oms, 100, 105, 5);
+    let t0 = bid_unknown_and_queried(&mut oms);
+    // Every millisecond for 40 s: when is the query asked again?
+    let mut asked = vec![t0];
+    let mut now = t0;
+    while now < t0 + 40_000 * MS {
+        now += MS;
+        if oms.on_tick(now).contains(&Action::QueryOpenOrders) {
+            asked.push(now);
+        }
+    }
+    let gaps: Vec<u64> = asked.windows(2).map(|w| (w[1] - w[0]) / MS).collect();
+    // The timeout (1 s), then doubling up to 8 s: a slow exchange's answer
+    // gets the time it needs instead of being dropped again and again.
+    assert_eq!(
+        gaps[..6],
+        [1_000, 2_000, 4_000, 8_000, 8_000, 8_000],
+        "{gaps:?}"
+    );
+    // An answer resets the wait.
+    let t = oms.query_ticket().unwrap();
+    let list: Vec<_> = [Side::Buy, Side::Sell]
+        .iter()
+        .map(|&s| {
+            let o = *oms.slot(s);
+            ev(
+                o.order_id,
+                o.link_id,
+                s,
+                OrderStatus::New,
+                o.price.0,
+                5,
+                5,
+                0,
+            )
+        })
+        .collect();
+    oms.on_query_answer(t, &list, gapmm::time::ExchMs(10), now);
+    assert!(oms.query_ticket().is_none());
+    oms.on_disconnect(Link::Private, now + MS);
+    let a = oms.on_reconnected(Link::Private, now + 2 * MS).to_vec();
+    assert_eq!(a, vec![Action::QueryOpenOrders]);
+    let a = oms.on_tick(now + 1_002 * MS).to_vec();
+    assert_eq!(a, vec![Action::QueryOpenOrders]);
+}

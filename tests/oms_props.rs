@@ -34,6 +34,11 @@ enum Step {
     ExchangeTouchJump(i8),
     Disconnect(bool),
     Reconnect(bool),
+    /// The exchange takes the snapshot for the oldest unanswered query now
+    /// (asynchronous queries only).
+    Snap,
+    /// The oldest unanswered query's answer arrives (asynchronous queries only).
+    Answer,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -47,7 +52,25 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (-2i8..=2).prop_map(Step::ExchangeTouchJump),
         1 => any::<bool>().prop_map(Step::Disconnect),
         1 => any::<bool>().prop_map(Step::Reconnect),
+        2 => Just(Step::Snap),
+        2 => Just(Step::Answer),
     ]
+}
+
+/// An open-order query on its way: the engine reads the answer later, after
+/// other inputs, as the order stage does.
+struct PendingQuery {
+    /// Taken when the query was sent, as the order stage does.
+    ticket: Option<gapmm::oms::QueryTicket>,
+    /// The exchange's snapshot once it took one ([`Step::Snap`]).
+    snap: Option<Vec<gapmm::oms::OrderEvent>>,
+    /// The snapshot if the exchange served the query before the creates sent
+    /// just before it (they travel on another connection): the open orders
+    /// at the time of sending minus those created in the last 3 ms of which
+    /// nothing has come back yet (the exchange may not have processed them).
+    early: Vec<gapmm::oms::OrderEvent>,
+    /// Exchange time of the answer.
+    as_of: gapmm::time::ExchMs,
 }
 
 struct World {
@@ -60,9 +83,33 @@ struct World {
     trade_up: bool,
     private_up: bool,
     skew: i64,
+    /// Queries are answered later ([`Step::Snap`], [`Step::Answer`]), not
+    /// at once.
+    async_queries: bool,
+    queries: Vec<PendingQuery>,
+    /// Creates sent: (time, link id).
+    created: Vec<(u64, OrderLinkId)>,
+    /// Orders of which a message (ack, order event) has been delivered or
+    /// lost: the exchange had processed their create by then.
+    processed: Vec<OrderLinkId>,
+    /// Late answers the manager applied (not stale).
+    answers_applied: u64,
 }
 
 impl World {
+    fn pop(&mut self) -> Option<Delivery> {
+        let d = self.sim.pop()?;
+        let l = match d {
+            Delivery::Order(e) => e.link_id,
+            Delivery::Ack(a) => a.link_id,
+            Delivery::Fill(f) => f.link_id,
+        };
+        if !l.is_empty() && !self.processed.contains(&l) {
+            self.processed.push(l);
+        }
+        Some(d)
+    }
+
     fn check_actions(
         &mut self,
         acts: &[Option<Action>; 16],
@@ -105,8 +152,32 @@ impl World {
 
     fn run(&mut self, acts: [Option<Action>; 16], now: u64) -> Result<(), TestCaseError> {
         self.check_actions(&acts, now)?;
+
         for a in acts.iter().flatten() {
-            if self.sim.submit(a) {
+            if let Action::Create { link_id, .. } = a {
+                self.created.push((now, *link_id));
+            }
+            if self.sim.submit(a) && self.async_queries {
+                let n = self.sim.open_orders(&mut self.scratch);
+                let recent = |l: &OrderLinkId| {
+                    !self.processed.contains(l)
+                        && self
+                            .created
+                            .iter()
+                            .any(|(t, c)| c == l && now.saturating_sub(*t) < 3 * MS)
+                };
+                let early = self.scratch[..n]
+                    .iter()
+                    .filter(|o| !recent(&o.link_id))
+                    .copied()
+                    .collect();
+                self.queries.push(PendingQuery {
+                    ticket: self.oms.query_ticket(),
+                    snap: None,
+                    early,
+                    as_of: self.sim.clock(),
+                });
+            } else if matches!(a, Action::QueryOpenOrders) {
                 let n = self.sim.open_orders(&mut self.scratch);
                 let more = copy_actions(self.oms.on_open_orders(
                     &self.scratch[..n],
@@ -197,6 +268,14 @@ impl World {
 }
 
 fn run_steps(steps: Vec<Step>, min_interval_ms: u64) -> Result<World, TestCaseError> {
+    run_world(steps, min_interval_ms, false)
+}
+
+fn run_world(
+    steps: Vec<Step>,
+    min_interval_ms: u64,
+    async_queries: bool,
+) -> Result<World, TestCaseError> {
     let mut c = cfg(12);
     c.min_update_interval_ns = min_interval_ms * MS;
     let limits = c.limits;
@@ -219,11 +298,17 @@ fn run_steps(steps: Vec<Step>, min_interval_ms: u64) -> Result<World, TestCaseEr
         trade_up: true,
         private_up: true,
         skew: 0,
+        async_queries,
+        queries: Vec::new(),
+        created: Vec::new(),
+        processed: Vec::new(),
+        answers_applied: 0,
     };
     let mut now = MS;
     let mut u = 1u64;
     for s in steps {
         now += MS;
+
         match s {
             Step::Target {
                 dmid,
@@ -253,7 +338,7 @@ fn run_steps(steps: Vec<Step>, min_interval_ms: u64) -> Result<World, TestCaseEr
                     continue;
                 }
                 for _ in 0..n {
-                    let Some(d) = w.sim.pop() else { break };
+                    let Some(d) = w.pop() else { break };
                     let acts = copy_actions(match d {
                         Delivery::Order(e) => w.oms.on_order_update(&e, now).unwrap(),
                         Delivery::Fill(f) => w.oms.on_fill(&f, now).unwrap(),
@@ -265,7 +350,7 @@ fn run_steps(steps: Vec<Step>, min_interval_ms: u64) -> Result<World, TestCaseEr
             Step::Drop => {
                 // Lose an ack or order event (fills are never lost: they also
                 // come from the other execution stream).
-                if let Some(Delivery::Fill(f)) = w.sim.pop() {
+                if let Some(Delivery::Fill(f)) = w.pop() {
                     let acts = copy_actions(w.oms.on_fill(&f, now).unwrap());
                     w.run(acts, now)?;
                 }
@@ -279,7 +364,7 @@ fn run_steps(steps: Vec<Step>, min_interval_ms: u64) -> Result<World, TestCaseEr
                 w.sim.trade_ordered(side, i64::from(qty), event_first);
                 // Fills reach the manager before anything else happens to
                 // the position (the check compares positions).
-                while let Some(d) = w.sim.pop() {
+                while let Some(d) = w.pop() {
                     let acts = copy_actions(match d {
                         Delivery::Order(e) => w.oms.on_order_update(&e, now).unwrap(),
                         Delivery::Fill(f) => w.oms.on_fill(&f, now).unwrap(),
@@ -322,6 +407,30 @@ fn run_steps(steps: Vec<Step>, min_interval_ms: u64) -> Result<World, TestCaseEr
                 let acts = copy_actions(w.oms.on_reconnected(link, now));
                 w.run(acts, now)?;
             }
+            Step::Snap => {
+                let n = w.sim.open_orders(&mut w.scratch);
+                let clock = w.sim.clock();
+                if let Some(q) = w.queries.iter_mut().find(|q| q.snap.is_none()) {
+                    q.snap = Some(w.scratch[..n].to_vec());
+                    q.as_of = clock;
+                }
+            }
+            Step::Answer => {
+                if w.queries.is_empty() {
+                    continue;
+                }
+                // Answers come in the order the queries were sent; one to a
+                // query the manager no longer awaits must change nothing.
+                let q = w.queries.remove(0);
+                let Some(ticket) = q.ticket else { continue };
+                let list = q.snap.unwrap_or(q.early);
+                let stale = w.oms.stats().stale_answers;
+                let acts = copy_actions(w.oms.on_query_answer(ticket, &list, q.as_of, now));
+                if w.oms.stats().stale_answers == stale {
+                    w.answers_applied += 1;
+                }
+                w.run(acts, now)?;
+            }
         }
     }
     w.check_budget(&limits)?;
@@ -330,6 +439,14 @@ fn run_steps(steps: Vec<Step>, min_interval_ms: u64) -> Result<World, TestCaseEr
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// As the order stage runs it: the query's answer is read later, after
+    /// acks, order events, fills and targets that came in meanwhile, and the
+    /// exchange may have served the query before or after any of them.
+    #[test]
+    fn invariants_hold_when_queries_are_answered_late(steps in proptest::collection::vec(step(), 1..200), interval in prop_oneof![Just(0u64), 1u64..200]) {
+        run_world(steps, interval, true)?;
+    }
 
     #[test]
     fn invariants_hold_under_random_interleavings(steps in proptest::collection::vec(step(), 1..200), interval in prop_oneof![Just(0u64), 1u64..200]) {
@@ -431,6 +548,57 @@ fn random_walk_actually_trades_and_requotes() {
     );
     assert!(st.post_only_replaces > 0, "{st:?}");
     assert!(st.queries > 0, "{st:?}");
+}
+
+#[test]
+fn late_answers_are_applied_and_stale_ones_ignored() {
+    // Guard against a vacuous late-answer property: a fixed sequence with
+    // reconnects, answers that come at once, after other inputs, and after
+    // the query was given up and asked again.
+    let mut steps = Vec::new();
+    for k in 0..200i32 {
+        steps.push(Step::Target {
+            dmid: ((k * 7) % 5 - 2) as i8,
+            bid_off: (k % 3) as i8,
+            ask_off: (k % 2) as i8,
+            pull: (k % 9) as u8,
+            qty: 3,
+        });
+        steps.push(Step::Deliver(3));
+        if k % 5 == 0 {
+            steps.push(Step::Trade {
+                buy: k % 2 == 0,
+                qty: 2,
+                event_first: k % 3 == 0,
+            });
+        }
+        if k % 13 == 0 {
+            steps.push(Step::Disconnect(k % 2 == 0));
+            steps.push(Step::Reconnect(k % 2 == 0));
+            steps.push(Step::Deliver(2));
+            if k % 3 == 0 {
+                // The answer is late beyond the query timeout: asked again.
+                steps.push(Step::Wait(1_200));
+            }
+            steps.push(Step::Snap);
+            steps.push(Step::Deliver(2));
+            steps.push(Step::Answer);
+            steps.push(Step::Answer);
+        }
+        steps.push(Step::Wait(40));
+    }
+    let w = run_world(steps, 0, true)
+        .map_err(|e| e.to_string())
+        .unwrap();
+    let st = w.oms.stats();
+    assert!(st.queries > 10, "{st:?}");
+    assert!(
+        w.answers_applied > 5,
+        "{} applied, {st:?}",
+        w.answers_applied
+    );
+    assert!(st.stale_answers > 0, "{st:?}");
+    assert!(st.fills > 10, "{st:?}");
 }
 
 mod garbage {

@@ -9,14 +9,36 @@
 //!
 //! Contract (steady state, WS transport): no allocation (request and receive
 //! buffers are sized at start-up; the codecs write into them), no lock, one
-//! `epoll_wait(0)` per poll, socket I/O only. TSC stamps for the `encode`, `write`,
-//! `tick_to_wire`, `ack` and `confirm` hops; monotonic ns for the manager's
-//! timers; wall-clock ms for request timestamps.
+//! `epoll_wait(0)` per poll, socket I/O only, nothing that blocks. TSC stamps
+//! for the `encode`, `write`, `tick_to_wire`, `ack` and `confirm` hops;
+//! monotonic ns for the manager's timers; wall-clock ms for request
+//! timestamps.
 //!
-//! Rare paths that block and allocate, by design: the open-order query the
-//! manager asks for after a reconnect or a timeout, and cancel-all at shutdown
-//! — both are blocking REST calls on the control connection, taken only when
-//! quoting is already frozen.
+//! The open-order query the manager asks for after a reconnect or a timeout
+//! does not block either: the signed `GET /v5/order/realtime` goes out on the
+//! control connection (its own keep-alive connection, never behind an order)
+//! from a buffer sized at start-up, and the answer is read by [`Stage::poll`]
+//! when it arrives; meanwhile the private stream, acks and fills are read as
+//! usual; a list longer than a page (50 orders) is followed page by page
+//! (up to 20) before the manager sees it. The answer path allocates (the REST decoder builds the order list;
+//! the order events go into a buffer sized at start-up, grown only for more
+//! than 64 orders) — once per query, i.e. only after a fault. The query is
+//! sent with the manager's [`crate::oms::QueryTicket`] and its answer is
+//! handed back with it, so an answer the manager no longer awaits changes
+//! nothing; a newer query replaces one still unanswered (the control
+//! connection is dropped, so the old answer is never read). A query that
+//! fails or stays unanswered is asked again by the manager after its query
+//! timeout, which doubles with each miss in a row (up to 8×) so that a slow
+//! exchange's answer is not dropped again and again.
+//!
+//! Blocking, by design, and only with quoting stopped: the cancel-all of
+//! shutdown (and of a halted manager), on the control connection after any
+//! query still in flight on it was dropped.
+//!
+//! The action queue holds [`QUEUE`] actions; one that does not fit is handed
+//! back to the manager ([`Oms::on_unsent`], counted in `OrderBoard::unsent`),
+//! which undoes it and decides again — nothing is dropped while the manager
+//! believes it sent.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
@@ -47,7 +69,7 @@ use crate::net::ws::WsConn;
 use crate::net::Endpoint;
 use crate::oms::{
     AckEvent, AckOp, Action, AmendReq, Endpoint as Ep, Fill, Link, Oms, OrderEvent, OrderRef,
-    OrderState, OrderStatus, RateLimitInfo, RejectReason, Target,
+    OrderState, OrderStatus, QueryTicket, RateLimitInfo, RejectReason, Target, ACTION_CAP,
 };
 use crate::time::{wall_ms, Clock, ExchMs, Tsc};
 use crate::units::{Lots, Side, Ticks};
@@ -55,10 +77,16 @@ use crate::units::{Lots, Side, Ticks};
 const TRADE: Token = Token(1);
 const PRIVATE: Token = Token(2);
 const REST: Token = Token(3);
-/// The control connection: open-order queries and cancel-all (blocking, rare).
+/// The control connection: open-order queries (non-blocking) and cancel-all
+/// (blocking, shutdown only).
 const CONTROL: Token = Token(4);
 const PENDING: usize = 64;
-const QUEUE: usize = 32;
+/// Actions the stage holds for sending (see the module doc for overflow).
+pub const QUEUE: usize = 32;
+/// Order events one open-order answer holds without growing its buffer.
+const QUERY_EVENTS: usize = 64;
+/// How often the local rate budget is published on the status board.
+const BUDGET_PUBLISH_NS: u64 = 50_000_000;
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// How orders travel.
@@ -137,6 +165,52 @@ struct TxWait {
 
 const TX_WAITS: usize = 8;
 
+/// Actions [`OrderStage::enqueue`] could not queue (at most one manager
+/// call's worth), to be handed back with [`hand_back`].
+#[derive(Debug, Clone, Copy)]
+struct Overflow {
+    acts: [Option<Action>; ACTION_CAP],
+    n: usize,
+}
+
+impl Overflow {
+    const NONE: Overflow = Overflow {
+        acts: [None; ACTION_CAP],
+        n: 0,
+    };
+}
+
+/// Hands actions the queue could not take back to the manager (which undoes
+/// them and decides again) and counts them.
+fn hand_back(oms: &mut Oms, board: &Board, lost: &Overflow, now: u64) {
+    for a in lost.acts.iter().take(lost.n).flatten() {
+        oms.on_unsent(a, now);
+        inc(&board.orders.unsent);
+    }
+}
+
+/// The open-order query on the control connection.
+#[derive(Clone, Copy, Debug)]
+struct QueryInFlight {
+    /// The manager's name for it, handed back with the answer.
+    ticket: QueryTicket,
+    /// Pages requested so far (Bybit pages 50 orders).
+    pages: u8,
+}
+
+/// Most pages one open-order query follows (50 orders each); a longer list
+/// fails the query rather than be taken for complete.
+const QUERY_PAGES: u8 = 20;
+/// Rows of a full page (`limit=50` in the request).
+const QUERY_PAGE_ROWS: usize = 50;
+
+/// The cursor of the open-order list's next page, if there is one: Bybit
+/// sends a cursor with every page, the last one included, so a page of
+/// `rows` short of the limit is the last whatever its cursor says.
+fn next_page(rows: usize, cursor: Option<&str>) -> Option<&str> {
+    cursor.filter(|c| rows >= QUERY_PAGE_ROWS && !c.is_empty())
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Shutdown {
     Running,
@@ -178,6 +252,14 @@ pub struct OrderStage {
     frames: Vec<(usize, usize)>,
     queue: [Option<Action>; QUEUE],
     queued: usize,
+    /// The open-order query awaiting its answer on `control`.
+    query: Option<QueryInFlight>,
+    /// Request buffer of the open-order query.
+    query_wire: Vec<u8>,
+    /// Order events of an open-order answer.
+    query_events: Vec<OrderEvent>,
+    /// When the local budget was last published (monotonic ns).
+    budget_published: Option<u64>,
     pending: [Option<Pending>; PENDING],
     rest_inflight: Option<Pending>,
     req_seq: u64,
@@ -453,7 +535,8 @@ impl OrderStage {
         };
         for &link in down {
             let acts = oms.on_disconnect(link, 0);
-            Self::enqueue(&mut queue, &mut queued, acts);
+            let lost = Self::enqueue(&mut queue, &mut queued, acts);
+            hand_back(&mut oms, &board, &lost, 0);
         }
         Ok(OrderStage {
             poll,
@@ -488,6 +571,10 @@ impl OrderStage {
             frames: Vec::with_capacity(256),
             queue,
             queued,
+            query: None,
+            query_wire: Vec::with_capacity(2 * 1024),
+            query_events: Vec::with_capacity(QUERY_EVENTS),
+            budget_published: None,
             pending: [None; PENDING],
             rest_inflight: None,
             req_seq: 0,
@@ -513,8 +600,12 @@ impl OrderStage {
     }
 
     /// Queues actions decided before the stage started (start-up adoption).
+    /// Any the queue cannot take are handed back to the manager.
     pub fn preload(&mut self, actions: &[Action]) {
-        Self::enqueue(&mut self.queue, &mut self.queued, actions);
+        for chunk in actions.chunks(ACTION_CAP) {
+            let lost = Self::enqueue(&mut self.queue, &mut self.queued, chunk);
+            self.hand_back(&lost);
+        }
     }
 
     /// The order manager (for reports after the stage stopped).
@@ -527,12 +618,32 @@ impl OrderStage {
         self.clock.delta_ns(self.origin, self.clock.stamp())
     }
 
-    fn enqueue(queue: &mut [Option<Action>; QUEUE], queued: &mut usize, actions: &[Action]) {
+    /// Appends `actions` (one manager call's output, at most
+    /// [`ACTION_CAP`]) to the queue; returns those that did not fit, which
+    /// the caller must hand back to the manager ([`hand_back`]).
+    fn enqueue(
+        queue: &mut [Option<Action>; QUEUE],
+        queued: &mut usize,
+        actions: &[Action],
+    ) -> Overflow {
+        let mut lost = Overflow::NONE;
         for a in actions {
-            if *queued < QUEUE {
-                queue[*queued] = Some(*a);
+            if let Some(slot) = queue.get_mut(*queued) {
+                *slot = Some(*a);
                 *queued += 1;
+            } else if let Some(l) = lost.acts.get_mut(lost.n) {
+                *l = Some(*a);
+                lost.n += 1;
             }
+        }
+        lost
+    }
+
+    /// [`hand_back`] for the stage's own manager.
+    fn hand_back(&mut self, lost: &Overflow) {
+        if lost.n > 0 {
+            let now = self.now_ns();
+            hand_back(&mut self.oms, &self.board, lost, now);
         }
     }
 
@@ -610,7 +721,7 @@ impl OrderStage {
                 return true;
             }
             Action::QueryOpenOrders => {
-                self.query_open_orders();
+                self.send_query();
                 return true;
             }
             _ => {}
@@ -716,7 +827,8 @@ impl OrderStage {
                     self.trade_authed = false;
                     let now = self.clock.delta_ns(self.origin, self.clock.stamp());
                     let acts = self.oms.on_disconnect(Link::Trade, now);
-                    Self::enqueue(&mut self.queue, &mut self.queued, acts);
+                    let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
+                    self.hand_back(&lost);
                     return false;
                 }
                 let t = self.clock.stamp();
@@ -955,8 +1067,8 @@ impl OrderStage {
             },
             now,
         );
-        let (q, n) = (&mut self.queue, &mut self.queued);
-        Self::enqueue(q, n, acts);
+        let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
+        self.hand_back(&lost);
     }
 
     fn rate_limit(
@@ -967,7 +1079,8 @@ impl OrderStage {
         now: u64,
     ) {
         if let (Some(limit), Some(remaining)) = (rl.limit, rl.remaining) {
-            set(&self.board.orders.budget_remaining, i64::from(remaining));
+            set(&self.board.orders.budget_exchange, i64::from(remaining));
+            self.board.orders.budget_exchange_seen.store(true, Relaxed);
             self.oms.on_rate_limit(
                 &RateLimitInfo {
                     endpoint: ep,
@@ -991,7 +1104,8 @@ impl OrderStage {
             self.trade_authed = false;
             let now = self.now_ns();
             let acts = self.oms.on_disconnect(Link::Trade, now);
-            Self::enqueue(&mut self.queue, &mut self.queued, acts);
+            let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
+            self.hand_back(&lost);
         }
         for k in 0..self.frames.len() {
             let (off, len) = self.frames[k];
@@ -1026,7 +1140,8 @@ impl OrderStage {
                     if ret_code == 0 {
                         self.trade_authed = true;
                         let acts = self.oms.on_reconnected(Link::Trade, now);
-                        Self::enqueue(&mut self.queue, &mut self.queued, acts);
+                        let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
+                        self.hand_back(&lost);
                     } else {
                         // Retrying a refused key cannot succeed: stop.
                         Fatal::TradeAuth.record(&self.board.orders);
@@ -1074,7 +1189,8 @@ impl OrderStage {
             self.private_ready = false;
             let now = self.now_ns();
             let acts = self.oms.on_disconnect(Link::Private, now);
-            Self::enqueue(&mut self.queue, &mut self.queued, acts);
+            let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
+            self.hand_back(&lost);
         }
         for k in 0..self.frames.len() {
             let (off, len) = self.frames[k];
@@ -1120,7 +1236,8 @@ impl OrderStage {
                 Ok(PrivateEvent::Subscribed(_)) => {
                     *private_ready = true;
                     let acts = oms.on_reconnected(Link::Private, now);
-                    Self::enqueue(queue, queued, acts);
+                    let lost = Self::enqueue(queue, queued, acts);
+                    hand_back(oms, board, &lost, now);
                 }
                 Ok(PrivateEvent::Orders(push)) => {
                     for o in push.records {
@@ -1134,7 +1251,8 @@ impl OrderStage {
                             }
                         }
                         if let Ok(acts) = oms.on_order_update(&ev, now) {
-                            Self::enqueue(queue, queued, acts);
+                            let lost = Self::enqueue(queue, queued, acts);
+                            hand_back(oms, board, &lost, now);
                         }
                     }
                 }
@@ -1145,7 +1263,8 @@ impl OrderStage {
                         };
                         let before = oms.pnl().fills;
                         if let Ok(acts) = oms.on_fill(&fill, now) {
-                            Self::enqueue(queue, queued, acts);
+                            let lost = Self::enqueue(queue, queued, acts);
+                            hand_back(oms, board, &lost, now);
                         }
                         if oms.pnl().fills != before {
                             inc(&board.orders.fills);
@@ -1180,9 +1299,11 @@ impl OrderStage {
                 // treats a lost request as unknown and queries.
                 self.rest_inflight = None;
                 let acts = self.oms.on_disconnect(Link::Trade, now);
-                Self::enqueue(&mut self.queue, &mut self.queued, acts);
+                let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
+                self.hand_back(&lost);
                 let acts = self.oms.on_reconnected(Link::Trade, now);
-                Self::enqueue(&mut self.queue, &mut self.queued, acts);
+                let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
+                self.hand_back(&lost);
                 return;
             }
         };
@@ -1247,7 +1368,8 @@ impl OrderStage {
                 let _ = t.lost(crate::net::NetError::Closed { code: 1006 }, wall);
                 self.trade_authed = false;
                 let acts = self.oms.on_disconnect(Link::Trade, now);
-                Self::enqueue(&mut self.queue, &mut self.queued, acts);
+                let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
+                self.hand_back(&lost);
             }
         }
         if private_closed && self.private.is_open() {
@@ -1256,33 +1378,111 @@ impl OrderStage {
                 .lost(crate::net::NetError::Closed { code: 1006 }, wall);
             self.private_ready = false;
             let acts = self.oms.on_disconnect(Link::Private, now);
-            Self::enqueue(&mut self.queue, &mut self.queued, acts);
+            let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
+            self.hand_back(&lost);
         }
     }
 
-    /// Blocking open-order query on the control connection (rare path; allocates).
-    fn query_open_orders(&mut self) {
-        let Some(orders) = self.fetch_open_orders() else {
+    /// Sends the open-order query the manager asked for on the control
+    /// connection and returns at once; [`Self::read_control`] hands the
+    /// answer back. A query still unanswered is dropped with its connection
+    /// (the manager asks again only after its query timeout, so the old one
+    /// has had its time). No allocation once `query_wire` has its size.
+    fn send_query(&mut self) {
+        // Taken now, when the query goes, never earlier (see `Oms::query_ticket`).
+        let Some(ticket) = self.oms.query_ticket() else {
+            // Given up by the manager since it asked: nothing to send.
             return;
         };
-        let events: Vec<OrderEvent> = orders.iter().map(order_event).collect();
+        self.drop_query();
+        self.query_events.clear();
+        let r =
+            self.rest_codec
+                .order_realtime(&mut self.query_wire, wall_ms(), &self.inst, true, None);
+        if r.is_ok() && self.control.send(&self.query_wire).is_ok() {
+            self.query = Some(QueryInFlight { ticket, pages: 1 });
+        } else {
+            // The manager asks again after its query timeout.
+            inc(&self.board.orders.query_failures);
+        }
+    }
+
+    /// Drops the query in flight on the control connection, if any, with the
+    /// connection: its answer is never read.
+    fn drop_query(&mut self) {
+        if self.query.take().is_some() || self.control.in_flight() {
+            self.control.abandon();
+        }
+    }
+
+    /// Reads the control connection: the open-order answer, once complete,
+    /// goes to the manager with its query's ticket. Without a query in flight
+    /// it only notices a server close (the connection is replaced).
+    fn read_control(&mut self) {
+        let Some(q) = self.query else {
+            let _ = self.control.poll_response();
+            return;
+        };
+        match self.control.poll_response() {
+            Ok(Some(resp)) => {
+                self.rx.clear();
+                self.rx.extend_from_slice(resp.body);
+            }
+            Ok(None) => return,
+            Err(_) => {
+                // Lost with the connection: the manager asks again after its
+                // query timeout.
+                self.query = None;
+                inc(&self.board.orders.query_failures);
+                return;
+            }
+        }
+        self.query = None;
+        let mut buf = std::mem::take(&mut self.rx);
+        let page = self.rest_dec.decode_orders(&mut buf, &self.inst);
+        self.rx = buf;
+        let Ok(page) = page else {
+            inc(&self.board.orders.query_failures);
+            return;
+        };
+        self.query_events
+            .extend(page.orders.iter().map(order_event));
+        let rows = page.orders.len() + page.skipped;
+        if let Some(cursor) = next_page(rows, page.next_cursor.as_deref()) {
+            // More pages: the answer is the whole list, never a part of it
+            // (an order of ours on a later page would be taken for gone).
+            if q.pages < QUERY_PAGES {
+                let r = self.rest_codec.order_realtime(
+                    &mut self.query_wire,
+                    wall_ms(),
+                    &self.inst,
+                    true,
+                    Some(cursor),
+                );
+                if r.is_ok() && self.control.send(&self.query_wire).is_ok() {
+                    self.query = Some(QueryInFlight {
+                        ticket: q.ticket,
+                        pages: q.pages + 1,
+                    });
+                    return;
+                }
+            }
+            inc(&self.board.orders.query_failures);
+            return;
+        }
         let now = self.now_ns();
-        let acts = self.oms.on_open_orders(&events, wall_ms(), now);
-        Self::enqueue(&mut self.queue, &mut self.queued, acts);
+        let acts = self
+            .oms
+            .on_query_answer(q.ticket, &self.query_events, wall_ms(), now);
+        let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
+        self.hand_back(&lost);
     }
 
-    /// The exchange's open orders for the instrument (blocking; `None` on any failure).
-    fn fetch_open_orders(&mut self) -> Option<Vec<OrderUpdate>> {
-        open_orders_blocking(
-            &mut self.control,
-            &self.rest_codec,
-            &mut self.rest_dec,
-            &self.inst,
-        )
-    }
-
-    /// Blocking cancel-all on the control connection (the manager's request).
+    /// Blocking cancel-all on the control connection (the manager's request;
+    /// only when halted): any query in flight on it is dropped first, so its
+    /// answer cannot be taken for the cancel-all's.
     fn cancel_all_blocking(&mut self) {
+        self.drop_query();
         cancel_all_request(&mut self.control, &self.rest_codec, &self.inst);
     }
 
@@ -1291,6 +1491,9 @@ impl OrderStage {
         self.queued = 0;
         let now = self.now_ns();
         let _ = self.oms.shutdown(now);
+        // An open-order answer still on its way must not be read as the
+        // cancel-all's (or the check's) answer.
+        self.drop_query();
         let confirmed = cancel_all_confirmed(
             &mut self.control,
             &self.rest_codec,
@@ -1336,6 +1539,15 @@ impl OrderStage {
     }
 
     fn publish(&mut self) {
+        let now = self.now_ns();
+        if self
+            .budget_published
+            .is_none_or(|t| now.saturating_sub(t) >= BUDGET_PUBLISH_NS)
+        {
+            self.budget_published = Some(now);
+            let left = self.oms.budget().order_remaining(now);
+            set(&self.board.orders.budget_remaining, i64::from(left));
+        }
         let b = &self.board.orders;
         let pos = self.oms.position();
         set(&b.position, pos.0);
@@ -1435,7 +1647,8 @@ impl Stage for OrderStage {
                     now,
                 };
                 if let Ok(acts) = self.oms.on_target(&target) {
-                    Self::enqueue(&mut self.queue, &mut self.queued, acts);
+                    let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
+                    self.hand_back(&lost);
                 }
             }
             worked = true;
@@ -1479,7 +1692,8 @@ impl Stage for OrderStage {
         // Timers after the send: they are not on the tick-to-wire path.
         let now = self.now_ns();
         let acts = self.oms.on_tick(now);
-        Self::enqueue(&mut self.queue, &mut self.queued, acts);
+        let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
+        self.hand_back(&lost);
         if self.queued > 0 {
             self.dispatch();
         }
@@ -1490,9 +1704,10 @@ impl Stage for OrderStage {
             .is_ok()
             && !self.events.is_empty()
         {
-            let (mut t, mut p, mut r) = (false, false, false);
+            let (mut t, mut p, mut r, mut c) = (false, false, false, false);
             // Peer closed (EOF / reset) per WebSocket: see `close_dead` below.
-            let (mut t_closed, mut p_closed, mut r_closed) = (false, false, false);
+            let (mut t_closed, mut p_closed, mut r_closed, mut c_closed) =
+                (false, false, false, false);
             let mut stamps = false;
             for e in self.events.iter() {
                 let closed = e.is_read_closed() || e.is_error();
@@ -1512,8 +1727,10 @@ impl Stage for OrderStage {
                         r = true;
                         r_closed |= closed;
                     }
-                    // Used only blocking; its events matter only as a close.
-                    CONTROL if closed => self.control.peer_closed(),
+                    CONTROL => {
+                        c = true;
+                        c_closed |= closed;
+                    }
                     _ => {}
                 }
             }
@@ -1532,10 +1749,21 @@ impl Stage for OrderStage {
             if r || self.rest_inflight.is_some() {
                 self.read_rest();
             }
+            if c_closed {
+                self.control.peer_closed();
+            }
+            if c || self.query.is_some() {
+                self.read_control();
+            }
             self.close_dead(t_closed, p_closed);
             worked = true;
-        } else if self.rest_inflight.is_some() {
-            self.read_rest();
+        } else {
+            if self.rest_inflight.is_some() {
+                self.read_rest();
+            }
+            if self.query.is_some() {
+                self.read_control();
+            }
         }
         if self.queued > 0 {
             self.dispatch();
@@ -1563,6 +1791,75 @@ mod tests {
             read_to_written_ns,
             written_real_ns,
         }
+    }
+
+    #[test]
+    fn only_a_full_page_with_a_cursor_has_a_next_page() {
+        let c = Some("page_args%3Dfd43%26");
+        assert_eq!(next_page(50, c), c);
+        // The last page also carries a cursor.
+        assert_eq!(next_page(1, c), None);
+        assert_eq!(next_page(0, c), None);
+        assert_eq!(next_page(50, Some("")), None);
+        assert_eq!(next_page(50, None), None);
+    }
+
+    #[test]
+    fn a_full_queue_hands_actions_back_and_the_manager_decides_them_again() {
+        use crate::ids::Category;
+        use crate::oms::OmsConfig;
+        const MS: u64 = 1_000_000;
+        let cfg = OmsConfig::new(Category::Linear, 7, Lots(100), Lots(1));
+        let mut oms = Oms::new(cfg).unwrap();
+        assert!(oms.adopt_open_orders(&[], 0).is_empty());
+        let board = Board::default();
+        // Nearly full of requests the transport cannot take yet.
+        let mut queue = [None; QUEUE];
+        for q in queue.iter_mut().take(QUEUE - 1) {
+            *q = Some(Action::CancelAll);
+        }
+        let mut queued = QUEUE - 1;
+        let t = Target {
+            bid: Some(Ticks(100)),
+            ask: Some(Ticks(105)),
+            qty: Lots(1),
+            touch: (Ticks(100), Ticks(105)),
+            trigger_u: UpdateId(1),
+            now: MS,
+        };
+        let acts = oms.on_target(&t).unwrap();
+        assert_eq!(acts.len(), 2, "{acts:?}");
+        let lost = OrderStage::enqueue(&mut queue, &mut queued, acts);
+        assert_eq!((queued, lost.n), (QUEUE, 1));
+        hand_back(&mut oms, &board, &lost, MS);
+        // The bid's create is queued; the ask's never left, and the manager
+        // knows it: nothing of it is pending.
+        assert!(matches!(
+            queue[QUEUE - 1],
+            Some(Action::Create {
+                side: Side::Buy,
+                ..
+            })
+        ));
+        assert_eq!(oms.slot(Side::Buy).state, OrderState::PendingNew);
+        assert_eq!(oms.slot(Side::Sell).state, OrderState::Empty);
+        assert_eq!(board.orders.unsent.load(Relaxed), 1);
+        assert_eq!(oms.stats().unsent, 1);
+        // Once the queue has room, the next decision sends it.
+        queued = 0;
+        let acts = oms.on_tick(2 * MS);
+        assert!(
+            matches!(
+                acts,
+                [Action::Create {
+                    side: Side::Sell,
+                    ..
+                }]
+            ),
+            "{acts:?}"
+        );
+        let lost = OrderStage::enqueue(&mut queue, &mut queued, acts);
+        assert_eq!((queued, lost.n), (1, 0));
     }
 
     #[test]

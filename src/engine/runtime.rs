@@ -99,6 +99,11 @@ pub struct RunReport {
     pub tx_implausible: u64,
     /// Requests released after the manager held their target (see `OrderBoard::held`).
     pub held: u64,
+    /// Actions the order stage could not queue, handed back to the manager
+    /// (see `OrderBoard::unsent`).
+    pub unsent: u64,
+    /// Open-order queries that failed (see `OrderBoard::query_failures`).
+    pub query_failures: u64,
 }
 
 /// A start-up or run failure, with a message for the operator.
@@ -621,6 +626,8 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
         actions: getu(&board.orders.actions),
         tx_implausible: getu(&board.orders.tx_implausible),
         held: getu(&board.orders.held),
+        unsent: getu(&board.orders.unsent),
+        query_failures: getu(&board.orders.query_failures),
         position: get(&board.orders.position),
         shutdown_confirmed: board.orders.shutdown_confirmed.load(Relaxed),
         fatal: Fatal::from_code(board.orders.fatal.load(Relaxed)),
@@ -825,7 +832,7 @@ fn status_line(
     let t2w_total = orders.total(Hop::TickToWire);
     let t = if t2w.n > 0 { t2w } else { t2w_total };
     format!(
-        "[{:>5}s] {} {:<7}/{:<4} score {:.3} | quote {} / {} | working {} / {} | pos {} | pnl real {:.4} unreal {:.4} | fills {} | {} act/s | budget {} | t2w p50 {} p99 {} | feed {} | reconnects {}/{} | resyncs {} | re-placed {}",
+        "[{:>5}s] {} {:<7}/{:<4} score {:.3} | quote {} / {} | working {} / {} | pos {} | pnl real {:.4} unreal {:.4} | fills {} | {} act/s | budget {}{} | t2w p50 {} p99 {} | feed {} | reconnects {}/{} | resyncs {} | re-placed {}",
         elapsed.as_secs(),
         if board.feed.tradable.load(Relaxed) { "LIVE" } else { "PULL" },
         sig,
@@ -841,6 +848,11 @@ fn status_line(
         getu(&o.fills),
         actions_per_s,
         get(&o.budget_remaining),
+        if o.budget_exchange_seen.load(Relaxed) {
+            format!(" (exch {})", get(&o.budget_exchange))
+        } else {
+            String::new()
+        },
         if t.n > 0 { fmt_ns(t.p50) } else { "-".into() },
         if t.n > 0 { fmt_ns(t.p99) } else { "-".into() },
         getu(&board.feed.messages),
@@ -878,6 +890,42 @@ pub fn print_report(r: &RunReport) {
             "transmit stamps dropped as implausible for their request: {}",
             r.tx_implausible
         );
+    }
+    if r.unsent > 0 {
+        eprintln!(
+            "actions the order queue could not take (handed back to the manager, decided again): {}",
+            r.unsent
+        );
+    }
+    if r.query_failures > 0 {
+        eprintln!(
+            "open-order queries that failed (asked again after the query timeout): {}",
+            r.query_failures
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_line_shows_the_local_budget_and_the_exchange_figure_once_known() {
+        let board = Board::default();
+        let (_rec, hops) = hop_channel(1);
+        let steps = (Step::parse("0.01").unwrap(), Step::parse("0.1").unwrap());
+        let field = |line: &str| {
+            line.split(" | ")
+                .find(|p| p.starts_with("budget "))
+                .map(str::to_owned)
+        };
+        board.orders.budget_remaining.store(7, Relaxed);
+        let line = status_line(Duration::from_secs(1), &board, &hops, 0, steps);
+        assert_eq!(field(&line).as_deref(), Some("budget 7"), "{line}");
+        board.orders.budget_exchange.store(3, Relaxed);
+        board.orders.budget_exchange_seen.store(true, Relaxed);
+        let line = status_line(Duration::from_secs(2), &board, &hops, 0, steps);
+        assert_eq!(field(&line).as_deref(), Some("budget 7 (exch 3)"), "{line}");
     }
 }
 

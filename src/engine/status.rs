@@ -66,8 +66,22 @@ pub struct OrderBoard {
     pub actions: AtomicU64,
     /// PostOnly rejections re-placed.
     pub post_only_replaced: AtomicU64,
-    /// Smallest remaining request budget over the endpoints, per Bybit's headers.
+    /// Requests the local rate budget ([`crate::oms::RateBudget`]) allows
+    /// now: the smallest over create, amend, batch amend and cancel. This is
+    /// what gates our requests.
     pub budget_remaining: AtomicI64,
+    /// `X-Bapi-Limit-Status` of the latest order response that carried it
+    /// (the exchange's count for that one endpoint); meaningful once
+    /// `budget_exchange_seen` is set.
+    pub budget_exchange: AtomicI64,
+    /// Whether any order response carried `X-Bapi-Limit-Status`.
+    pub budget_exchange_seen: AtomicBool,
+    /// Actions the order stage's queue could not take, handed back to the
+    /// manager (undone and decided again).
+    pub unsent: AtomicU64,
+    /// Open-order queries whose request or answer failed (the manager asks
+    /// again after its query timeout).
+    pub query_failures: AtomicU64,
     /// Working bid price (0 = none).
     pub working_bid: AtomicI64,
     /// Working ask price (0 = none).

@@ -293,6 +293,15 @@ impl HttpConn {
         Ok(outcome)
     }
 
+    /// Drops the connection and the request in flight, if any: its response
+    /// is never read (so it cannot be taken for the answer to a later
+    /// request). The next `send` connects anew ([`SendOutcome::Reconnected`]).
+    pub fn abandon(&mut self) {
+        if self.stream.is_some() {
+            self.drop_stream();
+        }
+    }
+
     /// True while bytes are queued that the socket has not yet taken.
     pub fn has_pending(&self) -> bool {
         self.stream.as_ref().is_some_and(|s| s.has_pending())

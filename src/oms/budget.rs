@@ -67,6 +67,14 @@ impl Endpoint {
         Endpoint::Query,
     ];
 
+    /// The endpoints quoting uses: create, amend (single and batch), cancel.
+    pub const QUOTING: [Endpoint; 4] = [
+        Endpoint::Create,
+        Endpoint::Amend,
+        Endpoint::AmendBatch,
+        Endpoint::Cancel,
+    ];
+
     /// Index into per-endpoint arrays.
     pub const fn index(self) -> usize {
         match self {
@@ -186,9 +194,16 @@ impl Window {
         }
     }
 
-    fn free(&mut self, now: u64) -> usize {
-        self.prune(now);
-        self.limit.saturating_sub(self.len)
+    /// Free units at `now`, without pruning (sends are logged in time order,
+    /// so the expired ones are at the head).
+    fn free_at(&self, now: u64) -> usize {
+        let expired = (0..self.len)
+            .take_while(|k| {
+                let t = self.times[(self.head + k) % MAX_LIMIT];
+                t.saturating_add(WINDOW_NS) <= now
+            })
+            .count();
+        self.limit.saturating_sub(self.len - expired)
     }
 
     fn record(&mut self, n: usize, now: u64) {
@@ -261,8 +276,15 @@ impl RateBudget {
     /// How many units of `ep` could be spent at `now` (local and exchange
     /// views, including the priority reserve of the combined window).
     pub fn available(&mut self, ep: Endpoint, now: u64) -> u32 {
+        self.windows[ep.index()].prune(now);
+        self.combined.prune(now);
+        self.remaining(ep, now)
+    }
+
+    /// [`RateBudget::available`] without touching the budget (for display).
+    pub fn remaining(&self, ep: Endpoint, now: u64) -> u32 {
         let i = ep.index();
-        let mut free = self.windows[i].free(now) as u32;
+        let mut free = self.windows[i].free_at(now) as u32;
         let x = &self.exch[i];
         if now < x.until_ns {
             free = free.min(x.remaining.saturating_sub(x.used));
@@ -276,7 +298,7 @@ impl RateBudget {
                     .cancel_reserve
                     .saturating_add(self.limits.amend_reserve),
             };
-            let comb = (self.combined.free(now) as u32).saturating_sub(reserve);
+            let comb = (self.combined.free_at(now) as u32).saturating_sub(reserve);
             free = free.min(comb);
         }
         free
@@ -336,6 +358,17 @@ impl RateBudget {
         };
     }
 
+    /// The smallest [`RateBudget::remaining`] over the endpoints quoting uses
+    /// ([`Endpoint::QUOTING`]): how many more requests of every kind could go
+    /// now.
+    pub fn order_remaining(&self, now: u64) -> u32 {
+        Endpoint::QUOTING
+            .iter()
+            .map(|&ep| self.remaining(ep, now))
+            .min()
+            .unwrap_or(0)
+    }
+
     /// How many requests of `ep` were refused by the local budget.
     pub fn denied(&self, ep: Endpoint) -> u64 {
         self.denied[ep.index()]
@@ -383,6 +416,42 @@ mod tests {
         assert!(b.try_take(Endpoint::Cancel, 3, 0));
         assert!(!b.try_take(Endpoint::Cancel, 1, 0));
         assert_eq!(b.denied(Endpoint::Create), 1);
+    }
+
+    #[test]
+    fn order_remaining_is_the_smallest_local_allowance_and_recovers() {
+        let mut l = RateLimits::bybit_default(Category::Linear);
+        l.combined_per_sec = 20;
+        l.cancel_reserve = 4;
+        l.amend_reserve = 2;
+        let mut b = RateBudget::new(l);
+        // Nothing spent: the per-endpoint limits (10) are the smallest.
+        assert_eq!(b.order_remaining(0), 10);
+        for k in 0..6 {
+            assert!(b.try_take(Endpoint::Amend, 1, k * MS));
+        }
+        // Amends: 10 - 6 = 4; creates: 20 - 6 - 6 = 8.
+        assert_eq!(b.remaining(Endpoint::Amend, 10 * MS), 4);
+        assert_eq!(b.remaining(Endpoint::Create, 10 * MS), 8);
+        assert_eq!(b.order_remaining(10 * MS), 4);
+        // Reading it changes nothing.
+        assert_eq!(b.order_remaining(10 * MS), 4);
+        assert_eq!(b.available(Endpoint::Amend, 10 * MS), 4);
+        // The exchange's lower word counts too.
+        b.on_rate_limit(
+            &RateLimitInfo {
+                endpoint: Endpoint::Cancel,
+                limit: 10,
+                remaining: 1,
+                reset_ms: ExchMs(0),
+                now_ms: ExchMs(0),
+            },
+            10 * MS,
+        );
+        assert_eq!(b.order_remaining(20 * MS), 1);
+        // A second later everything is free again, read with or without pruning.
+        assert_eq!(b.order_remaining(WINDOW_NS + 20 * MS), 10);
+        assert_eq!(b.available(Endpoint::Amend, WINDOW_NS + 20 * MS), 10);
     }
 
     #[test]

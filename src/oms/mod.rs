@@ -38,7 +38,17 @@
 //!   (cancels and PostOnly re-places are exempt);
 //! - a disconnect with requests in flight makes those orders `Unknown` and
 //!   triggers [`Action::QueryOpenOrders`]; the answer
-//!   ([`Oms::on_open_orders`]) never drops a working order.
+//!   ([`Oms::on_query_answer`]) never drops a working order;
+//! - while a query it asked for is unanswered, the manager sends no create
+//!   and no amend (cancels still go): the answer may be read long after the
+//!   exchange took its snapshot, and only orders that could be in that
+//!   snapshot are judged by it. An answer applies only to the query it
+//!   answers ([`QueryTicket`]): one to an older or abandoned query is
+//!   ignored. An order the order stream reported open after the query was
+//!   sent is never taken for gone by its answer;
+//! - an action the engine could not send is handed back
+//!   ([`Oms::on_unsent`]): its state change is undone and the decision is
+//!   taken again on the next input.
 //!
 //! Fills: the caller passes only real trades. Funding, settlement, delivery
 //! and other non-`Trade` `execType`s are not fills and must be filtered out
@@ -119,7 +129,9 @@ pub struct OmsConfig {
     /// A request not confirmed by the order stream within this makes the
     /// order `Unknown` (and queried).
     pub ack_timeout_ns: u64,
-    /// An open-order query unanswered within this is sent again.
+    /// An open-order query unanswered within this is sent again; the wait
+    /// doubles with each query in a row left unanswered (up to 8×), so a slow
+    /// exchange's answer gets the time it needs.
     pub query_timeout_ns: u64,
     /// Request limits.
     pub limits: RateLimits,
@@ -253,6 +265,13 @@ pub struct AckEvent {
     pub ret_code: i64,
 }
 
+/// Names one open-order query ([`Action::QueryOpenOrders`]): the engine
+/// takes it with [`Oms::query_ticket`] when it sends the query and hands it
+/// back with the answer ([`Oms::on_query_answer`]), so that an answer is never
+/// applied to a query it does not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct QueryTicket(u64);
+
 /// Which connection went down or came back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Link {
@@ -372,6 +391,9 @@ impl ActionBuf {
 pub struct Stray {
     /// Whether this entry is in use.
     pub active: bool,
+    /// When the order stream (or a snapshot) last reported it open
+    /// (monotonic ns): a snapshot older than that cannot prove it gone.
+    pub seen_ns: Option<u64>,
     /// A ghost (closed, awaiting fills) rather than an open order.
     pub ghost: bool,
     /// Side.
@@ -396,6 +418,7 @@ impl Stray {
     fn none() -> Stray {
         Stray {
             active: false,
+            seen_ns: None,
             ghost: false,
             side: Side::Buy,
             order_id: OrderId::default(),
@@ -465,6 +488,11 @@ pub struct OmsStats {
     pub stray_cancels: u64,
     /// Open-order queries emitted.
     pub queries: u64,
+    /// Query answers ignored: the query was abandoned, superseded, or its
+    /// link went down before the answer came.
+    pub stale_answers: u64,
+    /// Actions the engine handed back unsent ([`Oms::on_unsent`]).
+    pub unsent: u64,
     /// Actions held back by the rate budget.
     pub budget_denied: u64,
     /// Creates and amends held back by the minimum update interval.
@@ -493,6 +521,11 @@ pub struct Oms {
     private_up: bool,
     awaiting_snapshot: bool,
     query_sent_ns: Option<u64>,
+    /// Queries emitted so far; the current one's [`QueryTicket`].
+    query_seq: u64,
+    /// Queries in a row that went unanswered (the wait for the next one
+    /// doubles with each, up to 8× the query timeout).
+    query_misses: u8,
     halted: bool,
     cancel_all_pending: bool,
     fill_floor: ExchMs,
@@ -538,6 +571,8 @@ impl Oms {
             private_up: true,
             awaiting_snapshot: true,
             query_sent_ns: None,
+            query_seq: 0,
+            query_misses: 0,
             halted: false,
             cancel_all_pending: false,
             fill_floor: ExchMs(0),
@@ -578,6 +613,8 @@ impl Oms {
             private_up,
             awaiting_snapshot,
             query_sent_ns,
+            query_seq,
+            query_misses,
             halted,
             cancel_all_pending,
             fill_floor,
@@ -605,6 +642,8 @@ impl Oms {
         self.private_up = *private_up;
         self.awaiting_snapshot = *awaiting_snapshot;
         self.query_sent_ns = *query_sent_ns;
+        self.query_seq = *query_seq;
+        self.query_misses = *query_misses;
         self.halted = *halted;
         self.cancel_all_pending = *cancel_all_pending;
         self.fill_floor = *fill_floor;
@@ -645,6 +684,8 @@ impl Oms {
             private_up,
             awaiting_snapshot,
             query_sent_ns,
+            query_seq,
+            query_misses,
             halted,
             cancel_all_pending,
             fill_floor,
@@ -672,6 +713,8 @@ impl Oms {
         rewrite(private_up);
         rewrite(awaiting_snapshot);
         rewrite(query_sent_ns);
+        rewrite(query_seq);
+        rewrite(query_misses);
         rewrite(halted);
         rewrite(cancel_all_pending);
         rewrite(fill_floor);
@@ -722,6 +765,14 @@ impl Oms {
     /// Whether quoting is possible (links up, snapshot reconciled, not halted).
     pub fn is_ready(&self) -> bool {
         self.trade_up && self.private_up && !self.awaiting_snapshot && !self.halted
+    }
+    /// The open-order query awaiting its answer, if any. The engine takes
+    /// it when it sends the query (never earlier: the answer is judged as of
+    /// the time the query was asked for, so it must be served after that)
+    /// and passes it back with the answer to [`Oms::on_query_answer`]. While
+    /// it is `Some`, no create or amend is sent.
+    pub fn query_ticket(&self) -> Option<QueryTicket> {
+        self.query_sent_ns.map(|_| QueryTicket(self.query_seq))
     }
     /// Whether [`Oms::shutdown`] was called.
     pub fn is_halted(&self) -> bool {
@@ -875,6 +926,9 @@ impl Oms {
                         if s.exposure().0 == 0 {
                             s.active = false;
                         }
+                        // Closed for good, whatever an older snapshot lists.
+                        let (oid, lid) = (s.order_id, s.link_id);
+                        self.remember_gone(&oid, &lid, ExchMs(u64::MAX));
                     }
                     AckOutcome::Rejected | AckOutcome::RateLimited => s.cancel_ns = None,
                     _ => {}
@@ -883,6 +937,82 @@ impl Oms {
         }
         self.reconcile(now);
         self.out.as_slice()
+    }
+
+    /// The engine could not send `a` (one of this manager's actions, e.g.
+    /// its queue was full): the request never left, so its state change is
+    /// undone — a create's side is empty again, an amend's or a cancel's
+    /// order is as before, a stray's cancel, a cancel-all or a query is due
+    /// again — and the next input decides anew. Budget spent on it stays
+    /// spent (conservative). Emits nothing; an action that no longer matches
+    /// the state (superseded) is ignored.
+    pub fn on_unsent(&mut self, a: &Action, now: u64) {
+        self.out.len = 0;
+        self.stats.unsent += 1;
+        match *a {
+            Action::Create { side, link_id, .. } => {
+                let s = &mut self.slots[si(side)];
+                if s.state == OrderState::PendingNew
+                    && s.inflight == Some(Op::Create)
+                    && s.link_id == link_id
+                {
+                    *s = OrderSlot::empty(side);
+                    // Nothing of the create is on the exchange: the side may
+                    // be quoted at once.
+                    self.last_action_ns[si(side)] = None;
+                }
+            }
+            Action::Amend { req, .. } => self.unsend_amend(&req),
+            Action::AmendBatch { reqs, .. } => {
+                self.unsend_amend(&reqs[0]);
+                self.unsend_amend(&reqs[1]);
+            }
+            Action::Cancel { side, order, .. } => {
+                let s = &mut self.slots[si(side)];
+                if s.state == OrderState::PendingCancel
+                    && s.matches(&order.order_id, &order.link_id)
+                {
+                    s.state = s.prior;
+                    s.inflight = match s.prior {
+                        OrderState::PendingNew => Some(Op::Create),
+                        OrderState::PendingAmend => Some(Op::Amend),
+                        _ => None,
+                    };
+                    // The prior request's own timeout restarts from now.
+                    s.req_ns = now;
+                } else if let Some(st) = self
+                    .strays
+                    .iter_mut()
+                    .find(|st| !st.ghost && st.matches(&order.order_id, &order.link_id))
+                {
+                    st.cancel_ns = None;
+                }
+            }
+            Action::CancelAll => {
+                if self.halted {
+                    self.cancel_all_pending = true;
+                }
+            }
+            Action::QueryOpenOrders => {
+                // Not asked: no answer is awaited, and the next decision asks
+                // again (with a new ticket).
+                self.query_sent_ns = None;
+            }
+        }
+    }
+
+    fn unsend_amend(&mut self, r: &AmendReq) {
+        let s = &mut self.slots[si(r.side)];
+        if s.state == OrderState::PendingAmend
+            && s.inflight == Some(Op::Amend)
+            && s.matches(&r.order.order_id, &r.order.link_id)
+            && s.amend_price == r.price
+        {
+            s.state = OrderState::Working;
+            s.inflight = None;
+            s.amend_price = Ticks(0);
+            s.amend_qty = Lots(0);
+        }
     }
 
     /// Rate-limit headers from a response.
@@ -1043,7 +1173,12 @@ impl Oms {
             if s.order_id.is_empty() {
                 s.order_id = f.order_id;
             }
-            s.on_fill(f.qty);
+            let (oid, lid) = (s.order_id, s.link_id);
+            if s.on_fill(f.qty) {
+                // Fully filled: closed for good, whatever an older snapshot
+                // still lists.
+                self.remember_gone(&oid, &lid, ExchMs(u64::MAX));
+            }
             return true;
         }
         if let Some(s) = self
@@ -1076,7 +1211,11 @@ impl Oms {
             if !ev.status.is_open() {
                 self.remember_gone(&ev.order_id, &ev.link_id, ExchMs(u64::MAX));
             }
-            match self.slots[i].on_event(ev) {
+            let change = self.slots[i].on_event(ev);
+            if ev.status.is_open() {
+                self.slots[i].seen_ns = Some(now);
+            }
+            match change {
                 order::SlotChange::Confirmed => {
                     // The PostOnly price cap stays until the touch moves:
                     // lifting it here would amend the re-placed order straight
@@ -1112,6 +1251,7 @@ impl Oms {
             s.cum = s.cum.max(ev.cum_exec_qty);
             if ev.status.is_open() {
                 s.leaves = ev.leaves_qty;
+                s.seen_ns = Some(now);
             } else {
                 // Closed: what executed but has not been seen as fills may
                 // still arrive.
@@ -1145,7 +1285,7 @@ impl Oms {
             }
             // Its executions may or may not be in the position already:
             // count them as unsettled (pessimistic) until it closes.
-            self.add_stray(ev, Lots(0));
+            self.add_stray(ev, Lots(0), now);
         } else {
             self.stats.foreign_events += 1;
         }
@@ -1176,10 +1316,21 @@ impl Oms {
         })
     }
 
-    fn add_stray(&mut self, ev: &OrderEvent, filled: Lots) {
+    /// Whether the order stream reported this order closed (terminal: it
+    /// cannot be open again, whatever an older snapshot says).
+    pub(crate) fn closed_on_stream(&self, ev: &OrderEvent) -> bool {
+        self.gone.iter().any(|g| {
+            let same = (!ev.order_id.is_empty() && g.order_id == ev.order_id)
+                || (!ev.link_id.is_empty() && g.link_id == ev.link_id);
+            same && g.as_of == ExchMs(u64::MAX)
+        })
+    }
+
+    fn add_stray(&mut self, ev: &OrderEvent, filled: Lots, now: u64) {
         if let Some(s) = self.strays.iter_mut().find(|s| !s.active) {
             *s = Stray {
                 active: true,
+                seen_ns: Some(now),
                 ghost: false,
                 side: ev.side,
                 order_id: ev.order_id,
@@ -1213,6 +1364,7 @@ impl Oms {
         let expires_ns = now.saturating_add(self.cfg.ack_timeout_ns);
         let ghost = Stray {
             active: true,
+            seen_ns: None,
             ghost: true,
             side,
             order_id: *order_id,

@@ -257,6 +257,10 @@ pub struct OrderSlot {
     pub prior: OrderState,
     /// When the in-flight request was sent (monotonic ns).
     pub req_ns: u64,
+    /// When the order stream last reported this order open (monotonic ns;
+    /// 0 = never). An open-order snapshot the exchange may have taken before
+    /// that report cannot prove the order gone.
+    pub seen_ns: Option<u64>,
     /// Exchange `updatedTime` of the newest order version applied; older
     /// versions (an event queued before a snapshot) never overwrite it.
     pub updated: ExchMs,
@@ -298,6 +302,7 @@ impl OrderSlot {
             inflight: None,
             prior: OrderState::Empty,
             req_ns: 0,
+            seen_ns: None,
             updated: ExchMs(0),
         }
     }

@@ -13,12 +13,23 @@
 //!    working orders, so a side never holds two);
 //! 4. a query for open orders if any order's state is unknown.
 //!
-//! Creates and amends are skipped while a link is down or a snapshot is
-//! awaited; skipped work is retried on the next call (targets are kept).
+//! Creates and amends are skipped while a link is down, a snapshot is
+//! awaited or an open-order query is unanswered; skipped work is retried on
+//! the next call (targets are kept).
+//!
+//! Open-order answers may be read long after the query was sent, with order
+//! events, acks and fills read in between (the engine never blocks on the
+//! query). So an answer is applied only to the query it answers
+//! ([`super::QueryTicket`]); it is judged as of the time the query was asked
+//! for, and it can declare an order gone only if nothing newer than that —
+//! a request sent, or the order stream reporting the order open — is known
+//! about it. An order the order stream reported closed is never revived by
+//! an answer that still lists it.
 //!
 //! Contract: no allocation, no panic, `now` from the caller.
 
-use super::{si, Action, AmendReq, Oms, OrderEvent, OrderRef, OrderState, Target};
+use super::order::Op;
+use super::{si, Action, AmendReq, Oms, OrderEvent, OrderRef, OrderState, QueryTicket, Target};
 use crate::oms::budget::Endpoint;
 use crate::oms::journal::Record;
 use crate::oms::link_id::is_ours;
@@ -101,6 +112,7 @@ impl Oms {
 
     /// Runs one decision (see the module docs), appending to `self.out`.
     pub(crate) fn reconcile(&mut self, now: u64) {
+        self.give_up_query(now);
         let u = self.target.map(|t| t.trigger_u).unwrap_or_default();
 
         // Pass 1: cancels.
@@ -194,7 +206,12 @@ impl Oms {
             }
         }
 
-        let frozen = !self.trade_up || !self.private_up || self.awaiting_snapshot;
+        // An unanswered query holds creates and amends: its answer judges
+        // the orders as of the time it was asked for.
+        let frozen = !self.trade_up
+            || !self.private_up
+            || self.awaiting_snapshot
+            || self.query_sent_ns.is_some();
         if !frozen {
             // Pass 2: amends.
             let mut reqs: [Option<AmendReq>; 2] = [None, None];
@@ -302,6 +319,28 @@ impl Oms {
         });
     }
 
+    /// An unanswered query nothing needs any more (the order stream settled
+    /// what was unknown) stops holding creates and amends once it has had
+    /// its time; its answer, if it still comes, is ignored.
+    fn give_up_query(&mut self, now: u64) {
+        let wait = self.query_wait_ns();
+        let expired = self
+            .query_sent_ns
+            .is_some_and(|t| now.saturating_sub(t) >= wait);
+        let needed =
+            self.awaiting_snapshot || self.slots.iter().any(|s| s.state == OrderState::Unknown);
+        if expired && !needed {
+            self.query_sent_ns = None;
+        }
+    }
+
+    /// How long the current query is given before it is asked again.
+    fn query_wait_ns(&self) -> u64 {
+        self.cfg
+            .query_timeout_ns
+            .saturating_mul(1u64 << self.query_misses.min(3))
+    }
+
     fn maybe_query(&mut self, now: u64) {
         if !self.private_up {
             return;
@@ -318,11 +357,17 @@ impl Oms {
         {
             return;
         }
+        let wait = self.query_wait_ns();
         let due = self
             .query_sent_ns
-            .is_none_or(|t| now.saturating_sub(t) >= self.cfg.query_timeout_ns);
+            .is_none_or(|t| now.saturating_sub(t) >= wait);
         if due && self.out.has_room() && self.budget.try_take(Endpoint::Query, 1, now) {
+            if self.query_sent_ns.is_some() {
+                // The last one went unanswered: give the next one longer.
+                self.query_misses = self.query_misses.saturating_add(1);
+            }
             self.query_sent_ns = Some(now);
+            self.query_seq = self.query_seq.wrapping_add(1);
             self.stats.queries += 1;
             self.out.push(Action::QueryOpenOrders);
         }
@@ -332,19 +377,58 @@ impl Oms {
     /// at most one per side; further orders of ours are cancelled; foreign
     /// orders are left alone. Quoting starts after this call.
     pub fn adopt_open_orders(&mut self, orders: &[OrderEvent], now: u64) -> &[Action] {
-        self.on_open_orders(orders, ExchMs(0), now)
+        self.out.len = 0;
+        self.apply_snapshot(orders, ExchMs(0), now, now);
+        self.out.as_slice()
     }
 
-    /// The answer to [`Action::QueryOpenOrders`] (all pages): every open order
-    /// of ours is either a side's order or a stray being cancelled — none is
-    /// dropped (nautilus #5000). A tracked order whose last request predates
-    /// the query and which is not listed is gone (filled or cancelled; its
-    /// fills arrive from the execution stream or replay). `as_of` is the
-    /// response's exchange time (`time`): order events stamped no later than
-    /// it for an order found gone are recognised as stale afterwards.
-    pub fn on_open_orders(&mut self, orders: &[OrderEvent], as_of: ExchMs, now: u64) -> &[Action] {
+    /// The answer to the query named by `ticket` (all pages; see
+    /// [`Oms::query_ticket`]): every open order of ours is either a side's
+    /// order or a stray being cancelled — none is dropped (nautilus #5000).
+    /// A tracked order not listed is gone (filled or cancelled; its fills
+    /// arrive from the execution stream or replay) only if its last request
+    /// and the order stream's last report of it open both predate the query.
+    /// `as_of` is the response's exchange time (`time`): order events stamped
+    /// no later than it for an order found gone are recognised as stale
+    /// afterwards. An answer whose ticket is not the awaited query's (an
+    /// abandoned or superseded query, or one asked before its link went
+    /// down) changes nothing and is counted in `stale_answers`.
+    pub fn on_query_answer(
+        &mut self,
+        ticket: QueryTicket,
+        orders: &[OrderEvent],
+        as_of: ExchMs,
+        now: u64,
+    ) -> &[Action] {
         self.out.len = 0;
-        let asof = self.query_sent_ns.unwrap_or(now);
+        let Some(asof) = self
+            .query_sent_ns
+            .filter(|_| self.query_ticket() == Some(ticket))
+        else {
+            self.stats.stale_answers += 1;
+            return self.out.as_slice();
+        };
+        self.apply_snapshot(orders, as_of, asof, now);
+        self.out.as_slice()
+    }
+
+    /// [`Oms::on_query_answer`] for the query awaited now — for callers that
+    /// answer a query at once, before any other input (tests, tools). Without
+    /// an awaited query the answer is ignored.
+    pub fn on_open_orders(&mut self, orders: &[OrderEvent], as_of: ExchMs, now: u64) -> &[Action] {
+        match self.query_ticket() {
+            Some(t) => self.on_query_answer(t, orders, as_of, now),
+            None => {
+                self.out.len = 0;
+                self.stats.stale_answers += 1;
+                self.out.as_slice()
+            }
+        }
+    }
+
+    /// Applies an open-order snapshot taken no earlier than `asof`
+    /// (monotonic ns), then decides.
+    fn apply_snapshot(&mut self, orders: &[OrderEvent], as_of: ExchMs, asof: u64, now: u64) {
         // Tracked slots.
         for i in 0..2 {
             let s = self.slots[i];
@@ -365,14 +449,24 @@ impl Oms {
                     // the side is still unwanted).
                     slot.state = OrderState::Working;
                 }
-                None if s.state == OrderState::PendingNew => {
-                    // A create not acknowledged yet may simply not have reached
-                    // the book when the query was answered: orders and the
-                    // query travel on different connections, and the exchange
-                    // can answer the query first. Taking it for gone would
-                    // create the side a second time. It stays pending; its
-                    // ack, its order event or the ack timeout (→ unknown →
-                    // query) settles it.
+                None if s.seen_ns.is_some_and(|t| t >= asof) => {
+                    // The order stream reported it open after the query was
+                    // asked for: the snapshot may predate it (the answer and
+                    // the stream travel on different connections). The
+                    // stream, the ack timeout or a later query settles it.
+                }
+                None if s.inflight == Some(Op::Create)
+                    && asof < s.req_ns.saturating_add(self.cfg.ack_timeout_ns) =>
+                {
+                    // A create (pending, or unknown after its link dropped)
+                    // may simply not have reached the book when the query was
+                    // served: orders and the query travel on different
+                    // connections, and the exchange can serve the query
+                    // first. Taking it for gone would create the side a
+                    // second time. It stays as it is; its ack, its order
+                    // event, or a query asked an ack timeout after it was
+                    // sent (by when it has reached the book or never will)
+                    // settles it.
                 }
                 None => {
                     // Filled or cancelled: until its fills could have arrived,
@@ -391,9 +485,11 @@ impl Oms {
             }
             if st.ghost {
                 // A listed ghost is alive after all: track it as an order.
-                let alive = orders
-                    .iter()
-                    .any(|o| o.status.is_open() && st.matches(&o.order_id, &o.link_id));
+                let alive = orders.iter().any(|o| {
+                    o.status.is_open()
+                        && st.matches(&o.order_id, &o.link_id)
+                        && !self.closed_on_stream(o)
+                });
                 if alive {
                     self.strays[k].active = false;
                 }
@@ -404,7 +500,10 @@ impl Oms {
                     && ((!o.order_id.is_empty() && o.order_id == st.order_id)
                         || (!o.link_id.is_empty() && o.link_id == st.link_id))
             });
-            if !listed && st.cancel_ns.is_none_or(|t| t <= asof) {
+            if !listed
+                && st.cancel_ns.is_none_or(|t| t <= asof)
+                && st.seen_ns.is_none_or(|t| t < asof)
+            {
                 self.strays[k].active = false;
                 self.remember_gone(&st.order_id, &st.link_id, as_of);
             }
@@ -425,6 +524,11 @@ impl Oms {
                 self.stats.foreign_events += 1;
                 continue;
             }
+            if self.closed_on_stream(o) {
+                // The order stream already reported it closed (a snapshot
+                // taken before that): it is not revived.
+                continue;
+            }
             let i = si(o.side);
             if !self.slots[i].is_live() {
                 let s = &mut self.slots[i];
@@ -441,12 +545,12 @@ impl Oms {
                 s.updated = o.updated;
                 s.req_ns = now;
             } else {
-                self.add_stray(o, o.cum_exec_qty);
+                self.add_stray(o, o.cum_exec_qty, now);
             }
         }
         self.awaiting_snapshot = false;
         self.query_sent_ns = None;
+        self.query_misses = 0;
         self.reconcile(now);
-        self.out.as_slice()
     }
 }
