@@ -927,15 +927,10 @@ mod tests {
         let line = status_line(Duration::from_secs(2), &board, &hops, 0, steps);
         assert_eq!(field(&line).as_deref(), Some("budget 7 (exch 3)"), "{line}");
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use VenueKind as Venue;
 
     #[test]
     fn jitter_is_reproducible_on_the_simulator_and_fresh_on_live_venues() {
+        use VenueKind as Venue;
         assert_eq!(jitter_seed(Venue::Sim, 7), jitter_seed(Venue::Sim, 7));
         assert_ne!(jitter_seed(Venue::Sim, 7), jitter_seed(Venue::Sim, 8));
         for v in [Venue::Testnet, Venue::Mainnet] {
