@@ -104,6 +104,9 @@ pub struct RunReport {
     pub unsent: u64,
     /// Open-order queries that failed (see `OrderBoard::query_failures`).
     pub query_failures: u64,
+    /// Market updates the feed held back because the strategy ring was full
+    /// (see `FeedBoard::ring_full`): the strategy fell behind the feed.
+    pub ring_full: u64,
 }
 
 /// A start-up or run failure, with a message for the operator.
@@ -627,6 +630,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
         tx_implausible: getu(&board.orders.tx_implausible),
         held: getu(&board.orders.held),
         unsent: getu(&board.orders.unsent),
+        ring_full: getu(&board.feed.ring_full),
         query_failures: getu(&board.orders.query_failures),
         position: get(&board.orders.position),
         shutdown_confirmed: board.orders.shutdown_confirmed.load(Relaxed),
@@ -889,6 +893,12 @@ pub fn print_report(r: &RunReport) {
         eprintln!(
             "transmit stamps dropped as implausible for their request: {}",
             r.tx_implausible
+        );
+    }
+    if r.ring_full > 0 {
+        eprintln!(
+            "market updates held for room in the strategy ring (the strategy fell behind): {}",
+            r.ring_full
         );
     }
     if r.unsent > 0 {
