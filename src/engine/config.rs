@@ -609,6 +609,59 @@ mod tests {
         a: EngineArgs,
     }
 
+    #[test]
+    fn env_example_lists_every_variable_with_its_default() {
+        use clap::CommandFactory;
+        let example: Vec<(String, String)> = include_str!("../../.env.example")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        let cmd = T::command();
+        let mut vars = Vec::new();
+        for a in cmd.get_arguments() {
+            let Some(var) = a.get_env().and_then(|v| v.to_str()) else {
+                continue;
+            };
+            vars.push(var.to_string());
+            let listed = example.iter().find(|(k, _)| k == var);
+            let Some((_, value)) = listed else {
+                panic!(".env.example does not list {var}");
+            };
+            let default: Vec<String> = a
+                .get_default_values()
+                .iter()
+                .map(|d| d.to_string_lossy().into_owned())
+                .collect();
+            let want = default.first().cloned().unwrap_or_default();
+            assert_eq!(
+                value, &want,
+                "{var}: .env.example says {value:?}, the default is {want:?}"
+            );
+        }
+        for (k, _) in &example {
+            assert!(
+                vars.contains(k),
+                ".env.example lists {k}, which no flag reads"
+            );
+        }
+        // The original's variables are among them.
+        for v in [
+            "BYBIT_API_KEY",
+            "BYBIT_API_SECRET",
+            "TRADING_SYMBOL",
+            "MARKET_TYPE",
+            "TICK_SIZE",
+            "MAX_POSITION_SIZE",
+            "MIN_ORDER_SIZE",
+            "MIN_UPDATE_INTERVAL",
+        ] {
+            assert!(vars.iter().any(|x| x == v), "{v}");
+        }
+    }
+
     fn args(extra: &[&str]) -> EngineArgs {
         let mut v = vec!["t"];
         v.extend_from_slice(extra);
