@@ -1,7 +1,7 @@
 //! The README's run command, as a user types it: `gapmm-hot` with no
 //! arguments and no keys starts the embedded simulator, and within 10 s its
 //! quotes are working, fills arrive and the status line updates every
-//! second; Ctrl+C exits 0 with the exchange confirming that no order of
+//! second (after a start-up line with the account's wallet); Ctrl+C exits 0 with the exchange confirming that no order of
 //! ours is left open. (The other engine tests use a simulator at a URL and
 //! `--idle park`; this one runs the default embedded simulator and the
 //! default spinning thread.)
@@ -21,6 +21,11 @@ fn the_readme_command_trades_the_embedded_simulator_and_stops_clean() {
         Duration::from_secs(10),
         |l| l.contains("(embedded simulator)"),
     );
+    // Start-up reads the account's wallet: the simulator's 10 BTC and
+    // 1,000,000 USDT, before any order.
+    engine.wait_line("the wallet", Duration::from_secs(10), |l| {
+        l == "wallet (UNIFIED): BTC 10, USDT 1000000"
+    });
     let left = || {
         Duration::from_secs(10)
             .saturating_sub(t0.elapsed())

@@ -121,6 +121,56 @@ impl std::fmt::Display for RunError {
 
 impl std::error::Error for RunError {}
 
+/// The account's wallet at start-up, as one line for the operator.
+///
+/// Reported, not used for limits: the position limits count our own fills
+/// (journal and execution list), not coins the account held before. A spot
+/// side the wallet cannot fund is refused by the exchange and backed off by
+/// the order manager. A wallet that cannot be read is reported, not fatal.
+fn wallet_report(ctl: &mut Control) -> String {
+    let mut req = Vec::new();
+    if let Err(e) = ctl.codec.wallet_balance(&mut req, wall_ms(), None) {
+        return format!("wallet: not read ({e})");
+    }
+    let mut body = match ctl.call(&req, "wallet balance") {
+        Ok(b) => b,
+        Err(e) => return format!("wallet: not read ({e})"),
+    };
+    match ctl.dec.decode_wallet(&mut body) {
+        Ok(w) => wallet_line(&w),
+        Err(e) => format!("wallet: not read ({e})"),
+    }
+}
+
+/// `wallet (UNIFIED): BTC 10 (locked 0.5), USDT 1000000`: every coin with a
+/// balance, in the exchange's order.
+fn wallet_line(w: &crate::codec::rest::WalletBalance) -> String {
+    let coins: Vec<String> = w
+        .coins
+        .iter()
+        .filter(|c| c.wallet_balance.mantissa != 0)
+        .map(|c| {
+            if c.locked.mantissa != 0 {
+                format!(
+                    "{} {} (locked {})",
+                    c.coin.as_str(),
+                    c.wallet_balance,
+                    c.locked
+                )
+            } else {
+                format!("{} {}", c.coin.as_str(), c.wallet_balance)
+            }
+        })
+        .collect();
+    let kind = w.account.account_type.as_str();
+    let kind = if kind.is_empty() { "UNIFIED" } else { kind };
+    if coins.is_empty() {
+        format!("wallet ({kind}): no coin with a balance")
+    } else {
+        format!("wallet ({kind}): {}", coins.join(", "))
+    }
+}
+
 /// Slots of the feed → strategy and strategy → orders rings.
 const STATE_RING: usize = 16;
 
@@ -416,6 +466,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
             .fold(Lots(0), |a, b| a + b);
         oms.set_position(size, None, 0);
     }
+    eprintln!("{}", wallet_report(&mut ctl));
 
     // Strategy.
     let edges = QuoteEdges::new(cfg.tight_ticks, cfg.wide_ticks)
@@ -936,6 +987,38 @@ mod tests {
         board.orders.budget_exchange_seen.store(true, Relaxed);
         let line = status_line(Duration::from_secs(2), &board, &hops, 0, steps);
         assert_eq!(field(&line).as_deref(), Some("budget 7 (exch 3)"), "{line}");
+    }
+
+    #[test]
+    fn the_wallet_line_lists_coins_with_a_balance_and_their_locked_part() {
+        let coin = |c: &str, bal: &str, locked: &str| {
+            format!(
+                r#"{{"coin":"{c}","walletBalance":"{bal}","locked":"{locked}","equity":"{bal}","unrealisedPnl":"0","cumRealisedPnl":"0","totalOrderIM":"0","usdValue":"0"}}"#
+            )
+        };
+        let body = |coins: &[String]| {
+            format!(
+                r#"{{"retCode":0,"retMsg":"OK","result":{{"list":[{{"accountType":"UNIFIED","coin":[{}]}}]}},"time":1}}"#,
+                coins.join(",")
+            )
+            .into_bytes()
+        };
+        let mut d = crate::codec::rest::RestDecoder::new();
+        let w = d
+            .decode_wallet(&mut body(&[
+                coin("BTC", "0.5", "0.001"),
+                coin("ETH", "0", "0"),
+                coin("USDT", "1000.50", "0"),
+            ]))
+            .unwrap();
+        assert_eq!(
+            wallet_line(&w),
+            "wallet (UNIFIED): BTC 0.5 (locked 0.001), USDT 1000.50"
+        );
+        let w = d
+            .decode_wallet(&mut body(&[coin("ETH", "0", "0")]))
+            .unwrap();
+        assert_eq!(wallet_line(&w), "wallet (UNIFIED): no coin with a balance");
     }
 
     #[test]
