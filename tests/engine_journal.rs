@@ -189,3 +189,81 @@ fn a_fill_missed_during_a_crash_is_counted_once_after_the_restart() {
     sim.shutdown().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Orders a crashed run left on the exchange are found at the restart even
+/// when more than a page (50) of newer foreign orders on the same account
+/// come before them in the exchange's open-order list: the restart must not
+/// quote beside its own leftovers (two orders on a side).
+#[test]
+fn leftovers_behind_a_page_of_foreign_orders_are_found_at_restart() {
+    let sim = start_sim(43, 1000, &[]);
+    let mut rest = Rest::new(&sim, KEY, SECRET);
+    let dir = scratch("journal-pages");
+    let journal = dir.join("j.jsonl");
+    let jarg = journal.to_str().unwrap();
+    // The market is paused below: keep quoting on a silent feed.
+    let args = ["--journal", jarg, "--stale-ms", "60000"];
+
+    let engine = Engine::spawn(&sim, "pages-run1", &args, &[]);
+    engine.wait_status("both quotes working", Duration::from_secs(10), |s| {
+        s.working.0.is_some() && s.working.1.is_some()
+    });
+    engine.crash();
+    sim.set_pace(gapmm::sim::Pace::Paused).unwrap();
+    let ours = |open: &[Open]| -> (usize, usize) {
+        let mine: Vec<Open> = open
+            .iter()
+            .filter(|o| !o.link_id.starts_with("foreign-"))
+            .cloned()
+            .collect();
+        per_side(&mine)
+    };
+    assert_eq!(
+        ours(&rest.open_orders()),
+        (1, 1),
+        "the crash left both quotes"
+    );
+    // 60 foreign orders, newer than the leftovers, far below the market.
+    let (bids, _) = book(&sim, 1);
+    for i in 0..60 {
+        let place = |rest: &mut Rest| {
+            rest.limit(
+                "Buy",
+                bids[0].0 - 1_000 - i,
+                1_000,
+                "PostOnly",
+                &format!("foreign-{i}"),
+            )
+        };
+        let mut r = place(&mut rest);
+        // Pace to the exchange's per-second order limit (10006).
+        while r["retCode"] == 10006 {
+            std::thread::sleep(Duration::from_millis(100));
+            r = place(&mut rest);
+        }
+        assert_eq!(r["retCode"], 0, "{r}");
+    }
+
+    let engine = Engine::spawn(&sim, "pages-run2", &args, &[]);
+    engine.wait_status("both quotes working", Duration::from_secs(10), |s| {
+        s.working.0.is_some() && s.working.1.is_some()
+    });
+    // At rest, one order of ours per side: the leftovers were taken over (or
+    // cancelled), not quoted beside.
+    let mut last = (0, 0);
+    for _ in 0..8 {
+        engine.wait_status("a status line", Duration::from_secs(3), |_| true);
+        let open = rest.open_orders();
+        last = ours(&open);
+        let foreign = open.len() - last.0 - last.1;
+        assert_eq!(foreign, 60, "foreign orders are left alone");
+        if last == (1, 1) {
+            break;
+        }
+    }
+    assert_eq!(last, (1, 1), "orders of ours per side after the restart");
+    let fin = engine.interrupt(Duration::from_secs(30));
+    assert!(fin.status.success(), "{}", fin.stderr);
+    sim.shutdown().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -566,6 +566,55 @@ fn realtime_cancel_all_and_reference_endpoints() {
     assert_eq!(r.result["timeSecond"], (t.now / 1000).to_string());
 }
 
+#[test]
+fn realtime_pages_by_cursor_without_repeating_or_skipping_an_order() {
+    let mut t = T::new();
+    two_sided(&mut t);
+    for i in 0..7 {
+        let price = format!("{}.0", 59_900 + i);
+        let r = t.req(
+            Op::Create,
+            postonly("Buy", &price, "0.001", &format!("pg-{i}")),
+        );
+        assert_eq!(r.ret_code, 0);
+    }
+    let page = |t: &mut T, cursor: &str| {
+        let r = t.req(
+            Op::OrderRealtime,
+            json!({"category":"linear","symbol":"BTCUSDT","limit":"3","cursor":cursor}),
+        );
+        assert_eq!(r.ret_code, 0, "{:?}", r.result);
+        let links: Vec<String> = r.result["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["orderLinkId"].as_str().unwrap().to_string())
+            .collect();
+        (
+            links,
+            r.result["nextPageCursor"].as_str().unwrap().to_string(),
+        )
+    };
+    let (p1, c1) = page(&mut t, "");
+    assert_eq!(p1, ["pg-6", "pg-5", "pg-4"], "newest first");
+    // An order created between pages does not shift the next page.
+    let r = t.req(Op::Create, postonly("Buy", "59950.0", "0.001", "pg-new"));
+    assert_eq!(r.ret_code, 0);
+    let (p2, c2) = page(&mut t, &c1);
+    assert_eq!(p2, ["pg-3", "pg-2", "pg-1"]);
+    let (p3, c3) = page(&mut t, &c2);
+    assert_eq!(p3, ["pg-0"]);
+    assert_eq!(c3, "", "the last page has no cursor");
+    assert_eq!(
+        t.req(
+            Op::OrderRealtime,
+            json!({"category":"linear","symbol":"BTCUSDT","cursor":"nonsense"}),
+        )
+        .ret_code,
+        10001
+    );
+}
+
 /// Applies snapshot/delta frames like a client would.
 fn apply(book: &mut [BTreeMap<String, String>; 2], v: &Value) {
     if v["type"] == "snapshot" {

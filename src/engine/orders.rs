@@ -351,24 +351,40 @@ pub fn fill_of(x: &crate::codec::private::Execution) -> Option<Fill> {
     })
 }
 
-/// The exchange's open orders for the instrument over `conn` (blocking,
-/// [`CONTROL_TIMEOUT`]; `None` on any failure). Allocates.
-fn open_orders_blocking(
+/// The exchange's open orders for the instrument over `conn`, every page
+/// (blocking, [`CONTROL_TIMEOUT`] per page; `None` on any failure).
+/// Allocates. Used at start-up and by shutdown's confirmation.
+pub fn open_orders_blocking(
     conn: &mut HttpConn,
     codec: &RestCodec,
     dec: &mut RestDecoder,
     inst: &InstrumentSpec,
 ) -> Option<Vec<OrderUpdate>> {
-    let mut req = Vec::new();
-    codec
-        .order_realtime(&mut req, wall_ms(), inst, true, None)
-        .ok()?;
-    let mut body = conn
-        .request_blocking(&req, CONTROL_TIMEOUT)
-        .ok()?
-        .body
-        .to_vec();
-    Some(dec.decode_orders(&mut body, inst).ok()?.orders)
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    // Every page (Bybit pages 50 orders): an order of ours on a later page
+    // must not be taken for absent. A longer list than QUERY_PAGES pages is
+    // a failure, never a partial answer.
+    for _ in 0..QUERY_PAGES {
+        let mut req = Vec::new();
+        codec
+            .order_realtime(&mut req, wall_ms(), inst, true, cursor.as_deref())
+            .ok()?;
+        let mut body = conn
+            .request_blocking(&req, CONTROL_TIMEOUT)
+            .ok()?
+            .body
+            .to_vec();
+        let page = dec.decode_orders(&mut body, inst).ok()?;
+        let rows = page.orders.len() + page.skipped;
+        let next = next_page(rows, page.next_cursor.as_deref()).map(str::to_owned);
+        all.extend(page.orders);
+        match next {
+            Some(c) => cursor = Some(c),
+            None => return Some(all),
+        }
+    }
+    None
 }
 
 /// Cancel-all for the instrument over `conn` (blocking; the answer comes back

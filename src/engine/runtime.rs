@@ -27,7 +27,8 @@ use crate::engine::feed::{FeedConfig, FeedStage};
 use crate::engine::metrics::{fmt_ns, hop_channel, Hop, HopCollector};
 use crate::engine::msg::{MarketUpdate, OwnOrders, PositionNote, QuoteTarget};
 use crate::engine::orders::{
-    cancel_all_confirmed, order_event, OrderConfig, OrderStage, OrderTransport,
+    cancel_all_confirmed, open_orders_blocking, order_event, OrderConfig, OrderStage,
+    OrderTransport,
 };
 use crate::engine::status::{get, getu, Board, Fatal};
 use crate::engine::strat::StrategyStage;
@@ -438,16 +439,9 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
             eprintln!("journal: {n} fills of ours from the exchange's execution list were missing from the journal; counted now");
         }
     }
-    let mut req = Vec::new();
-    ctl.codec
-        .order_realtime(&mut req, wall_ms(), &inst, true, None)
-        .map_err(|e| err(e.to_string()))?;
-    let mut body = ctl.call(&req, "open orders")?;
-    let open = ctl
-        .dec
-        .decode_orders(&mut body, &inst)
-        .map_err(|e| err(format!("open orders: {e}")))?;
-    let events: Vec<_> = open.orders.iter().map(order_event).collect();
+    let open = open_orders_blocking(&mut ctl.conn, &ctl.codec, &mut ctl.dec, &inst)
+        .ok_or_else(|| err("open orders: the exchange's list could not be read"))?;
+    let events: Vec<_> = open.iter().map(order_event).collect();
     let initial: Vec<_> = oms.adopt_open_orders(&events, 0).to_vec();
     if cfg.category == crate::ids::Category::Linear {
         let mut req = Vec::new();

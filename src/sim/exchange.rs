@@ -2865,8 +2865,26 @@ impl Exchange {
             })
             .collect();
         v.sort_by_key(|o| std::cmp::Reverse((o.created, o.key)));
+        // Pages: the cursor names the last row served (`<created>%3A<key>`,
+        // pre-encoded like Bybit's); the next page starts after it, so orders
+        // created or closed between pages neither repeat nor shift rows.
+        if let Some(c) = pstr(p, "cursor").filter(|c| !c.is_empty()) {
+            let c = c.replace("%3A", ":");
+            let parsed = c
+                .split_once(':')
+                .and_then(|(t, k)| Some((t.parse::<u64>().ok()?, k.parse::<u64>().ok()?)));
+            let Some(last) = parsed else {
+                return Reply::err(rej(10001, "params error: cursor invalid"));
+            };
+            v.retain(|o| (o.created, o.key) < last);
+        }
+        let more = v.len() > limit;
+        let next = match v.get(limit.saturating_sub(1)) {
+            Some(o) if more => format!("{}%3A{}", o.created, o.key),
+            _ => String::new(),
+        };
         let list: Vec<Value> = v.iter().take(limit).map(|o| self.order_value(o)).collect();
-        Reply::ok(json!({"category": cat.as_str(), "nextPageCursor": "", "list": list}))
+        Reply::ok(json!({"category": cat.as_str(), "nextPageCursor": next, "list": list}))
     }
 
     /// `/v5/execution/list`: the caller's executions in `cat` (optionally one

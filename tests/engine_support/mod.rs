@@ -425,36 +425,43 @@ impl Rest {
         }
     }
 
-    /// The account's open BTCUSDT spot orders (exchange truth).
+    /// The account's open BTCUSDT spot orders (exchange truth), every page.
     pub fn open_orders(&mut self) -> Vec<Open> {
-        let v = self
-            .http
-            .signed(
-                "GET",
-                "/v5/order/realtime",
-                "category=spot&symbol=BTCUSDT&openOnly=0",
-                &self.key,
-                &self.secret,
-            )
-            .json();
-        assert_eq!(v["retCode"], 0, "open orders: {v}");
-        v["result"]["list"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| Open {
-                side: o["side"].as_str().unwrap().to_string(),
-                price: tick()
-                    .count(o["price"].as_str().unwrap().as_bytes())
-                    .unwrap(),
-                leaves: lot()
-                    .count(o["leavesQty"].as_str().unwrap_or("0").as_bytes())
-                    .unwrap_or(0),
-                link_id: o["orderLinkId"].as_str().unwrap_or("").to_string(),
-                order_id: o["orderId"].as_str().unwrap_or("").to_string(),
-                status: o["orderStatus"].as_str().unwrap_or("").to_string(),
-            })
-            .collect()
+        let mut all = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let mut q = "category=spot&symbol=BTCUSDT&openOnly=0&limit=50".to_string();
+            if !cursor.is_empty() {
+                q.push_str("&cursor=");
+                q.push_str(&cursor);
+            }
+            let v = self
+                .http
+                .signed("GET", "/v5/order/realtime", &q, &self.key, &self.secret)
+                .json();
+            assert_eq!(v["retCode"], 0, "open orders: {v}");
+            all.extend(v["result"]["list"].as_array().unwrap().iter().map(|o| {
+                Open {
+                    side: o["side"].as_str().unwrap().to_string(),
+                    price: tick()
+                        .count(o["price"].as_str().unwrap().as_bytes())
+                        .unwrap(),
+                    leaves: lot()
+                        .count(o["leavesQty"].as_str().unwrap_or("0").as_bytes())
+                        .unwrap_or(0),
+                    link_id: o["orderLinkId"].as_str().unwrap_or("").to_string(),
+                    order_id: o["orderId"].as_str().unwrap_or("").to_string(),
+                    status: o["orderStatus"].as_str().unwrap_or("").to_string(),
+                }
+            }));
+            cursor = v["result"]["nextPageCursor"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            if cursor.is_empty() {
+                return all;
+            }
+        }
     }
 
     /// The account's BTC wallet balance in lots (exchange truth for the spot position).
