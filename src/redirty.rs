@@ -16,8 +16,10 @@
 //! So while it rehearses (`--warm-us`), the order stage rewrites every page
 //! its reaction writes before the request is on the wire: the order
 //! manager's state ([`crate::oms::Oms::redirty`]), its queue and request
-//! buffer, and the trade connection's frame buffer
-//! ([`crate::net::ws::WsConn::redirty`]). Each value is written back
+//! buffer, the trade connection's frame buffer
+//! ([`crate::net::ws::WsConn::redirty`]) and the targets ring's positions.
+//! The strategy stage keeps that ring's free slots written while idle
+//! ([`crate::engine::latest::Latest::redirty`]). Each value is written back
 //! unchanged.
 //!
 //! Contract: no allocation, no syscall, no clock, never blocks; a call

@@ -84,7 +84,7 @@ struct Args {
     /// Start the built-in echo client (WS trade) on this linear symbol's orderbook.50 topic.
     #[arg(long)]
     echo: Option<String>,
-    /// Faults applied at start-up: stall:<ms>, delay:<ms>, reject:<n>, http5xx:<n> (repeatable).
+    /// Faults applied at start-up: stall:MS, delay:MS, reject:N, http5xx:N (repeatable).
     #[arg(long)]
     fault: Vec<String>,
     /// Push book topics at Bybit's per-depth intervals (1: 10 ms, 50: 20 ms, 200: 100 ms,

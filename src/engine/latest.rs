@@ -9,6 +9,11 @@
 //! receives the newest value once it catches up, after the older ones already
 //! in the ring; only values that a newer one superseded are skipped.
 //!
+//! [`Latest::redirty`] writes the last value pushed into every free slot
+//! without publishing anything, so a slot page that only reactions would
+//! write (the targets ring) is not first written inside a reaction after the
+//! host write-protected it ([`crate::redirty`]).
+//!
 //! Contract: no allocation, no lock, no syscall, no panic; the producer must
 //! call [`Latest::flush`] on each poll so a held value is not left waiting for
 //! the next push.
@@ -17,6 +22,8 @@
 pub struct Latest<T> {
     ring: rtrb::Producer<T>,
     held: Option<T>,
+    /// The value most recently put into the ring (for [`Latest::redirty`]).
+    last: Option<T>,
 }
 
 /// What [`Latest::push`] did with a value.
@@ -29,10 +36,14 @@ pub enum Pushed {
     Held,
 }
 
-impl<T> Latest<T> {
+impl<T: Copy> Latest<T> {
     /// Wraps the producing end of a ring.
     pub fn new(ring: rtrb::Producer<T>) -> Latest<T> {
-        Latest { ring, held: None }
+        Latest {
+            ring,
+            held: None,
+            last: None,
+        }
     }
 
     /// Pushes `v`, which supersedes any held value; holds `v` if the ring
@@ -48,7 +59,10 @@ impl<T> Latest<T> {
             };
         }
         match self.ring.push(v) {
-            Ok(()) => Pushed::Sent,
+            Ok(()) => {
+                self.last = Some(v);
+                Pushed::Sent
+            }
             Err(rtrb::PushError::Full(v)) => {
                 self.held = Some(v);
                 Pushed::Held
@@ -64,11 +78,31 @@ impl<T> Latest<T> {
             return true;
         };
         match self.ring.push(v) {
-            Ok(()) => true,
+            Ok(()) => {
+                self.last = Some(v);
+                true
+            }
             Err(rtrb::PushError::Full(v)) => {
                 self.held = Some(v);
                 false
             }
+        }
+    }
+
+    /// Writes the last value pushed into every free slot, publishing
+    /// nothing: the consumer sees no new value and the ring's positions do
+    /// not move (rtrb leaves written but uncommitted slots unread).
+    pub fn redirty(&mut self) {
+        let Some(v) = self.last else {
+            return;
+        };
+        let free = self.ring.slots();
+        if let Ok(mut chunk) = self.ring.write_chunk_uninit(free) {
+            let (a, b) = chunk.as_mut_slices();
+            for slot in a.iter_mut().chain(b.iter_mut()) {
+                slot.write(std::hint::black_box(v));
+            }
+            // Dropped without a commit: nothing is published.
         }
     }
 
@@ -114,6 +148,28 @@ mod tests {
         assert_eq!(l.push(3), Pushed::Sent);
         assert!(!l.is_holding());
         assert_eq!(drain(&mut c), vec![3]);
+    }
+
+    #[test]
+    fn redirty_publishes_nothing_and_moves_nothing() {
+        let (p, mut c) = rtrb::RingBuffer::new(4);
+        let mut l = Latest::new(p);
+        l.redirty(); // nothing pushed yet: nothing to write
+        assert_eq!(l.push(1), Pushed::Sent);
+        assert_eq!(l.push(2), Pushed::Sent);
+        l.redirty();
+        assert_eq!(drain(&mut c), vec![1, 2]);
+        l.redirty();
+        assert!(drain(&mut c).is_empty(), "no value appears");
+        // The ring still takes exactly its capacity, in order.
+        for v in 3..7 {
+            assert_eq!(l.push(v), Pushed::Sent);
+        }
+        assert_eq!(l.push(7), Pushed::Held);
+        l.redirty();
+        assert_eq!(drain(&mut c), vec![3, 4, 5, 6]);
+        assert!(l.flush());
+        assert_eq!(drain(&mut c), vec![7]);
     }
 
     #[test]

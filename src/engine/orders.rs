@@ -352,7 +352,7 @@ pub fn fill_of(x: &crate::codec::private::Execution) -> Option<Fill> {
 }
 
 /// The exchange's open orders for the instrument over `conn`, every page
-/// (blocking, [`CONTROL_TIMEOUT`] per page; `None` on any failure).
+/// (blocking, up to 3 s per page; `None` on any failure).
 /// Allocates. Used at start-up and by shutdown's confirmation.
 pub fn open_orders_blocking(
     conn: &mut HttpConn,
@@ -1027,6 +1027,12 @@ impl OrderStage {
         rewrite_buf(&mut self.wire, 4096);
         if let Some(t) = self.trade.as_mut() {
             t.ws().redirty();
+        }
+        // The targets ring's read and write positions: an empty read
+        // committed stores the read position back unchanged (the strategy
+        // stage keeps the ring's slots written, `Latest::redirty`).
+        if let Ok(c) = self.targets.read_chunk(0) {
+            c.commit_all();
         }
     }
 

@@ -129,6 +129,11 @@ impl Stage for StrategyStage {
             latest = Some(m);
         }
         let Some(m) = latest else {
+            if self.polls.is_multiple_of(1024) {
+                // Keep the targets ring's slot pages written while idle: only
+                // reactions write them otherwise (`crate::redirty`).
+                self.out.redirty();
+            }
             return worked;
         };
         let b = &self.board.strategy;
