@@ -96,7 +96,14 @@ fn trades_quotes_by_the_signal_table_amends_and_stops_clean_on_ctrl_c() {
     let sim = start_sim(3, 1000, &[]);
     let mut rest = Rest::new(&sim, KEY, SECRET);
     let t0 = Instant::now();
-    let engine = Engine::spawn(&sim, "run", &["--gamma", "0", "--stale-ms", "60000"], &[]);
+    // A position limit far away: at the limit one side is not quoted and the
+    // placement checks below would wait for a settled two-sided state.
+    let engine = Engine::spawn(
+        &sim,
+        "run",
+        &["--gamma", "0", "--stale-ms", "60000", "--max-position", "1"],
+        &[],
+    );
 
     // 1. Within 10 s: both quotes working (engine's view and the exchange's), fills.
     let working = engine.wait_status("both quotes working", Duration::from_secs(10), |s| {

@@ -30,7 +30,7 @@ use crate::engine::orders::{
     cancel_all_confirmed, open_orders_blocking, order_event, OrderConfig, OrderStage,
     OrderTransport,
 };
-use crate::engine::status::{get, getu, Board, Fatal};
+use crate::engine::status::{get, getu, unpack_signal, Board, Fatal};
 use crate::engine::strat::StrategyStage;
 use crate::engine::topology::{available_cores, pin_current, Layout, Runner, Stage};
 use crate::net::http::HttpConn;
@@ -858,12 +858,14 @@ fn status_line(
 ) -> String {
     let s = &board.strategy;
     let o = &board.orders;
-    let sig = match get(&s.signal) {
+    // One word: the signal, confidence and score of the same update.
+    let (sig, conf, score_ppm) = unpack_signal(get(&s.signal));
+    let sig = match sig {
         1 => "UP",
         -1 => "DOWN",
         _ => "NEUTRAL",
     };
-    let conf = match get(&s.conf) {
+    let conf = match conf {
         2 => "HIGH",
         1 => "MED",
         _ => "LOW",
@@ -886,7 +888,7 @@ fn status_line(
         if board.feed.tradable.load(Relaxed) { "LIVE" } else { "PULL" },
         sig,
         conf,
-        get(&s.score_ppm) as f64 / 1e6,
+        score_ppm as f64 / 1e6,
         px(get(&s.bid)),
         px(get(&s.ask)),
         px(get(&o.working_bid)),

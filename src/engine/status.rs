@@ -32,18 +32,16 @@ pub struct FeedBoard {
 #[derive(Default, Debug)]
 #[repr(align(128))]
 pub struct StrategyBoard {
-    /// Signal code: 1 up, -1 down, 0 neutral.
+    /// Signal, confidence and gap score of the last quoted update in one
+    /// word ([`pack_signal`]), so the status line never shows one update's
+    /// score beside another's signal.
     pub signal: AtomicI64,
-    /// Confidence code: 2 high, 1 med, 0 low.
-    pub conf: AtomicI64,
     /// Wanted bid in ticks (0 = none).
     pub bid: AtomicI64,
     /// Wanted ask in ticks (0 = none).
     pub ask: AtomicI64,
     /// Mid in half ticks.
     pub mid_x2: AtomicI64,
-    /// Gap score × 1e6.
-    pub score_ppm: AtomicI64,
     /// Market updates skipped by conflation (a newer one was already queued).
     pub conflated: AtomicU64,
     /// Targets sent to the order stage.
@@ -129,6 +127,28 @@ pub fn getu(a: &AtomicU64) -> u64 {
     a.load(Relaxed)
 }
 
+/// Packs a signal code (1 up, −1 down, 0 neutral), a confidence code
+/// (2 high, 1 med, 0 low) and a gap score × 10⁶ (0..=10⁶) into one word;
+/// 0 (a fresh board) is neutral, low, 0.
+pub fn pack_signal(signal: i64, conf: i64, score_ppm: i64) -> i64 {
+    let sig = match signal.signum() {
+        1 => 1,
+        -1 => 2,
+        _ => 0,
+    };
+    (sig << 40) | (conf.clamp(0, 2) << 32) | score_ppm.clamp(0, 1_000_000)
+}
+
+/// (signal code, confidence code, score × 10⁶) of a [`pack_signal`] word.
+pub fn unpack_signal(w: i64) -> (i64, i64, i64) {
+    let sig = match (w >> 40) & 0x3 {
+        1 => 1,
+        2 => -1,
+        _ => 0,
+    };
+    (sig, (w >> 32) & 0xff, w & 0xffff_ffff)
+}
+
 /// Shorthand for a relaxed store.
 #[inline]
 pub fn set(a: &AtomicI64, v: i64) {
@@ -184,5 +204,24 @@ impl Fatal {
     /// Records `self` unless an earlier fatal condition is already recorded.
     pub fn record(self, b: &OrderBoard) {
         let _ = b.fatal.compare_exchange(0, self as u8, Relaxed, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signal_word_gives_back_what_was_packed() {
+        for signal in [-1, 0, 1] {
+            for conf in [0, 1, 2] {
+                for score in [0, 1, 299_999, 500_000, 700_001, 1_000_000] {
+                    let w = pack_signal(signal, conf, score);
+                    assert_eq!(unpack_signal(w), (signal, conf, score));
+                }
+            }
+        }
+        // A board no update has written yet reads neutral, low, 0.
+        assert_eq!(unpack_signal(0), (0, 0, 0));
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::engine::latest::Latest;
 use crate::engine::metrics::{Hop, HopRecorder};
 use crate::engine::msg::{MarketUpdate, PositionNote, QuoteTarget};
-use crate::engine::status::{inc, set, Board};
+use crate::engine::status::{inc, pack_signal, set, Board};
 use crate::engine::topology::Stage;
 use crate::strategy::signal::{Confidence, Signal};
 use crate::strategy::Strategy;
@@ -97,13 +97,11 @@ impl Stage for StrategyStage {
         if let Some(u) = self.unrecorded.take() {
             let b = &self.board.strategy;
             if let Some((signal, conf, bid, ask)) = u.quoted {
-                set(&b.signal, signal);
-                set(&b.conf, conf);
+                set(&b.signal, pack_signal(signal, conf, u.score_ppm));
                 set(&b.bid, bid);
                 set(&b.ask, ask);
             }
             set(&b.mid_x2, u.mid_x2);
-            set(&b.score_ppm, u.score_ppm);
             self.rec.record(Hop::Quote, u.quote_ns);
         }
         // Check the interval clock only every 4096 polls: it is a wall-clock read.
