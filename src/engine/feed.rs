@@ -258,8 +258,12 @@ impl FeedStage {
         }
     }
 
-    /// Reads and processes every available frame; returns how many frames arrived.
-    fn read(&mut self) -> usize {
+    /// Reads and processes every available frame; returns how many frames
+    /// arrived. `now` and `wall_ms` were read at the start of the poll,
+    /// before the socket: the staleness and lag checks have millisecond
+    /// thresholds, and no clock call is left between a frame's read and its
+    /// market update.
+    fn read(&mut self, now: Instant, wall_ms: u64) -> usize {
         let FeedStage {
             conn,
             decoder,
@@ -317,7 +321,7 @@ impl FeedStage {
                 went_untradable = true;
                 return;
             };
-            let lagging = wall_ms().0.saturating_sub(ts.0) > *max_lag_ms;
+            let lagging = wall_ms.saturating_sub(ts.0) > *max_lag_ms;
             let t_applied = clock.stamp();
             let ok = !lagging;
             if ok != *tradable {
@@ -348,7 +352,7 @@ impl FeedStage {
         match res {
             Ok(n) => {
                 if n > 0 {
-                    self.last_msg = Instant::now();
+                    self.last_msg = now;
                 }
                 if went_untradable {
                     self.pull();
@@ -359,7 +363,6 @@ impl FeedStage {
                 n
             }
             Err(e) => {
-                let now = Instant::now();
                 let _ = self.conn.lost(e, now);
                 self.book.invalidate();
                 self.pull();
@@ -381,9 +384,10 @@ impl Stage for FeedStage {
             self.rec.record(Hop::Apply, a);
         }
         let now = Instant::now();
+        let wall = wall_ms().0;
         if now.duration_since(self.last_rotate) >= Duration::from_secs(1) {
             self.last_rotate = now;
-            self.rec.rotate(wall_ms().0);
+            self.rec.rotate(wall);
         }
         match self.conn.drive(now) {
             ConnEvent::Opened => {
@@ -419,7 +423,7 @@ impl Stage for FeedStage {
                 }
             }
         }
-        let n = if readable { self.read() } else { 0 };
+        let n = if readable { self.read(now, wall) } else { 0 };
         if self.own_changed {
             // No message used the new own orders yet: the signal must not
             // wait for the next tick (with a quiet market it could wait long).

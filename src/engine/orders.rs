@@ -287,6 +287,10 @@ pub struct OrderStage {
     shutdown_req: Arc<AtomicBool>,
     shutdown: Shutdown,
     last_rotate: Instant,
+    /// `CLOCK_REALTIME` ns and [`Self::now_ns`] read together after each
+    /// poll's sends: request timestamps are derived from the TSC
+    /// ([`Self::request_ts`]), leaving no clock call on the send path.
+    wall_base: (i64, u64),
     /// Rehearsal: a journal-less copy of the manager, a private loopback
     /// connection, a request buffer, the period and the last rehearsal.
     shadow: Oms,
@@ -606,6 +610,7 @@ impl OrderStage {
             shutdown_req,
             shutdown: Shutdown::Running,
             last_rotate: Instant::now(),
+            wall_base: (realtime_ns(), 0),
             shadow,
             warm,
             warm_wire: Vec::with_capacity(8 * 1024),
@@ -632,6 +637,17 @@ impl OrderStage {
     #[inline]
     fn now_ns(&self) -> u64 {
         self.clock.delta_ns(self.origin, self.clock.stamp())
+    }
+
+    /// Wall-clock ms for a request's timestamp: the last poll's
+    /// `CLOCK_REALTIME` reading advanced by the TSC since (microseconds ago
+    /// on a busy-polling thread; Bybit checks it against a recv_window of
+    /// seconds).
+    fn request_ts(&self) -> ExchMs {
+        let (real_ns, at_ns) = self.wall_base;
+        let elapsed = self.now_ns().saturating_sub(at_ns);
+        let ns = u64::try_from(real_ns).unwrap_or(0).saturating_add(elapsed);
+        ExchMs(ns / 1_000_000)
     }
 
     /// Appends `actions` (one manager call's output, at most
@@ -786,7 +802,7 @@ impl OrderStage {
             ),
             Action::CancelAll | Action::QueryOpenOrders => return true,
         };
-        let ts = wall_ms();
+        let ts = self.request_ts();
         let t_encoded: Tsc;
         let mut written_real_ns = 0i64;
         let ok = match self.transport {
@@ -1686,6 +1702,7 @@ impl Stage for OrderStage {
         }
         self.fresh = false;
         let wall = Instant::now();
+        self.wall_base = (realtime_ns(), self.now_ns());
         // Connections.
         if let Some(trade) = self.trade.as_mut() {
             if let ConnEvent::Opened = trade.drive(wall) {
