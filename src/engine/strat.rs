@@ -29,9 +29,9 @@ pub struct StrategyStage {
     last: Option<(Option<i64>, Option<i64>)>,
     polls: u32,
     /// Status-board values and the `quote` hop of the last update, written at
-    /// the start of the next poll: after the order stage has sent the
-    /// reaction when the stages share a thread, and never between the push
-    /// and it.
+    /// the next poll that has no new update: after the order stage has sent
+    /// the reaction when the stages share a thread, and never between a
+    /// push and the reaction to it.
     unrecorded: Option<Unrecorded>,
 }
 
@@ -74,6 +74,18 @@ impl StrategyStage {
         &mut self.rec
     }
 
+    /// Status-board values and the `quote` hop of one update.
+    fn bookkeep(&mut self, u: Unrecorded) {
+        let b = &self.board.strategy;
+        if let Some((signal, conf, bid, ask)) = u.quoted {
+            set(&b.signal, pack_signal(signal, conf, u.score_ppm));
+            set(&b.bid, bid);
+            set(&b.ask, ask);
+        }
+        set(&b.mid_x2, u.mid_x2);
+        self.rec.record(Hop::Quote, u.quote_ns);
+    }
+
     fn emit(&mut self, t: QuoteTarget) {
         let key = (t.bid.map(|p| p.0), t.ask.map(|p| p.0));
         if self.last == Some(key) {
@@ -94,16 +106,6 @@ impl Stage for StrategyStage {
 
     fn poll(&mut self) -> bool {
         let held = !self.out.flush();
-        if let Some(u) = self.unrecorded.take() {
-            let b = &self.board.strategy;
-            if let Some((signal, conf, bid, ask)) = u.quoted {
-                set(&b.signal, pack_signal(signal, conf, u.score_ppm));
-                set(&b.bid, bid);
-                set(&b.ask, ask);
-            }
-            set(&b.mid_x2, u.mid_x2);
-            self.rec.record(Hop::Quote, u.quote_ns);
-        }
         // Check the interval clock only every 4096 polls: it is a wall-clock read.
         self.polls = self.polls.wrapping_add(1);
         if self.polls.is_multiple_of(4096) {
@@ -127,6 +129,10 @@ impl Stage for StrategyStage {
             latest = Some(m);
         }
         let Some(m) = latest else {
+            // Idle: the last update's bookkeeping, off every reaction's path.
+            if let Some(u) = self.unrecorded.take() {
+                self.bookkeep(u);
+            }
             if self.polls.is_multiple_of(1024) {
                 // Keep the targets ring's slot pages written while idle: only
                 // reactions write them otherwise (`crate::redirty`).
@@ -173,9 +179,11 @@ impl Stage for StrategyStage {
             Err(_) => pulled(&m, t_quoted),
         };
         // The target goes out first; the status board and the histogram are
-        // written on the next poll, off the tick-to-wire path.
+        // written on the next poll without a new update, off the
+        // tick-to-wire path (in a burst, an older update's bookkeeping is
+        // done here rather than lost).
         self.emit(t);
-        self.unrecorded = Some(Unrecorded {
+        let done = Unrecorded {
             quoted: target.ok().map(|q| {
                 (
                     i64::from(q.signal.code()),
@@ -187,7 +195,10 @@ impl Stage for StrategyStage {
             mid_x2: m.mid.0,
             score_ppm: (m.gap_score * 1e6) as i64,
             quote_ns: self.clock.delta_ns(m.t_applied, t_quoted),
-        });
+        };
+        if let Some(older) = self.unrecorded.replace(done) {
+            self.bookkeep(older);
+        }
         true
     }
 }
