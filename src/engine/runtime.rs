@@ -936,29 +936,28 @@ pub fn print_report(r: &RunReport) {
         "requests held for a confirmation, the budget or the update interval, sent later (no reaction hops): {}",
         r.held
     );
-    if r.tx_implausible > 0 {
-        eprintln!(
-            "transmit stamps dropped as implausible for their request: {}",
-            r.tx_implausible
-        );
-    }
-    if r.ring_full > 0 {
-        eprintln!(
-            "market updates held for room in the strategy ring (the strategy fell behind): {}",
-            r.ring_full
-        );
-    }
-    if r.unsent > 0 {
-        eprintln!(
-            "actions the order queue could not take (handed back to the manager, decided again): {}",
-            r.unsent
-        );
-    }
-    if r.query_failures > 0 {
-        eprintln!(
-            "open-order queries that failed (asked again after the query timeout): {}",
-            r.query_failures
-        );
+    // Counters worth a line only when something happened.
+    for (n, what) in [
+        (
+            r.tx_implausible,
+            "transmit stamps dropped as implausible for their request",
+        ),
+        (
+            r.ring_full,
+            "market updates held for room in the strategy ring (the strategy fell behind)",
+        ),
+        (
+            r.unsent,
+            "actions the order queue could not take (handed back to the manager, decided again)",
+        ),
+        (
+            r.query_failures,
+            "open-order queries that failed (asked again after the query timeout)",
+        ),
+    ] {
+        if n > 0 {
+            eprintln!("{what}: {n}");
+        }
     }
 }
 
