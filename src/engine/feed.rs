@@ -384,10 +384,9 @@ impl Stage for FeedStage {
             self.rec.record(Hop::Apply, a);
         }
         let now = Instant::now();
-        let wall = wall_ms().0;
         if now.duration_since(self.last_rotate) >= Duration::from_secs(1) {
             self.last_rotate = now;
-            self.rec.rotate(wall);
+            self.rec.rotate(wall_ms().0);
         }
         match self.conn.drive(now) {
             ConnEvent::Opened => {
@@ -423,7 +422,12 @@ impl Stage for FeedStage {
                 }
             }
         }
-        let n = if readable { self.read(now, wall) } else { 0 };
+        // The wall clock is read before the socket, not per frame.
+        let n = if readable {
+            self.read(now, wall_ms().0)
+        } else {
+            0
+        };
         if self.own_changed {
             // No message used the new own orders yet: the signal must not
             // wait for the next tick (with a quiet market it could wait long).
