@@ -182,11 +182,12 @@ impl Overflow {
 
 /// Hands actions the queue could not take back to the manager (which undoes
 /// them and decides again) and counts them.
-fn hand_back(oms: &mut Oms, board: &Board, lost: &Overflow, now: u64) {
+fn hand_back(oms: &mut Oms, board: &Board, lost: &mut Overflow, now: u64) {
     for a in lost.acts.iter().take(lost.n).flatten() {
         oms.on_unsent(a, now);
         inc(&board.orders.unsent);
     }
+    lost.n = 0;
 }
 
 /// The open-order query on the control connection.
@@ -252,6 +253,8 @@ pub struct OrderStage {
     frames: Vec<(usize, usize)>,
     queue: [Option<Action>; QUEUE],
     queued: usize,
+    /// Actions the queue could not take, until handed back ([`hand_back`]).
+    lost: Overflow,
     /// The open-order query awaiting its answer on `control`.
     query: Option<QueryInFlight>,
     /// Request buffer of the open-order query.
@@ -549,14 +552,15 @@ impl OrderStage {
         // signed on its own.)
         let mut queue = [None; QUEUE];
         let mut queued = 0;
+        let mut lost = Overflow::NONE;
         let down: &[Link] = match cfg.transport {
             OrderTransport::Ws => &[Link::Trade, Link::Private],
             OrderTransport::Rest => &[Link::Private],
         };
         for &link in down {
             let acts = oms.on_disconnect(link, 0);
-            let lost = Self::enqueue(&mut queue, &mut queued, acts);
-            hand_back(&mut oms, &board, &lost, 0);
+            Self::enqueue(&mut queue, &mut queued, &mut lost, acts);
+            hand_back(&mut oms, &board, &mut lost, 0);
         }
         Ok(OrderStage {
             poll,
@@ -591,6 +595,7 @@ impl OrderStage {
             frames: Vec::with_capacity(256),
             queue,
             queued,
+            lost,
             query: None,
             query_wire: Vec::with_capacity(2 * 1024),
             query_events: Vec::with_capacity(QUERY_EVENTS),
@@ -624,8 +629,8 @@ impl OrderStage {
     /// Any the queue cannot take are handed back to the manager.
     pub fn preload(&mut self, actions: &[Action]) {
         for chunk in actions.chunks(ACTION_CAP) {
-            let lost = Self::enqueue(&mut self.queue, &mut self.queued, chunk);
-            self.hand_back(&lost);
+            Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, chunk);
+            self.hand_back_lost();
         }
     }
 
@@ -651,14 +656,16 @@ impl OrderStage {
     }
 
     /// Appends `actions` (one manager call's output, at most
-    /// [`ACTION_CAP`]) to the queue; returns those that did not fit, which
-    /// the caller must hand back to the manager ([`hand_back`]).
+    /// [`ACTION_CAP`]) to the queue; those that do not fit go to `lost`,
+    /// which the caller must hand back to the manager ([`hand_back`]).
+    /// `lost` is the stage's own buffer: nothing the size of it is built or
+    /// copied on each call (it was, 3.4 KB per call, on the reaction path).
     fn enqueue(
         queue: &mut [Option<Action>; QUEUE],
         queued: &mut usize,
+        lost: &mut Overflow,
         actions: &[Action],
-    ) -> Overflow {
-        let mut lost = Overflow::NONE;
+    ) {
         for a in actions {
             if let Some(slot) = queue.get_mut(*queued) {
                 *slot = Some(*a);
@@ -668,14 +675,13 @@ impl OrderStage {
                 lost.n += 1;
             }
         }
-        lost
     }
 
-    /// [`hand_back`] for the stage's own manager.
-    fn hand_back(&mut self, lost: &Overflow) {
-        if lost.n > 0 {
+    /// [`hand_back`] of the stage's own overflow to its manager.
+    fn hand_back_lost(&mut self) {
+        if self.lost.n > 0 {
             let now = self.now_ns();
-            hand_back(&mut self.oms, &self.board, lost, now);
+            hand_back(&mut self.oms, &self.board, &mut self.lost, now);
         }
     }
 
@@ -859,8 +865,8 @@ impl OrderStage {
                     self.trade_authed = false;
                     let now = self.clock.delta_ns(self.origin, self.clock.stamp());
                     let acts = self.oms.on_disconnect(Link::Trade, now);
-                    let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
-                    self.hand_back(&lost);
+                    Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
+                    self.hand_back_lost();
                     return false;
                 }
                 let t = self.clock.stamp();
@@ -1105,8 +1111,8 @@ impl OrderStage {
             },
             now,
         );
-        let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
-        self.hand_back(&lost);
+        Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
+        self.hand_back_lost();
     }
 
     fn rate_limit(
@@ -1142,8 +1148,8 @@ impl OrderStage {
             self.trade_authed = false;
             let now = self.now_ns();
             let acts = self.oms.on_disconnect(Link::Trade, now);
-            let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
-            self.hand_back(&lost);
+            Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
+            self.hand_back_lost();
         }
         for k in 0..self.frames.len() {
             let (off, len) = self.frames[k];
@@ -1178,8 +1184,8 @@ impl OrderStage {
                     if ret_code == 0 {
                         self.trade_authed = true;
                         let acts = self.oms.on_reconnected(Link::Trade, now);
-                        let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
-                        self.hand_back(&lost);
+                        Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
+                        self.hand_back_lost();
                     } else {
                         // Retrying a refused key cannot succeed: stop.
                         Fatal::TradeAuth.record(&self.board.orders);
@@ -1227,8 +1233,8 @@ impl OrderStage {
             self.private_ready = false;
             let now = self.now_ns();
             let acts = self.oms.on_disconnect(Link::Private, now);
-            let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
-            self.hand_back(&lost);
+            Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
+            self.hand_back_lost();
         }
         for k in 0..self.frames.len() {
             let (off, len) = self.frames[k];
@@ -1240,6 +1246,7 @@ impl OrderStage {
                 oms,
                 queue,
                 queued,
+                lost,
                 board,
                 rec,
                 clock,
@@ -1274,8 +1281,8 @@ impl OrderStage {
                 Ok(PrivateEvent::Subscribed(_)) => {
                     *private_ready = true;
                     let acts = oms.on_reconnected(Link::Private, now);
-                    let lost = Self::enqueue(queue, queued, acts);
-                    hand_back(oms, board, &lost, now);
+                    Self::enqueue(queue, queued, lost, acts);
+                    hand_back(oms, board, lost, now);
                 }
                 Ok(PrivateEvent::Orders(push)) => {
                     for o in push.records {
@@ -1289,8 +1296,8 @@ impl OrderStage {
                             }
                         }
                         if let Ok(acts) = oms.on_order_update(&ev, now) {
-                            let lost = Self::enqueue(queue, queued, acts);
-                            hand_back(oms, board, &lost, now);
+                            Self::enqueue(queue, queued, lost, acts);
+                            hand_back(oms, board, lost, now);
                         }
                     }
                 }
@@ -1301,8 +1308,8 @@ impl OrderStage {
                         };
                         let before = oms.pnl().fills;
                         if let Ok(acts) = oms.on_fill(&fill, now) {
-                            let lost = Self::enqueue(queue, queued, acts);
-                            hand_back(oms, board, &lost, now);
+                            Self::enqueue(queue, queued, lost, acts);
+                            hand_back(oms, board, lost, now);
                         }
                         if oms.pnl().fills != before {
                             inc(&board.orders.fills);
@@ -1337,11 +1344,11 @@ impl OrderStage {
                 // treats a lost request as unknown and queries.
                 self.rest_inflight = None;
                 let acts = self.oms.on_disconnect(Link::Trade, now);
-                let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
-                self.hand_back(&lost);
+                Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
+                self.hand_back_lost();
                 let acts = self.oms.on_reconnected(Link::Trade, now);
-                let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
-                self.hand_back(&lost);
+                Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
+                self.hand_back_lost();
                 return;
             }
         };
@@ -1406,8 +1413,8 @@ impl OrderStage {
                 let _ = t.lost(crate::net::NetError::Closed { code: 1006 }, wall);
                 self.trade_authed = false;
                 let acts = self.oms.on_disconnect(Link::Trade, now);
-                let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
-                self.hand_back(&lost);
+                Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
+                self.hand_back_lost();
             }
         }
         if private_closed && self.private.is_open() {
@@ -1416,8 +1423,8 @@ impl OrderStage {
                 .lost(crate::net::NetError::Closed { code: 1006 }, wall);
             self.private_ready = false;
             let acts = self.oms.on_disconnect(Link::Private, now);
-            let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
-            self.hand_back(&lost);
+            Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
+            self.hand_back_lost();
         }
     }
 
@@ -1512,8 +1519,8 @@ impl OrderStage {
         let acts = self
             .oms
             .on_query_answer(q.ticket, &self.query_events, wall_ms(), now);
-        let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
-        self.hand_back(&lost);
+        Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
+        self.hand_back_lost();
     }
 
     /// Blocking cancel-all on the control connection (the manager's request;
@@ -1685,8 +1692,8 @@ impl Stage for OrderStage {
                     now,
                 };
                 if let Ok(acts) = self.oms.on_target(&target) {
-                    let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
-                    self.hand_back(&lost);
+                    Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
+                    self.hand_back_lost();
                 }
             }
             worked = true;
@@ -1731,8 +1738,8 @@ impl Stage for OrderStage {
         // Timers after the send: they are not on the tick-to-wire path.
         let now = self.now_ns();
         let acts = self.oms.on_tick(now);
-        let lost = Self::enqueue(&mut self.queue, &mut self.queued, acts);
-        self.hand_back(&lost);
+        Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
+        self.hand_back_lost();
         if self.queued > 0 {
             self.dispatch();
         }
@@ -1868,9 +1875,11 @@ mod tests {
         };
         let acts = oms.on_target(&t).unwrap();
         assert_eq!(acts.len(), 2, "{acts:?}");
-        let lost = OrderStage::enqueue(&mut queue, &mut queued, acts);
+        let mut lost = Overflow::NONE;
+        OrderStage::enqueue(&mut queue, &mut queued, &mut lost, acts);
         assert_eq!((queued, lost.n), (QUEUE, 1));
-        hand_back(&mut oms, &board, &lost, MS);
+        hand_back(&mut oms, &board, &mut lost, MS);
+        assert_eq!(lost.n, 0, "handed back");
         // The bid's create is queued; the ask's never left, and the manager
         // knows it: nothing of it is pending.
         assert!(matches!(
@@ -1897,7 +1906,7 @@ mod tests {
             ),
             "{acts:?}"
         );
-        let lost = OrderStage::enqueue(&mut queue, &mut queued, acts);
+        OrderStage::enqueue(&mut queue, &mut queued, &mut lost, acts);
         assert_eq!((queued, lost.n), (1, 0));
     }
 
