@@ -259,11 +259,11 @@ impl FeedStage {
     }
 
     /// Reads and processes every available frame; returns how many frames
-    /// arrived. `now` and `wall_ms` were read at the start of the poll,
-    /// before the socket: the staleness and lag checks have millisecond
+    /// arrived. `now` (start of the poll) and `wall_now_ms` were read before
+    /// the socket: the staleness and lag checks have millisecond
     /// thresholds, and no clock call is left between a frame's read and its
     /// market update.
-    fn read(&mut self, now: Instant, wall_ms: u64) -> usize {
+    fn read(&mut self, now: Instant, wall_now_ms: u64) -> usize {
         let FeedStage {
             conn,
             decoder,
@@ -321,7 +321,7 @@ impl FeedStage {
                 went_untradable = true;
                 return;
             };
-            let lagging = wall_ms.saturating_sub(ts.0) > *max_lag_ms;
+            let lagging = wall_now_ms.saturating_sub(ts.0) > *max_lag_ms;
             let t_applied = clock.stamp();
             let ok = !lagging;
             if ok != *tradable {
