@@ -9,7 +9,8 @@
 //! accepting on a WebSocket stops the engine by itself, with every order of
 //! ours cancelled; a fill is read while the open-order query after a
 //! reconnect is still unanswered (the query does not block the order thread),
-//! and failed queries are asked again until quoting resumes.
+//! failed queries are asked again until quoting resumes, and a fill made
+//! while the private stream was down is counted once it is back.
 
 mod engine_support;
 mod sim_common;
@@ -523,4 +524,77 @@ fn failed_open_order_queries_are_asked_again() {
         fin.stderr
     );
     assert!(rest.open_orders().is_empty());
+}
+
+/// A fill made while the private stream is down reaches the engine through
+/// no push: with the stream refused for 2 s, the taker sells into our bid;
+/// once the stream is back, the engine's position and fill count follow the
+/// exchange's execution list, exactly once (the status line, the final
+/// report and the journal agree), before it quotes again.
+#[test]
+fn fills_made_while_the_private_stream_is_down_are_counted_once() {
+    let sim = start_sim(17, 200, &[]);
+    let mut rest = Rest::new(&sim, KEY, SECRET);
+    let mut taker = Rest::new(&sim, TAKER_KEY, TAKER_SECRET);
+    let engine = Engine::spawn(&sim, "outage", &["--stale-ms", "60000"], &[]);
+    both_working(&engine);
+    let outage = Duration::from_secs(2);
+    let (open, (bids, _)) = frozen(&sim, &mut rest, outage + Duration::from_secs(8));
+    let ours = open.iter().find(|o| o.side == "Buy").unwrap().clone();
+    let qty: i64 = bids
+        .iter()
+        .filter(|(px, _)| *px >= ours.price)
+        .map(|(_, q)| q)
+        .sum();
+    let before = engine.wait_status("a status line", Duration::from_secs(3), |_| true);
+    let (net_before, _) = rest.net_filled_lots();
+    sim.fault(Fault::Outage(ConnKind::Private, outage)).unwrap();
+    // No private stream is up now: the fill's push reaches no one.
+    assert_eq!(
+        taker.limit("Sell", ours.price, qty, "IOC", "taker-gap")["retCode"],
+        0
+    );
+    let (net_after, _) = rest.net_filled_lots();
+    let filled = net_after - net_before;
+    assert_eq!(filled, ours.leaves, "the taker did not fill our whole bid");
+    let seen = engine.wait_status(
+        "the fill made during the outage",
+        Duration::from_secs(15),
+        |s| s.fills > before.fills,
+    );
+    assert_eq!(seen.pos, before.pos + filled, "{}", engine.stderr_text());
+    // Quoting resumes, and later lines do not count the fill again.
+    let back = engine.wait_status("both quotes working again", Duration::from_secs(15), |s| {
+        s.working.0.is_some() && s.working.1.is_some() && s.secs > seen.secs
+    });
+    assert_eq!(back.fills, seen.fills);
+    let journal = engine.journal();
+    let fin = engine.interrupt(Duration::from_secs(30));
+    assert!(fin.status.success(), "{}", fin.stderr);
+    let (net_end, _) = rest.net_filled_lots();
+    let pos_end = fin
+        .stderr
+        .split("final position")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse::<i64>().ok())
+        .unwrap_or_else(|| panic!("no final position in:\n{}", fin.stderr));
+    assert_eq!(
+        pos_end - before.pos,
+        net_end - net_before,
+        "the engine's position moved unlike the exchange's fills\n{}",
+        fin.stderr
+    );
+    assert!(
+        fin.stderr.contains(
+            "fills the private stream missed, read from the execution list and counted: 1"
+        ),
+        "{}",
+        fin.stderr
+    );
+    let journaled: Vec<_> = of_type(&journal, "fill")
+        .into_iter()
+        .filter(|f| f["order_id"] == ours.order_id.as_str())
+        .collect();
+    assert_eq!(journaled.len(), 1, "journal: {journaled:?}");
 }

@@ -121,6 +121,11 @@ pub struct OrderConfig {
     /// Rehearse the send path this often while idle (WS transport; zero =
     /// never). See [`crate::net::warm`].
     pub warm_every: Duration,
+    /// Exchange time from which fills may have been missed at start-up: the
+    /// start-up reads account for everything before it, the private stream
+    /// for everything after its subscription. The first open-order query
+    /// reads the execution list from here ([`OrderStage::send_query`]).
+    pub fills_from: ExchMs,
 }
 
 #[derive(Clone, Copy)]
@@ -195,9 +200,31 @@ fn hand_back(oms: &mut Oms, board: &Board, lost: &mut Overflow, now: u64) {
 struct QueryInFlight {
     /// The manager's name for it, handed back with the answer.
     ticket: QueryTicket,
-    /// Pages requested so far (Bybit pages 50 orders).
+    /// Pages requested so far in this phase.
     pages: u8,
+    /// Which list is being read.
+    phase: QueryPhase,
 }
+
+/// A query's two lists, in order: the fills the private stream may have
+/// missed (only while [`OrderStage::fill_gap`] is open), then the open orders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum QueryPhase {
+    /// The execution list's seven-day window starting here.
+    Fills(ExchMs),
+    /// The open-order list.
+    Orders,
+}
+
+/// Most execution-list pages (100 fills each) one catch-up follows; more
+/// fails the query (asked again later) rather than count a part of the list.
+const FILL_PAGES: u8 = 50;
+
+/// How far before a private-stream loss was noticed fills are read again:
+/// a link can die silently and be noticed only by its missing pong (the
+/// application ping goes every 20 s). Fills the stream did deliver are
+/// recognised by their execution id and not counted twice.
+const FILL_GAP_MARGIN_MS: u64 = 60_000;
 
 /// Most pages one open-order query follows (50 orders each); a longer list
 /// fails the query rather than be taken for complete.
@@ -261,6 +288,12 @@ pub struct OrderStage {
     query_wire: Vec<u8>,
     /// Order events of an open-order answer.
     query_events: Vec<OrderEvent>,
+    /// Exchange time from which fills may have been missed (the private
+    /// stream was not subscribed, or was lost): the next query reads the
+    /// execution list from there before the open orders. `None` once read.
+    fill_gap: Option<ExchMs>,
+    /// Fills of our orders read by the current catch-up, until complete.
+    gap_fills: Vec<Fill>,
     /// When the local budget was last published (monotonic ns).
     budget_published: Option<u64>,
     pending: [Option<Pending>; PENDING],
@@ -599,6 +632,8 @@ impl OrderStage {
             query: None,
             query_wire: Vec::with_capacity(2 * 1024),
             query_events: Vec::with_capacity(QUERY_EVENTS),
+            fill_gap: Some(cfg.fills_from),
+            gap_fills: Vec::with_capacity(256),
             budget_published: None,
             pending: [None; PENDING],
             rest_inflight: None,
@@ -1430,9 +1465,14 @@ impl OrderStage {
 
     /// Sends the open-order query the manager asked for on the control
     /// connection and returns at once; [`Self::read_control`] hands the
-    /// answer back. A query still unanswered is dropped with its connection
-    /// (the manager asks again only after its query timeout, so the old one
-    /// has had its time). No allocation once `query_wire` has its size.
+    /// answer back. While fills may have been missed ([`Self::fill_gap`]:
+    /// start-up, or the private stream was lost), the query first reads the
+    /// execution list from there and counts what the stream did not deliver
+    /// (the manager holds creates and amends meanwhile, as for any query).
+    /// A query still unanswered is dropped with its connection (the manager
+    /// asks again only after its query timeout, so the old one has had its
+    /// time). No allocation once `query_wire` has its size; the execution
+    /// pages' decoding allocates (a rare path, quoting held).
     fn send_query(&mut self) {
         // Taken now, when the query goes, never earlier (see `Oms::query_ticket`).
         let Some(ticket) = self.oms.query_ticket() else {
@@ -1441,14 +1481,49 @@ impl OrderStage {
         };
         self.drop_query();
         self.query_events.clear();
-        let r =
-            self.rest_codec
-                .order_realtime(&mut self.query_wire, wall_ms(), &self.inst, true, None);
-        if r.is_ok() && self.control.send(&self.query_wire).is_ok() {
-            self.query = Some(QueryInFlight { ticket, pages: 1 });
-        } else {
+        self.gap_fills.clear();
+        let phase = match self.fill_gap {
+            Some(from) => QueryPhase::Fills(from),
+            None => QueryPhase::Orders,
+        };
+        if !self.send_query_page(ticket, phase, 1, None) {
             // The manager asks again after its query timeout.
             inc(&self.board.orders.query_failures);
+        }
+    }
+
+    /// Sends one page request of the query's `phase`; `false` if it could
+    /// not go.
+    fn send_query_page(
+        &mut self,
+        ticket: QueryTicket,
+        phase: QueryPhase,
+        pages: u8,
+        cursor: Option<&str>,
+    ) -> bool {
+        let ts = wall_ms();
+        let r = match phase {
+            QueryPhase::Fills(from) => self.rest_codec.execution_list(
+                &mut self.query_wire,
+                ts,
+                &self.inst,
+                Some(from),
+                cursor,
+            ),
+            QueryPhase::Orders => {
+                self.rest_codec
+                    .order_realtime(&mut self.query_wire, ts, &self.inst, true, cursor)
+            }
+        };
+        if r.is_ok() && self.control.send(&self.query_wire).is_ok() {
+            self.query = Some(QueryInFlight {
+                ticket,
+                pages,
+                phase,
+            });
+            true
+        } else {
+            false
         }
     }
 
@@ -1483,6 +1558,10 @@ impl OrderStage {
             }
         }
         self.query = None;
+        if let QueryPhase::Fills(window) = q.phase {
+            self.read_fills_page(q, window);
+            return;
+        }
         let mut buf = std::mem::take(&mut self.rx);
         let page = self.rest_dec.decode_orders(&mut buf, &self.inst);
         self.rx = buf;
@@ -1497,18 +1576,9 @@ impl OrderStage {
             // More pages: the answer is the whole list, never a part of it
             // (an order of ours on a later page would be taken for gone).
             if q.pages < QUERY_PAGES {
-                let r = self.rest_codec.order_realtime(
-                    &mut self.query_wire,
-                    wall_ms(),
-                    &self.inst,
-                    true,
-                    Some(cursor),
-                );
-                if r.is_ok() && self.control.send(&self.query_wire).is_ok() {
-                    self.query = Some(QueryInFlight {
-                        ticket: q.ticket,
-                        pages: q.pages + 1,
-                    });
+                // The cursor lives in the decoded page; the request copies it.
+                let cursor = cursor.to_owned();
+                if self.send_query_page(q.ticket, QueryPhase::Orders, q.pages + 1, Some(&cursor)) {
                     return;
                 }
             }
@@ -1521,6 +1591,69 @@ impl OrderStage {
             .on_query_answer(q.ticket, &self.query_events, wall_ms(), now);
         Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
         self.hand_back_lost();
+    }
+
+    /// One execution-list page of a query's catch-up (in `self.rx`): the
+    /// fills of our orders are kept; once the list is read to now, they go
+    /// to the manager oldest first (it drops those the stream or the
+    /// journal counted already, by execution id), the gap is closed, and the
+    /// query goes on with the open orders. A failure leaves the gap open for
+    /// the next query.
+    fn read_fills_page(&mut self, q: QueryInFlight, window: ExchMs) {
+        use crate::codec::rest::{EXECUTION_PAGE, EXECUTION_SPAN_MS};
+        let mut buf = std::mem::take(&mut self.rx);
+        let page = self.rest_dec.decode_executions(&mut buf, &self.inst);
+        self.rx = buf;
+        let Ok(page) = page else {
+            inc(&self.board.orders.query_failures);
+            return;
+        };
+        self.gap_fills.extend(
+            page.executions
+                .iter()
+                .filter(|x| crate::oms::is_ours(&x.order_link_id))
+                .filter_map(fill_of),
+        );
+        let rows = page.executions.len() + page.skipped;
+        // A short page is the last whatever its cursor says.
+        let next = page
+            .next_cursor
+            .as_deref()
+            .filter(|c| rows >= EXECUTION_PAGE && !c.is_empty());
+        let next_window = ExchMs(window.0.saturating_add(EXECUTION_SPAN_MS));
+        let sent = match next {
+            Some(_) if q.pages >= FILL_PAGES => false,
+            Some(c) => {
+                let c = c.to_owned();
+                self.send_query_page(q.ticket, q.phase, q.pages + 1, Some(&c))
+            }
+            None if next_window.0 <= wall_ms().0 => {
+                self.send_query_page(q.ticket, QueryPhase::Fills(next_window), q.pages + 1, None)
+            }
+            None => {
+                // Read to now: count, close the gap, go on with the orders.
+                self.gap_fills.sort_by_key(|f| f.exec_time);
+                let now = self.now_ns();
+                let before = self.oms.pnl().fills;
+                for i in 0..self.gap_fills.len() {
+                    let f = self.gap_fills[i];
+                    if let Ok(acts) = self.oms.on_fill(&f, now) {
+                        Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
+                        self.hand_back_lost();
+                    }
+                }
+                let found = self.oms.pnl().fills.saturating_sub(before);
+                for c in [&self.board.orders.gap_fills, &self.board.orders.fills] {
+                    c.store(c.load(Relaxed) + found, Relaxed);
+                }
+                self.gap_fills.clear();
+                self.fill_gap = None;
+                self.send_query_page(q.ticket, QueryPhase::Orders, 1, None)
+            }
+        };
+        if !sent {
+            inc(&self.board.orders.query_failures);
+        }
     }
 
     /// Blocking cancel-all on the control connection (the manager's request;
@@ -1732,6 +1865,12 @@ impl Stage for OrderStage {
             if let Err(e) = self.private.ws().send_text(&auth) {
                 let _ = self.private.lost(e, wall);
             }
+        }
+        if self.fill_gap.is_none() && !self.private.is_open() {
+            // However the private stream went (read error, close, failed
+            // ping), its pushes since are lost: the next query reads them.
+            let lost_at = self.request_ts().0;
+            self.fill_gap = Some(ExchMs(lost_at.saturating_sub(FILL_GAP_MARGIN_MS)));
         }
         let reconnects = self.private.reconnects + self.trade.as_ref().map_or(0, |t| t.reconnects);
         self.board.orders.reconnects.store(reconnects, Relaxed);

@@ -105,6 +105,9 @@ pub struct RunReport {
     pub unsent: u64,
     /// Open-order queries that failed (see `OrderBoard::query_failures`).
     pub query_failures: u64,
+    /// Fills found in the execution list after a private-stream gap (see
+    /// `OrderBoard::gap_fills`).
+    pub gap_fills: u64,
     /// Market updates the feed held back because the strategy ring was full
     /// (see `FeedBoard::ring_full`): the strategy fell behind the feed.
     pub ring_full: u64,
@@ -433,11 +436,21 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     ocfg.min_update_interval_ns = cfg.min_update_interval.as_nanos() as u64;
     let mut oms = Oms::new(ocfg).map_err(|e| err(format!("order manager: {e}")))?;
     let (mut journal_file, recovered) = open_journal(cfg, &inst, &mut oms, embedded_sim)?;
+    // Fills from here on are the private stream's to deliver, once it is
+    // subscribed; the order stage's first query reads the execution list
+    // from here for those made before that (overlaps are recognised by
+    // execution id). Without a journal, fills before the open-order read
+    // are not counted (spot: the position starts flat; linear: the
+    // exchange's position below includes them).
+    let mut fills_from = wall_ms();
     if let Some(from) = recovered.as_ref().and_then(reconcile_from) {
         let n = reconcile_fills(&mut ctl, &inst, &mut oms, from)?;
         if n > 0 {
             eprintln!("journal: {n} fills of ours from the exchange's execution list were missing from the journal; counted now");
         }
+    }
+    if recovered.is_none() {
+        fills_from = wall_ms();
     }
     let open = open_orders_blocking(&mut ctl.conn, &ctl.codec, &mut ctl.dec, &inst)
         .ok_or_else(|| err("open orders: the exchange's list could not be read"))?;
@@ -445,8 +458,12 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     let initial: Vec<_> = oms.adopt_open_orders(&events, 0).to_vec();
     if cfg.category == crate::ids::Category::Linear {
         let mut req = Vec::new();
+        // The position includes every fill before it was read: those are
+        // not counted again, whoever reports them later.
+        let asked = wall_ms();
+        fills_from = fills_from.max(asked);
         ctl.codec
-            .position_list(&mut req, wall_ms(), &inst)
+            .position_list(&mut req, asked, &inst)
             .map_err(|e| err(e.to_string()))?;
         let mut body = ctl.call(&req, "position list")?;
         let pos = ctl
@@ -459,6 +476,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
             .map(|p| p.signed_size())
             .fold(Lots(0), |a, b| a + b);
         oms.set_position(size, None, 0);
+        oms.raise_fill_floor(asked);
     }
     eprintln!("{}", wallet_report(&mut ctl));
 
@@ -531,6 +549,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
             quote_qty,
             seed: jitter,
             warm_every: cfg.warm_every,
+            fills_from,
         },
         oms,
         tg_c,
@@ -677,6 +696,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
         unsent: getu(&board.orders.unsent),
         ring_full: getu(&board.feed.ring_full),
         query_failures: getu(&board.orders.query_failures),
+        gap_fills: getu(&board.orders.gap_fills),
         position: get(&board.orders.position),
         shutdown_confirmed: board.orders.shutdown_confirmed.load(Relaxed),
         fatal: Fatal::from_code(board.orders.fatal.load(Relaxed)),
@@ -953,6 +973,10 @@ pub fn print_report(r: &RunReport) {
         (
             r.query_failures,
             "open-order queries that failed (asked again after the query timeout)",
+        ),
+        (
+            r.gap_fills,
+            "fills the private stream missed, read from the execution list and counted",
         ),
     ] {
         if n > 0 {

@@ -80,6 +80,9 @@ pub struct OrderBoard {
     /// Open-order queries whose request or answer failed (the manager asks
     /// again after its query timeout).
     pub query_failures: AtomicU64,
+    /// Fills of ours the private stream did not deliver (it was not yet
+    /// subscribed, or was lost), found in the execution list and counted.
+    pub gap_fills: AtomicU64,
     /// Working bid price (0 = none).
     pub working_bid: AtomicI64,
     /// Working ask price (0 = none).

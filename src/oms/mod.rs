@@ -1099,6 +1099,12 @@ impl Oms {
         });
     }
 
+    /// Fills executed before `at` are not counted from now on (an exchange
+    /// position read at `at` includes them).
+    pub fn raise_fill_floor(&mut self, at: ExchMs) {
+        self.fill_floor = self.fill_floor.max(at);
+    }
+
     /// Restores position, PnL and seen execution ids from a recovered journal
     /// (call before replaying the exchange's executions).
     pub fn restore(&mut self, rec: &RecoveredState) {

@@ -55,6 +55,10 @@ pub enum Fault {
     /// with 10003 "API key is invalid." (a key revoked while in use; REST
     /// keeps working). Drop the connections to make a client re-authenticate.
     RefuseAuth(ConnKind),
+    /// Close every WebSocket of this kind and refuse new ones (HTTP 503 to
+    /// the upgrade) for this long: an outage of that stream, during which
+    /// the exchange goes on trading and its pushes reach no one.
+    Outage(ConnKind, Duration),
 }
 
 /// Counted and timed faults in force.
@@ -70,6 +74,8 @@ pub struct FaultState {
     pub stall_until: Option<Instant>,
     /// WebSocket kinds whose auth is refused ([`Fault::RefuseAuth`]).
     pub refuse_auth: Vec<ConnKind>,
+    /// WebSocket kinds refused until the instant ([`Fault::Outage`]).
+    pub outage: Vec<(ConnKind, Instant)>,
 }
 
 impl FaultState {
@@ -91,6 +97,13 @@ impl FaultState {
         } else {
             false
         }
+    }
+
+    /// Whether a WebSocket of `kind` is refused at `now` (clears expired
+    /// outages).
+    pub fn in_outage(&mut self, kind: ConnKind, now: Instant) -> bool {
+        self.outage.retain(|&(_, until)| now < until);
+        self.outage.iter().any(|&(k, _)| k == kind)
     }
 
     /// Whether the feed is stalled at `now` (clears an expired stall).
@@ -125,5 +138,11 @@ mod tests {
         assert!(f.stalled(now));
         assert!(!f.stalled(now + Duration::from_millis(5)));
         assert_eq!(f.stall_until, None);
+        f.outage
+            .push((ConnKind::Private, now + Duration::from_millis(5)));
+        assert!(f.in_outage(ConnKind::Private, now));
+        assert!(!f.in_outage(ConnKind::Trade, now));
+        assert!(!f.in_outage(ConnKind::Private, now + Duration::from_millis(5)));
+        assert!(f.outage.is_empty());
     }
 }

@@ -939,6 +939,10 @@ impl Server {
                     self.faults.refuse_auth.push(kind);
                 }
             }
+            Fault::Outage(kind, d) => {
+                self.faults.outage.push((kind, Instant::now() + d));
+                self.apply_fault(Fault::Drop(kind));
+            }
             Fault::Reject10006(n) => self.faults.reject_10006 = n,
             Fault::Http5xx(n) => self.faults.http_5xx = n,
             Fault::Delay(d) => self.faults.delay = d,
@@ -1081,6 +1085,21 @@ impl Server {
                     consumed += n;
                     if req.is_websocket_upgrade() {
                         match (WsKind::from_path(req.path), req.header("Sec-WebSocket-Key")) {
+                            (Some(kind), Some(_))
+                                if self.faults.in_outage(kind.conn_kind(), Instant::now()) =>
+                            {
+                                let body = envelope(
+                                    10016,
+                                    "service unavailable",
+                                    json!({}),
+                                    json!({}),
+                                    wall(),
+                                );
+                                http::write_response(&mut h.out, 503, &[], &body, true);
+                                h.close_after = true;
+                                consumed = h.inbuf.len();
+                                break;
+                            }
                             (Some(kind), Some(key)) => {
                                 let accept = tungstenite::handshake::derive_accept_key(key);
                                 let _ = write!(

@@ -33,6 +33,15 @@ impl WsKind {
             _ => None,
         }
     }
+
+    /// The fault target this stream belongs to.
+    pub fn conn_kind(self) -> super::ConnKind {
+        match self {
+            WsKind::Public(_) => super::ConnKind::Public,
+            WsKind::Private => super::ConnKind::Private,
+            WsKind::Trade => super::ConnKind::Trade,
+        }
+    }
 }
 
 /// Why a client frame could not be understood.
