@@ -598,3 +598,57 @@ fn fills_made_while_the_private_stream_is_down_are_counted_once() {
         .collect();
     assert_eq!(journaled.len(), 1, "journal: {journaled:?}");
 }
+
+/// More orders of ours on the exchange than the order manager can follow
+/// (left by an earlier run): it halts, and the engine stops by itself with
+/// the cause named and every order of ours cancelled and confirmed gone,
+/// rather than sit halted with its one unconfirmed cancel-all.
+#[test]
+fn a_halted_order_manager_stops_the_engine_with_nothing_left_open() {
+    let sim = start_sim(18, 200, &[]);
+    let mut rest = Rest::new(&sim, KEY, SECRET);
+    let (bids, _) = book(&sim, 50);
+    let floor = bids.iter().map(|(px, _)| *px).min().unwrap() - 500;
+    for i in 0..12 {
+        // Run `00zz01`'s orders, far below the market.
+        let link = format!("gm00zz01-{}-7", i + 1);
+        let r = rest.limit("Buy", floor - i, 1_000, "PostOnly", &link);
+        assert_eq!(r["retCode"], 0, "{r}");
+    }
+    assert_eq!(rest.open_orders().len(), 12);
+    let engine = Engine::spawn(&sim, "halt", &[], &[]);
+    let fin = engine.finish(Duration::from_secs(30));
+    assert!(fin.status.success(), "{}", fin.stderr);
+    assert!(
+        fin.stderr
+            .contains("more orders of ours than it can follow"),
+        "{}",
+        fin.stderr
+    );
+    assert!(
+        fin.stderr.contains("open orders of ours left: none"),
+        "{}",
+        fin.stderr
+    );
+    assert!(rest.open_orders().is_empty());
+}
+
+/// A private subscription the exchange refuses would leave the engine
+/// quoting without order or execution pushes: it stops by itself instead,
+/// naming the cause, with nothing of ours left open.
+#[test]
+fn a_refused_private_subscription_stops_the_engine() {
+    let sim = start_sim(19, 200, &[]);
+    let mut rest = Rest::new(&sim, KEY, SECRET);
+    sim.fault(Fault::RefusePrivateSubscribe).unwrap();
+    let engine = Engine::spawn(&sim, "subrefused", &[], &[]);
+    let fin = engine.finish(Duration::from_secs(30));
+    assert!(fin.status.success(), "{}", fin.stderr);
+    assert!(
+        fin.stderr
+            .contains("refused the private stream's subscription"),
+        "{}",
+        fin.stderr
+    );
+    assert!(rest.open_orders().is_empty());
+}

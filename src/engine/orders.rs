@@ -1313,6 +1313,12 @@ impl OrderStage {
                     Fatal::PrivateAuth.record(&board.orders);
                     shutdown_req.store(true, Relaxed);
                 }
+                Ok(PrivateEvent::Subscribed(reply)) if !reply.success => {
+                    // Without the order and execution pushes every fill
+                    // would be missed: stop, with a confirmed cancel-all.
+                    Fatal::PrivateSubscribe.record(&board.orders);
+                    shutdown_req.store(true, Relaxed);
+                }
                 Ok(PrivateEvent::Subscribed(_)) => {
                     *private_ready = true;
                     let acts = oms.on_reconnected(Link::Private, now);
@@ -1865,6 +1871,12 @@ impl Stage for OrderStage {
             if let Err(e) = self.private.ws().send_text(&auth) {
                 let _ = self.private.lost(e, wall);
             }
+        }
+        if self.oms.is_halted() && !self.shutdown_req.load(Relaxed) {
+            // The manager gave up following our orders; its own cancel-all
+            // is sent once and not confirmed: the shutdown's is.
+            Fatal::OrdersHalted.record(&self.board.orders);
+            self.shutdown_req.store(true, Relaxed);
         }
         if self.fill_gap.is_none() && !self.private.is_open() {
             // However the private stream went (read error, close, failed

@@ -182,6 +182,12 @@ pub enum Fatal {
     PrivateAuth = 2,
     /// A pipeline thread ended (it panicked); its stages no longer run.
     ThreadEnded = 3,
+    /// The exchange refused the private stream's subscription: no order or
+    /// execution push would arrive, so quoting would be blind.
+    PrivateSubscribe = 4,
+    /// The order manager halted itself (more orders of ours than it can
+    /// follow); the confirmed cancel-all of the shutdown takes over.
+    OrdersHalted = 5,
 }
 
 impl Fatal {
@@ -191,6 +197,8 @@ impl Fatal {
             1 => Some(Fatal::TradeAuth),
             2 => Some(Fatal::PrivateAuth),
             3 => Some(Fatal::ThreadEnded),
+            4 => Some(Fatal::PrivateSubscribe),
+            5 => Some(Fatal::OrdersHalted),
             _ => None,
         }
     }
@@ -201,6 +209,8 @@ impl Fatal {
             Fatal::TradeAuth => "the exchange refused the trade connection's authentication (check BYBIT_API_KEY / BYBIT_API_SECRET and the key's permissions)",
             Fatal::PrivateAuth => "the exchange refused the private stream's authentication (check BYBIT_API_KEY / BYBIT_API_SECRET)",
             Fatal::ThreadEnded => "a pipeline thread ended unexpectedly",
+            Fatal::PrivateSubscribe => "the exchange refused the private stream's subscription (order and execution pushes; check the key's permissions)",
+            Fatal::OrdersHalted => "the order manager found more orders of ours than it can follow and stopped quoting",
         }
     }
 

@@ -59,6 +59,9 @@ pub enum Fault {
     /// the upgrade) for this long: an outage of that stream, during which
     /// the exchange goes on trading and its pushes reach no one.
     Outage(ConnKind, Duration),
+    /// From now on answer every private-stream subscription with
+    /// `success: false` (a topic the account may not use).
+    RefusePrivateSubscribe,
 }
 
 /// Counted and timed faults in force.
@@ -76,6 +79,8 @@ pub struct FaultState {
     pub refuse_auth: Vec<ConnKind>,
     /// WebSocket kinds refused until the instant ([`Fault::Outage`]).
     pub outage: Vec<(ConnKind, Instant)>,
+    /// Private subscriptions are refused ([`Fault::RefusePrivateSubscribe`]).
+    pub refuse_private_subscribe: bool,
 }
 
 impl FaultState {

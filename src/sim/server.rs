@@ -943,6 +943,7 @@ impl Server {
                 self.faults.outage.push((kind, Instant::now() + d));
                 self.apply_fault(Fault::Drop(kind));
             }
+            Fault::RefusePrivateSubscribe => self.faults.refuse_private_subscribe = true,
             Fault::Reject10006(n) => self.faults.reject_10006 = n,
             Fault::Http5xx(n) => self.faults.http_5xx = n,
             Fault::Delay(d) => self.faults.delay = d,
@@ -1338,6 +1339,10 @@ impl Server {
                         Some(t) => w.private_subs.retain(|x| *x != t),
                         None => bad.push(a.as_str().map_or_else(|| a.to_string(), str::to_string)),
                     }
+                }
+                if msg.op == "subscribe" && self.faults.refuse_private_subscribe {
+                    w.private_subs.clear();
+                    bad.push("refused".to_string());
                 }
                 let ok = bad.is_empty() && !msg.args.is_empty();
                 if !ok {
