@@ -128,7 +128,7 @@ pub struct OrderConfig {
     pub fills_from: ExchMs,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct Pending {
     req_id: ReqId,
     op: AckOp,
@@ -136,6 +136,37 @@ struct Pending {
     links: [OrderLinkId; 2],
     n: u8,
     t_written: Tsc,
+}
+
+/// Requests written and not yet answered, by request id: a ring of
+/// [`PENDING`] entries, each request in the next one (the oldest is
+/// overwritten once the ring is full; its answer is then ignored and the
+/// manager's ack timeout takes over). Fixed size, no allocation.
+#[derive(Clone, Copy, Debug)]
+struct PendingTable {
+    slots: [Option<Pending>; PENDING],
+    next: usize,
+}
+
+impl PendingTable {
+    const EMPTY: PendingTable = PendingTable {
+        slots: [None; PENDING],
+        next: 0,
+    };
+
+    fn remember(&mut self, p: Pending) {
+        if let Some(s) = self.slots.get_mut(self.next % PENDING) {
+            *s = Some(p);
+        }
+        self.next = self.next.wrapping_add(1);
+    }
+
+    fn take(&mut self, req_id: &ReqId) -> Option<Pending> {
+        self.slots
+            .iter_mut()
+            .find(|s| s.is_some_and(|p| p.req_id == *req_id))
+            .and_then(Option::take)
+    }
 }
 
 /// Frame read → transmit stamp for a reaction whose request's `write`
@@ -296,7 +327,7 @@ pub struct OrderStage {
     gap_fills: Vec<Fill>,
     /// When the local budget was last published (monotonic ns).
     budget_published: Option<u64>,
-    pending: [Option<Pending>; PENDING],
+    pending: PendingTable,
     rest_inflight: Option<Pending>,
     req_seq: u64,
     qty: Lots,
@@ -635,7 +666,7 @@ impl OrderStage {
             fill_gap: Some(cfg.fills_from),
             gap_fills: Vec::with_capacity(256),
             budget_published: None,
-            pending: [None; PENDING],
+            pending: PendingTable::EMPTY,
             rest_inflight: None,
             req_seq: 0,
             qty: cfg.quote_qty,
@@ -740,17 +771,11 @@ impl OrderStage {
     }
 
     fn remember(&mut self, p: Pending) {
-        let slot = (self.req_seq as usize) % PENDING;
-        self.pending[slot] = Some(p);
+        self.pending.remember(p);
     }
 
     fn take_pending(&mut self, req_id: &ReqId) -> Option<Pending> {
-        for s in self.pending.iter_mut() {
-            if s.map(|p| p.req_id == *req_id).unwrap_or(false) {
-                return s.take();
-            }
-        }
-        None
+        self.pending.take(req_id)
     }
 
     /// Sends every queued action (as far as the transport allows now).
@@ -1076,6 +1101,7 @@ impl OrderStage {
         rewrite_pages(&mut self.queue);
         rewrite(&mut self.queued);
         rewrite(&mut self.req_seq);
+        rewrite(&mut self.pending.next);
         rewrite(&mut self.current);
         rewrite(&mut self.touch);
         rewrite(&mut self.held);
@@ -1988,6 +2014,39 @@ mod tests {
             read_to_written_ns,
             written_real_ns,
         }
+    }
+
+    fn pending(id: &str) -> Pending {
+        Pending {
+            req_id: ReqId::new(id.as_bytes()).unwrap(),
+            op: AckOp::Create,
+            ep: Ep::Create,
+            links: [OrderLinkId::default(); 2],
+            n: 1,
+            t_written: Tsc::default(),
+        }
+    }
+
+    /// A reaction's creates carry their link ids as request ids and take no
+    /// request number: two written in a row (both sides at once) must both
+    /// find their answers.
+    #[test]
+    fn every_written_request_finds_its_answer_until_the_ring_wraps() {
+        let mut t = PendingTable::EMPTY;
+        t.remember(pending("gm000001-1-5"));
+        t.remember(pending("gm000001-2-5"));
+        assert!(t.take(&ReqId::new(b"gm000001-1-5").unwrap()).is_some());
+        assert!(t.take(&ReqId::new(b"gm000001-2-5").unwrap()).is_some());
+        // Answered once: a repeat finds nothing.
+        assert!(t.take(&ReqId::new(b"gm000001-2-5").unwrap()).is_none());
+        // The ring keeps the newest PENDING requests.
+        for i in 0..=PENDING {
+            t.remember(pending(&format!("r{i}")));
+        }
+        assert!(t.take(&ReqId::new(b"r0").unwrap()).is_none());
+        assert!(t.take(&ReqId::new(b"r1").unwrap()).is_some());
+        let last = format!("r{PENDING}");
+        assert!(t.take(&ReqId::new(last.as_bytes()).unwrap()).is_some());
     }
 
     #[test]
