@@ -743,6 +743,33 @@ impl OrderStage {
         }
     }
 
+    /// The trade link (or, over REST, the order connection) is gone: order
+    /// requests still queued never left, so they go back to the manager
+    /// (undone, decided again) before it learns of the loss — sent after a
+    /// reconnect, they would race what the manager decides by then (a
+    /// create it took for gone, a second order on a side). Cancel-alls and
+    /// queries use the control connection and stay queued.
+    fn trade_down(&mut self, now: u64) {
+        let mut w = 0;
+        for r in 0..self.queued.min(QUEUE) {
+            let Some(a) = self.queue[r].take() else {
+                continue;
+            };
+            if matches!(a, Action::CancelAll | Action::QueryOpenOrders) {
+                self.queue[w] = Some(a);
+                w += 1;
+            } else {
+                self.oms.on_unsent(&a, now);
+                inc(&self.board.orders.unsent);
+            }
+        }
+        self.queued = w;
+        self.trade_authed = false;
+        let acts = self.oms.on_disconnect(Link::Trade, now);
+        Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
+        self.hand_back_lost();
+    }
+
     /// [`hand_back`] of the stage's own overflow to its manager.
     fn hand_back_lost(&mut self) {
         if self.lost.n > 0 {
@@ -922,11 +949,8 @@ impl OrderStage {
                 t_encoded = self.clock.stamp();
                 if let Err(e) = trade.ws().send_text(&self.wire) {
                     let _ = trade.lost(e, Instant::now());
-                    self.trade_authed = false;
                     let now = self.clock.delta_ns(self.origin, self.clock.stamp());
-                    let acts = self.oms.on_disconnect(Link::Trade, now);
-                    Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
-                    self.hand_back_lost();
+                    self.trade_down(now);
                     return false;
                 }
                 let t = self.clock.stamp();
@@ -1206,11 +1230,8 @@ impl OrderStage {
         let r = drain_into(trade.ws(), &mut self.rx, &mut self.frames);
         if let Err(e) = r {
             let _ = trade.lost(e, Instant::now());
-            self.trade_authed = false;
             let now = self.now_ns();
-            let acts = self.oms.on_disconnect(Link::Trade, now);
-            Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
-            self.hand_back_lost();
+            self.trade_down(now);
         }
         for k in 0..self.frames.len() {
             let (off, len) = self.frames[k];
@@ -1279,10 +1300,12 @@ impl OrderStage {
                 }
             }
             if reconnect {
-                if let Some(t) = self.trade.as_mut() {
+                // The exchange asks for a new connection (10019): the link is
+                // as good as lost, and the manager must know it.
+                if let Some(t) = self.trade.as_mut().filter(|t| t.is_open()) {
                     let _ = t.lost(crate::net::NetError::Closed { code: 1012 }, Instant::now());
+                    self.trade_down(now);
                 }
-                self.trade_authed = false;
             }
         }
     }
@@ -1410,9 +1433,7 @@ impl OrderStage {
                 // The request may or may not have executed: the manager
                 // treats a lost request as unknown and queries.
                 self.rest_inflight = None;
-                let acts = self.oms.on_disconnect(Link::Trade, now);
-                Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
-                self.hand_back_lost();
+                self.trade_down(now);
                 let acts = self.oms.on_reconnected(Link::Trade, now);
                 Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
                 self.hand_back_lost();
@@ -1478,10 +1499,7 @@ impl OrderStage {
         if trade_closed {
             if let Some(t) = self.trade.as_mut().filter(|t| t.is_open()) {
                 let _ = t.lost(crate::net::NetError::Closed { code: 1006 }, wall);
-                self.trade_authed = false;
-                let acts = self.oms.on_disconnect(Link::Trade, now);
-                Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
-                self.hand_back_lost();
+                self.trade_down(now);
             }
         }
         if private_closed && self.private.is_open() {

@@ -623,9 +623,10 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     let mut last_actions = 0u64;
     let units = (inst.price_step, inst.qty_step);
     let mut shutdown_started: Option<Instant> = None;
+    let mut journal_failing = false;
     loop {
         std::thread::sleep(Duration::from_millis(50));
-        drain_journal(&mut jr_c, &mut journal_file);
+        drain_journal_reporting(&mut jr_c, &mut journal_file, &mut journal_failing);
         let timed_out = opts.duration.map(|d| start.elapsed() >= d).unwrap_or(false);
         // A thread ends only by stopping, so one that ended now panicked.
         if threads.iter().any(|t| t.is_finished()) {
@@ -671,7 +672,13 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     for t in threads {
         let _ = t.join();
     }
-    drain_journal(&mut jr_c, &mut journal_file);
+    drain_journal_reporting(&mut jr_c, &mut journal_file, &mut journal_failing);
+    if !jr_c.is_empty() {
+        eprintln!(
+            "journal: {} bytes of records could not be written",
+            jr_c.slots()
+        );
+    }
     let now = wall_ms().0;
     for c in [&mut feed_col, &mut strat_col, &mut ord_col] {
         c.collect(now);
@@ -810,7 +817,7 @@ fn reconcile_fills(
     oms: &mut Oms,
     from: ExchMs,
 ) -> Result<usize, RunError> {
-    use crate::codec::rest::EXECUTION_SPAN_MS;
+    use crate::codec::rest::{EXECUTION_PAGE, EXECUTION_SPAN_MS};
     let now = wall_ms();
     let mut fills = Vec::new();
     let mut pages = 0;
@@ -840,8 +847,11 @@ fn reconcile_fills(
                     .filter(|x| crate::oms::is_ours(&x.order_link_id))
                     .filter_map(crate::engine::orders::fill_of),
             );
+            // A short page is the last whatever its cursor says (Bybit
+            // sends one with every page).
+            let rows = page.executions.len() + page.skipped;
             match page.next_cursor {
-                Some(c) if !c.is_empty() => cursor = Some(c),
+                Some(c) if !c.is_empty() && rows >= EXECUTION_PAGE => cursor = Some(c),
                 _ => break,
             }
         }
@@ -856,16 +866,56 @@ fn reconcile_fills(
     Ok((oms.pnl().fills - before) as usize)
 }
 
-fn drain_journal(c: &mut rtrb::Consumer<u8>, f: &mut std::fs::File) {
+/// Appends what the journal ring holds to the file. Bytes the file did not
+/// take (a write error: disk full, …) stay in the ring and are written by a
+/// later call, after the ones before them: no record is dropped and a line
+/// cut by an error is continued where it stopped. While the ring is full the
+/// order stage keeps its records in its own buffer.
+fn drain_journal(c: &mut rtrb::Consumer<u8>, f: &mut impl std::io::Write) -> std::io::Result<()> {
     let n = c.slots();
     if n == 0 {
-        return;
+        return Ok(());
     }
-    if let Ok(chunk) = c.read_chunk(n) {
-        let (a, b) = chunk.as_slices();
-        let _ = f.write_all(a);
-        let _ = f.write_all(b);
-        chunk.commit_all();
+    let Ok(chunk) = c.read_chunk(n) else {
+        return Ok(());
+    };
+    let (a, b) = chunk.as_slices();
+    let mut written = 0;
+    let mut res = Ok(());
+    for part in [a, b] {
+        let mut off = 0;
+        while off < part.len() {
+            match f.write(&part[off..]) {
+                Ok(0) => {
+                    res = Err(std::io::ErrorKind::WriteZero.into());
+                    break;
+                }
+                Ok(k) => off += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    res = Err(e);
+                    break;
+                }
+            }
+        }
+        written += off;
+        if off < part.len() {
+            break;
+        }
+    }
+    chunk.commit(written);
+    res
+}
+
+/// [`drain_journal`], telling the operator once per failure streak.
+fn drain_journal_reporting(c: &mut rtrb::Consumer<u8>, f: &mut std::fs::File, failing: &mut bool) {
+    match drain_journal(c, f) {
+        Ok(()) => *failing = false,
+        Err(e) if !*failing => {
+            *failing = true;
+            eprintln!("journal: write failed ({e}); its records are kept and written again");
+        }
+        Err(_) => {}
     }
 }
 
@@ -988,6 +1038,62 @@ pub fn print_report(r: &RunReport) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file that takes at most `room` more bytes, then fails (disk full).
+    struct Filling {
+        data: Vec<u8>,
+        room: usize,
+    }
+
+    impl std::io::Write for Filling {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if self.room == 0 {
+                return Err(std::io::Error::other("no space left on device"));
+            }
+            let k = b.len().min(self.room);
+            self.room -= k;
+            self.data.extend_from_slice(&b[..k]);
+            Ok(k)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn journal_records_the_file_refused_are_written_later_whole_and_in_order() {
+        let (mut p, mut c) = rtrb::RingBuffer::<u8>::new(64);
+        let mut f = Filling {
+            data: Vec::new(),
+            room: 10,
+        };
+        let mut all = Vec::new();
+        // Wrap the ring so a drain sees two slices.
+        for line in [
+            &b"{\"t\":\"fill\",\"n\":1}\n"[..],
+            b"{\"t\":\"fill\",\"n\":2}\n",
+        ] {
+            p.push_entire_slice(line).unwrap();
+            all.extend_from_slice(line);
+        }
+        assert!(drain_journal(&mut c, &mut f).is_err());
+        assert_eq!(f.data, all[..10]);
+        f.room = 1000;
+        assert!(drain_journal(&mut c, &mut f).is_ok());
+        for line in [
+            &b"{\"t\":\"fill\",\"n\":3}\n"[..],
+            b"{\"t\":\"fill\",\"n\":4}\n",
+        ] {
+            p.push_entire_slice(line).unwrap();
+            all.extend_from_slice(line);
+        }
+        f.room = 25;
+        assert!(drain_journal(&mut c, &mut f).is_err());
+        f.room = 1000;
+        assert!(drain_journal(&mut c, &mut f).is_ok());
+        assert_eq!(f.data, all);
+        assert!(c.is_empty());
+    }
 
     #[test]
     fn status_line_shows_the_local_budget_and_the_exchange_figure_once_known() {

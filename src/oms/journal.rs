@@ -293,8 +293,6 @@ pub struct RecoveredState {
     pub pnl: Pnl,
     /// Journaled fills in order: execution id, exec time, whether its fee was counted.
     pub seen: Vec<(ExecId, ExchMs, bool)>,
-    /// Our orders created or seen open and not seen closed.
-    pub open_link_ids: Vec<OrderLinkId>,
     /// The run of the last create.
     pub run: Option<u32>,
     /// The sequence number of the last create.
@@ -451,20 +449,13 @@ fn apply_line(
                 st.run = Some(p.run);
                 st.last_seq = Some(p.seq);
             }
-            if !st.open_link_ids.contains(&link) {
-                st.open_link_ids.push(link);
-            }
         }
         b"order" => {
-            let link = OrderLinkId::new(field(line, "link_id")?).ok()?;
-            let status = OrderStatus::parse(field(line, "status")?)?;
-            if status.is_open() {
-                if link_id::is_ours(&link) && !st.open_link_ids.contains(&link) {
-                    st.open_link_ids.push(link);
-                }
-            } else {
-                st.open_link_ids.retain(|l| *l != link);
-            }
+            // Validated only: which orders are open is the exchange's word
+            // at start-up (a list kept here grew with every order whose
+            // close was not journaled, and was searched on every line).
+            OrderLinkId::new(field(line, "link_id")?).ok()?;
+            OrderStatus::parse(field(line, "status")?)?;
         }
         b"pos" => {
             let qty = Lots(num_i64(line, "qty_lots")?);
@@ -591,7 +582,6 @@ mod tests {
         assert_eq!(st.realised(), 4);
         assert_eq!(st.pnl.fees, 0.75);
         assert_eq!(st.seen.len(), 2);
-        assert_eq!(st.open_link_ids, vec![link]);
         assert_eq!((st.run, st.last_seq), (Some(35 * 36 + 35), Some(36 + 2)));
         assert_eq!(st.bad_lines, 0);
         // A torn last line is skipped.
