@@ -652,3 +652,40 @@ fn a_refused_private_subscription_stops_the_engine() {
     );
     assert!(rest.open_orders().is_empty());
 }
+
+/// Orders of ours left by an earlier run are adopted at start-up; when the
+/// market is not known — the public stream refused (no touch ever), or
+/// silent after its snapshot — the feed's pull reaches them as it would
+/// reach quotes of this run: they are cancelled while the engine runs, not
+/// left resting at stale prices.
+#[test]
+fn adopted_orders_are_pulled_when_the_book_never_becomes_valid() {
+    for (seed, fault) in [
+        (20, Fault::Outage(ConnKind::Public, Duration::from_secs(60))),
+        (21, Fault::Stall(Duration::from_secs(60))),
+    ] {
+        let sim = start_sim(seed, 200, &[]);
+        let mut rest = Rest::new(&sim, KEY, SECRET);
+        let (bids, asks) = book(&sim, 50);
+        let bid = bids.iter().map(|(px, _)| *px).max().unwrap() - 20;
+        let ask = asks.iter().map(|(px, _)| *px).min().unwrap() + 20;
+        for (side, px, link) in [("Buy", bid, "gm00zz01-1-7"), ("Sell", ask, "gm00zz01-2-7")] {
+            let r = rest.limit(side, px, 1_000, "PostOnly", link);
+            assert_eq!(r["retCode"], 0, "{r}");
+        }
+        sim.fault(fault).unwrap();
+        let engine = Engine::spawn(&sim, "nobook", &["--stale-ms", "1000"], &[]);
+        let t = Instant::now();
+        while !rest.open_orders().is_empty() {
+            assert!(
+                t.elapsed() < Duration::from_secs(15),
+                "{fault:?}: adopted orders still open: {:?}\n{}",
+                rest.open_orders(),
+                engine.stderr_text()
+            );
+            sample_gap();
+        }
+        let fin = engine.interrupt(Duration::from_secs(30));
+        assert!(fin.status.success(), "{}", fin.stderr);
+    }
+}

@@ -247,6 +247,11 @@ enum QueryPhase {
     Orders,
 }
 
+/// How long an order request over REST may stay unanswered before its
+/// connection is given up (Bybit answers in milliseconds; the request's own
+/// recv_window is 5 s by default).
+const REST_ANSWER_TIMEOUT_NS: u64 = 5_000_000_000;
+
 /// Most execution-list pages (100 fills each) one catch-up follows; more
 /// fails the query (asked again later) rather than count a part of the list.
 const FILL_PAGES: u8 = 50;
@@ -1428,10 +1433,14 @@ impl OrderStage {
                 self.rx.extend_from_slice(resp.body);
                 Some((resp.meta.rate_limit, resp.status))
             }
-            Ok(None) => None,
-            Err(_) => {
-                // The request may or may not have executed: the manager
-                // treats a lost request as unknown and queries.
+            Ok(None) if self.clock.delta_ns(p.t_written, t) < REST_ANSWER_TIMEOUT_NS => None,
+            Ok(None) | Err(_) => {
+                // Lost, or unanswered for too long (a stalled gateway, a
+                // half-open connection): every later request would wait
+                // behind it. The connection is dropped; the request may or
+                // may not have executed, so the manager treats it as
+                // unknown and queries.
+                self.rest.abandon();
                 self.rest_inflight = None;
                 self.trade_down(now);
                 let acts = self.oms.on_reconnected(Link::Trade, now);
@@ -1878,6 +1887,11 @@ impl Stage for OrderStage {
                     Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
                     self.hand_back_lost();
                 }
+            } else if t.bid.is_none() && t.ask.is_none() {
+                // A pull before any market: orders adopted at start-up go.
+                let acts = self.oms.on_pull(self.qty, t.u, now);
+                Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
+                self.hand_back_lost();
             }
             worked = true;
         }

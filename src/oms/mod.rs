@@ -833,6 +833,24 @@ impl Oms {
         Ok(self.out.as_slice())
     }
 
+    /// Pulls both quotes when no market is known (no valid touch yet: e.g.
+    /// a restart while the book is invalid or the feed down): every order
+    /// of ours the manager follows is cancelled. [`Self::on_target`] needs
+    /// a touch; a pull must not.
+    pub fn on_pull(&mut self, qty: Lots, trigger_u: UpdateId, now: u64) -> &[Action] {
+        self.out.len = 0;
+        self.target = Some(Target {
+            bid: None,
+            ask: None,
+            qty,
+            touch: self.touch,
+            trigger_u,
+            now,
+        });
+        self.reconcile(now);
+        self.out.as_slice()
+    }
+
     /// An update from the private `order` stream.
     pub fn on_order_update(&mut self, ev: &OrderEvent, now: u64) -> Result<&[Action], OmsError> {
         ev.validate().map_err(OmsError::BadInput)?;
@@ -1092,6 +1110,18 @@ impl Oms {
     /// Overwrites the position from an exchange `position` / wallet snapshot.
     pub fn set_position(&mut self, qty: Lots, avg: Option<Ticks>, now: u64) {
         self.pnl.set_position(qty, avg);
+        self.journal_position(now);
+    }
+
+    /// Overwrites the position and its cost (ticks × lots; see
+    /// [`Pnl::entry_cost`]) from an exchange `position` snapshot.
+    pub fn set_position_cost(&mut self, qty: Lots, cost: i128, now: u64) {
+        self.pnl.set_position_cost(qty, cost);
+        self.journal_position(now);
+    }
+
+    fn journal_position(&mut self, now: u64) {
+        let qty = self.pnl.position;
         self.journal_record(&Record::Position {
             ts: now,
             qty,
