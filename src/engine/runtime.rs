@@ -475,7 +475,18 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
             .iter()
             .map(|p| p.signed_size())
             .fold(Lots(0), |a, b| a + b);
-        oms.set_position(size, None, 0);
+        // The exchange's average entry price gives the cost (one-way mode:
+        // one position); without it, the journal's average is kept.
+        let cost = match pos.positions.as_slice() {
+            [p] => p
+                .entry_price
+                .and_then(|e| crate::oms::Pnl::entry_cost(e, size, inst.price_step)),
+            _ => None,
+        };
+        match cost {
+            Some(c) if size.0 != 0 => oms.set_position_cost(size, c, 0),
+            _ => oms.set_position(size, None, 0),
+        }
         oms.raise_fill_floor(asked);
     }
     eprintln!("{}", wallet_report(&mut ctl));

@@ -10,7 +10,7 @@
 //!
 //! Contract: pure arithmetic in `i128`, no allocation, no panic.
 
-use crate::units::{Decimal, HalfTicks, Lots, Side, Ticks};
+use crate::units::{Decimal, HalfTicks, Lots, Side, Step, Ticks};
 
 /// See the module docs.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -80,6 +80,28 @@ impl Pnl {
             .saturating_sub(self.cost.saturating_mul(2))
     }
 
+    /// The cost (ticks × lots, rounded to the nearest) of `qty` bought or
+    /// sold at the exchange's average entry price `entry` (a decimal, not on
+    /// the tick grid); `None` if it does not fit.
+    pub fn entry_cost(entry: Decimal, qty: Lots, tick: Step) -> Option<i128> {
+        let num = i128::from(entry.mantissa)
+            .checked_mul(10i128.checked_pow(u32::from(tick.scale()))?)?
+            .checked_mul(i128::from(qty.0))?;
+        let den =
+            i128::from(tick.units()).checked_mul(10i128.checked_pow(u32::from(entry.scale))?)?;
+        if den <= 0 {
+            return None;
+        }
+        let half = if num < 0 { -(den / 2) } else { den / 2 };
+        Some((num + half) / den)
+    }
+
+    /// Overwrites the position and its cost (an exchange snapshot).
+    pub fn set_position_cost(&mut self, qty: Lots, cost: i128) {
+        self.position = qty;
+        self.cost = cost;
+    }
+
     /// Overwrites the position from an exchange snapshot. The cost basis is
     /// `avg × qty` when the exchange gives an entry price, else the current
     /// average cost carried over (or zero when flat before).
@@ -138,5 +160,27 @@ mod tests {
         assert_eq!(p.avg_price(), Some(Ticks(100)));
         p.set_position(Lots(-1), Some(Ticks(90)));
         assert_eq!(p.cost, -90);
+    }
+
+    /// A restart that finds a position the journal does not know (or knows
+    /// wrong) takes its cost from the exchange's entry price: closing it
+    /// then realises only the move since entry.
+    #[test]
+    fn an_exchange_entry_price_gives_the_cost_of_a_snapshot() {
+        let tick = Step::parse("0.1").unwrap();
+        let entry = Decimal::parse(b"100.04").unwrap();
+        // 10 lots at 1000.4 ticks = 10004 (rounded to the nearest).
+        let cost = Pnl::entry_cost(entry, Lots(10), tick).unwrap();
+        assert_eq!(cost, 10_004);
+        assert_eq!(Pnl::entry_cost(entry, Lots(-10), tick), Some(-10_004));
+        // 3 lots at 1000.4 ticks = 3001.2 → 3001; at 100.05, 3001.5 → 3002.
+        assert_eq!(Pnl::entry_cost(entry, Lots(3), tick), Some(3_001));
+        let half = Decimal::parse(b"100.05").unwrap();
+        assert_eq!(Pnl::entry_cost(half, Lots(3), tick), Some(3_002));
+        let mut p = Pnl::default();
+        p.set_position_cost(Lots(10), cost);
+        p.apply(Side::Sell, Ticks(1010), Lots(10));
+        assert_eq!(p.position, Lots(0));
+        assert_eq!(p.realised, 10 * 1010 - 10_004);
     }
 }
