@@ -21,7 +21,8 @@ use gapmm::units::Step;
 ///
 /// With no arguments and no keys it starts the embedded Bybit v5 simulator on
 /// loopback and paper-trades against it. Real Bybit (testnet or mainnet) needs
-/// BYBIT_API_KEY / BYBIT_API_SECRET, --live and a typed YES before any order.
+/// BYBIT_API_KEY / BYBIT_API_SECRET (read from .env or the environment only:
+/// no flag takes them), --live and a typed YES before any order.
 /// Settings come from flags, the environment or .env (see .env.example).
 #[derive(Parser, Debug)]
 #[command(name = "gapmm-hot", version, about, long_about)]

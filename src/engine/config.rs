@@ -3,9 +3,10 @@
 //! Precedence: flag > environment > `.env` file > default. Every value is read
 //! as text and validated here, so a bad value is reported as
 //! `VARIABLE=value: what is wrong`, naming the variable the operator set.
-//! Secrets (`BYBIT_API_KEY`, `BYBIT_API_SECRET`) are never shown: clap is told
-//! to hide their environment values in `--help`, and [`Config`]'s `Debug`
-//! redacts them.
+//! Secrets (`BYBIT_API_KEY`, `BYBIT_API_SECRET`) are read only from the
+//! environment or `.env` ([`KeyVars`]), never from a flag (a flag would show
+//! the secret in the process list and the shell's history), and are never
+//! shown: [`KeyVars`]' and [`Config`]'s `Debug` redact them.
 //!
 //! Contract: start-up only; allocates freely; never on a hot thread.
 
@@ -62,22 +63,6 @@ pub struct EngineArgs {
     /// Required (with keys and a typed YES) before any order on testnet or mainnet.
     #[arg(global = true, long, env = "GAPMM_LIVE", default_value_t = false)]
     pub live: bool,
-    /// Bybit API key (testnet/mainnet only). Read from .env or the environment.
-    #[arg(
-        global = true,
-        long = "api-key",
-        env = "BYBIT_API_KEY",
-        hide_env_values = true
-    )]
-    pub api_key: Option<String>,
-    /// Bybit API secret. Read from .env or the environment; never printed.
-    #[arg(
-        global = true,
-        long = "api-secret",
-        env = "BYBIT_API_SECRET",
-        hide_env_values = true
-    )]
-    pub api_secret: Option<String>,
     /// Symbol to quote.
     #[arg(global = true, long, env = "TRADING_SYMBOL", default_value = "BTCUSDT")]
     pub symbol: String,
@@ -370,27 +355,64 @@ fn parse_positive_decimal(var: &'static str, v: &str) -> Result<String, ConfigEr
     Ok(v.trim().to_string())
 }
 
+/// The API keys as found in the environment (after `.env` is loaded):
+/// `BYBIT_API_KEY` and `BYBIT_API_SECRET`. `Debug` shows only whether each
+/// is set.
+#[derive(Clone, Default)]
+pub struct KeyVars {
+    /// `BYBIT_API_KEY`.
+    pub key: Option<String>,
+    /// `BYBIT_API_SECRET`.
+    pub secret: Option<String>,
+}
+
+impl KeyVars {
+    /// The variables, which no flag sets.
+    pub const VARS: [&'static str; 2] = ["BYBIT_API_KEY", "BYBIT_API_SECRET"];
+
+    /// Reads both variables from the process environment.
+    pub fn from_env() -> KeyVars {
+        let var = |n| std::env::var(n).ok();
+        KeyVars {
+            key: var(Self::VARS[0]),
+            secret: var(Self::VARS[1]),
+        }
+    }
+}
+
+impl fmt::Debug for KeyVars {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = |v: &Option<String>| if v.is_some() { "<set>" } else { "<unset>" };
+        f.debug_struct("KeyVars")
+            .field("key", &shown(&self.key))
+            .field("secret", &shown(&self.secret))
+            .finish()
+    }
+}
+
 impl Config {
-    /// Validates raw arguments.
+    /// Validates raw arguments, with the keys from the environment.
     pub fn from_args(a: &EngineArgs) -> Result<Config, ConfigError> {
-        Config::parse(a, true)
+        Config::parse(a, &KeyVars::from_env(), true)
     }
 
     /// The configuration for a mode that only reads public market data
     /// (`gapmm-hot stream`): a live venue needs neither keys nor `--live`,
     /// and nothing may trade with it ([`Config::trading`] is false).
     pub fn from_args_public(a: &EngineArgs) -> Result<Config, ConfigError> {
-        Config::parse(a, false)
+        Config::parse(a, &KeyVars::from_env(), false)
     }
 
-    fn parse(a: &EngineArgs, trading: bool) -> Result<Config, ConfigError> {
+    /// Validates raw arguments and keys (`trading`: see
+    /// [`Config::from_args_public`]).
+    pub fn parse(a: &EngineArgs, k: &KeyVars, trading: bool) -> Result<Config, ConfigError> {
         let venue = match a.venue.trim() {
             "sim" => Venue::Sim,
             "testnet" => Venue::Testnet,
             "mainnet" => Venue::Mainnet,
             v => return Err(bad("GAPMM_VENUE", v, "expected sim, testnet or mainnet")),
         };
-        let keys = match (&a.api_key, &a.api_secret) {
+        let keys = match (&k.key, &k.secret) {
             (Some(k), Some(s)) if !k.trim().is_empty() && !s.trim().is_empty() => Some(ApiKeys {
                 key: k.trim().to_string(),
                 secret: s.trim().to_string(),
@@ -566,7 +588,25 @@ impl Config {
             sim_tls: a.sim_tls,
             sim_url: match a.sim_url.as_deref().map(str::trim) {
                 None | Some("") => None,
-                Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                // Keys from .env sign the simulator's requests too: a
+                // simulator is only ever on this machine, and no other host
+                // gets them without --venue, --live and a typed YES.
+                Some(u) if (u.starts_with("http://") || u.starts_with("https://")) => {
+                    let host = crate::net::url::Url::parse(u)
+                        .map(|p| p.host().to_string())
+                        .map_err(|e| bad("GAPMM_SIM_URL", u, e))?;
+                    let host = host.trim_start_matches('[').trim_end_matches(']');
+                    let loopback = host == "localhost"
+                        || host
+                            .parse::<std::net::IpAddr>()
+                            .is_ok_and(|ip| ip.is_loopback());
+                    if !loopback {
+                        return Err(bad(
+                            "GAPMM_SIM_URL",
+                            u,
+                            "a simulator URL must be on loopback (127.0.0.1, ::1 or localhost)",
+                        ));
+                    }
                     Some(u.trim_end_matches('/').to_string())
                 }
                 Some(u) => {
@@ -620,7 +660,13 @@ mod tests {
             .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
             .collect();
         let cmd = T::command();
-        let mut vars = Vec::new();
+        // The keys are read from the environment only (no flag).
+        let mut vars: Vec<String> = KeyVars::VARS.iter().map(|v| v.to_string()).collect();
+        for (k, v) in &example {
+            if KeyVars::VARS.contains(&k.as_str()) {
+                assert_eq!(v, "", "{k}: .env.example must not hold a value");
+            }
+        }
         for a in cmd.get_arguments() {
             let Some(var) = a.get_env().and_then(|v| v.to_str()) else {
                 continue;
@@ -672,7 +718,7 @@ mod tests {
     fn defaults_are_the_simulator_with_the_original_values() {
         // Environment variables could leak in from the test runner; these
         // names are specific enough that CI does not set them.
-        let c = Config::from_args(&args(&[])).unwrap();
+        let c = Config::parse(&args(&[]), &KeyVars::default(), true).unwrap();
         assert_eq!(c.venue, Venue::Sim);
         assert_eq!(c.symbol.as_str(), "BTCUSDT");
         assert_eq!(c.category, Category::Spot);
@@ -686,13 +732,17 @@ mod tests {
     fn public_data_needs_no_keys_but_trading_does() {
         for venue in ["testnet", "mainnet"] {
             let a = args(&["--venue", venue]);
-            let e = Config::from_args(&a).unwrap_err();
+            let e = Config::parse(&a, &KeyVars::default(), true).unwrap_err();
             assert_eq!(e.var, "BYBIT_API_KEY", "{venue}");
-            let c = Config::from_args_public(&a).unwrap();
+            let c = Config::parse(&a, &KeyVars::default(), false).unwrap();
             assert!(!c.trading);
             assert!(c.keys.is_none());
         }
-        assert!(Config::from_args(&args(&[])).unwrap().trading);
+        assert!(
+            Config::parse(&args(&[]), &KeyVars::default(), true)
+                .unwrap()
+                .trading
+        );
     }
 
     #[test]
@@ -710,7 +760,7 @@ mod tests {
             (&["--symbol", "btc usdt"][..], "TRADING_SYMBOL"),
             (&["--cores", "a,b"][..], "GAPMM_CORES"),
         ] {
-            let e = Config::from_args(&args(flags)).unwrap_err();
+            let e = Config::parse(&args(flags), &KeyVars::default(), true).unwrap_err();
             assert_eq!(e.var, var, "{flags:?}");
             assert!(e.to_string().contains(var), "{e}");
         }
@@ -718,23 +768,53 @@ mod tests {
 
     #[test]
     fn live_venues_need_keys_and_the_live_flag_and_never_echo_the_secret() {
-        let e = Config::from_args(&args(&["--venue", "mainnet"])).unwrap_err();
+        let e =
+            Config::parse(&args(&["--venue", "mainnet"]), &KeyVars::default(), true).unwrap_err();
         assert_eq!(e.var, "BYBIT_API_KEY");
-        let with_keys = [
-            "--venue",
-            "testnet",
-            "--api-key",
-            "AKEY1234",
-            "--api-secret",
-            "s3cr3t-value",
-        ];
-        let e = Config::from_args(&args(&with_keys)).unwrap_err();
+        let keys = KeyVars {
+            key: Some("AKEY1234".into()),
+            secret: Some("s3cr3t-value".into()),
+        };
+        let testnet = ["--venue", "testnet"];
+        let e = Config::parse(&args(&testnet), &keys, true).unwrap_err();
         assert_eq!(e.var, "GAPMM_LIVE");
-        let mut live = with_keys.to_vec();
+        let mut live = testnet.to_vec();
         live.push("--live");
-        let c = Config::from_args(&args(&live)).unwrap();
-        let shown = format!("{c:?}");
-        assert!(!shown.contains("s3cr3t-value"), "{shown}");
-        assert!(!shown.contains("AKEY1234"), "{shown}");
+        let c = Config::parse(&args(&live), &keys, true).unwrap();
+        for shown in [format!("{c:?}"), format!("{keys:?}")] {
+            assert!(!shown.contains("s3cr3t-value"), "{shown}");
+            assert!(!shown.contains("AKEY1234"), "{shown}");
+        }
+    }
+
+    /// A flag would put the secret in the process list: there is none.
+    #[test]
+    fn keys_are_not_taken_from_flags() {
+        for flag in ["--api-key", "--api-secret"] {
+            assert!(T::try_parse_from(["t", flag, "x"]).is_err(), "{flag}");
+        }
+    }
+
+    /// Keys from .env sign the simulator's requests: only a simulator on
+    /// this machine may receive them.
+    #[test]
+    fn a_simulator_url_must_be_on_loopback() {
+        for ok in [
+            "http://127.0.0.1:9000",
+            "https://localhost:9443/",
+            "http://[::1]:9000",
+        ] {
+            let c = Config::parse(&args(&["--sim-url", ok]), &KeyVars::default(), true);
+            assert!(c.is_ok(), "{ok}: {c:?}");
+        }
+        for bad in [
+            "http://10.0.0.5:9000",
+            "https://api.bybit.com",
+            "http://sim.example:80",
+        ] {
+            let e =
+                Config::parse(&args(&["--sim-url", bad]), &KeyVars::default(), true).unwrap_err();
+            assert_eq!(e.var, "GAPMM_SIM_URL", "{bad}");
+        }
     }
 }
