@@ -15,16 +15,17 @@
 //! ping send gives, which the owner must treat like a read error on that link.
 //! The open itself counts as a receipt.
 //!
-//! Contract: [`ManagedWs::drive`] never blocks and allocates nothing while the
-//! connection is open; then it costs a few branches and clock comparisons
+//! Contract: [`ManagedWs::drive`] never blocks and, while the connection is
+//! open, allocates nothing of its own (the ping goes through
+//! [`WsConn::send_text`]) and costs a few branches and clock comparisons
 //! against the caller's `now` — it reads no clock itself. The read path gets
 //! no extra syscall or clock read: [`WsConn::read_frames`] bumps a plain
 //! counter ([`WsConn::frames_received`]) and `drive` notes the time when it
 //! sees the counter move, so a receipt is dated to the first `drive` after
 //! it (one loop iteration late at most). Connecting (TCP, TLS, WebSocket
 //! handshake) advances only as far as the socket allows per call.
-//! Clock: `std::time::Instant` for timers (millisecond-scale deadlines), all
-//! taken from the caller.
+//! Clock: `std::time::Instant` for timers (millisecond-scale deadlines),
+//! taken from the caller (only the constructors read `Instant::now()`).
 
 use std::time::{Duration, Instant};
 
