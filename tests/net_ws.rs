@@ -1,5 +1,6 @@
 //! WsConn against loopback tungstenite servers (plain and rustls), driven
-//! through a mio `Poll` exactly like an engine thread would.
+//! through a mio `Poll` exactly like an engine thread would; and the dead-link
+//! detection of `engine::conn::ManagedWs` on top of it.
 
 mod net_support;
 
@@ -9,6 +10,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use gapmm::engine::conn::{ConnEvent, ManagedWs};
 use gapmm::net::backoff::{Backoff, BackoffConfig};
 use gapmm::net::ws::{PingTimer, WsConn, BYBIT_PING};
 use gapmm::net::{ConnState, NetError};
@@ -502,4 +504,178 @@ fn plain_sends_get_their_transmit_stamps() {
 #[test]
 fn tls_sends_get_their_transmit_stamps() {
     transmit_stamps(true);
+}
+
+// ---- Dead-link detection in `engine::conn::ManagedWs` -------------------
+
+const DEAD_AFTER: Duration = Duration::from_millis(200);
+
+/// Accepts `n` connections one after the other and keeps every one open
+/// without ever sending a byte or closing, until `stop` fires: a peer that
+/// vanished behind a live TCP connection (its kernel still ACKs).
+fn silent_server(n: usize) -> (std::net::SocketAddr, mpsc::Sender<()>, JoinHandle<()>) {
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    let (_, addr, h) = server(false, move |l, fx| {
+        let mut held = Vec::new();
+        for _ in 0..n {
+            held.push(accept_ws(&l, fx.as_ref()));
+        }
+        let _ = stop_rx.recv_timeout(TIMEOUT);
+        drop(held);
+    });
+    (addr, stop_tx, h)
+}
+
+/// Drives `m` until it reports `Opened`; fails on `Failed`.
+fn open_managed(poll: &mut Poll, m: &mut ManagedWs) -> Instant {
+    drive(poll, "managed open", || match m.drive(Instant::now()) {
+        ConnEvent::Opened => Some(Instant::now()),
+        ConnEvent::Failed(e) => panic!("connect failed: {e}"),
+        ConnEvent::Idle => None,
+    })
+}
+
+#[test]
+fn silent_peer_is_declared_dead_and_reconnected() {
+    let (addr, stop, h) = silent_server(2);
+    let (mut poll, c) = client(false, addr, None);
+    let mut m = ManagedWs::new(c, 7).with_dead_after(DEAD_AFTER);
+    assert_eq!(m.dead_after(), DEAD_AFTER);
+    let opened = open_managed(&mut poll, &mut m);
+
+    // Read whatever comes (nothing will) and drive, as an engine stage does.
+    let (err, lost_at) = drive(&mut poll, "dead-link report", || {
+        if m.is_open() {
+            m.ws()
+                .read_frames(|f| panic!("silent peer sent {f:?}"))
+                .unwrap();
+        }
+        match m.drive(Instant::now()) {
+            ConnEvent::Failed(e) => Some((e, Instant::now())),
+            ConnEvent::Opened => panic!("reopened before the loss was reported"),
+            ConnEvent::Idle => None,
+        }
+    });
+    assert_eq!(err, NetError::Silent);
+    assert!(err.is_fatal());
+    assert!(
+        lost_at.duration_since(opened) >= DEAD_AFTER,
+        "declared dead after {:?}, before its timeout",
+        lost_at.duration_since(opened)
+    );
+    assert!(!m.is_open(), "the dead connection is closed");
+    assert!(
+        m.retry_in(Instant::now()).is_some(),
+        "a reconnect is scheduled"
+    );
+
+    // The reconnect goes to the (still silent) server's second accept.
+    open_managed(&mut poll, &mut m);
+    assert_eq!(m.reconnects, 1);
+    assert!(m.is_open());
+    m.disable();
+    stop.send(()).unwrap();
+    h.join().unwrap();
+}
+
+/// How the live peer shows it is alive.
+#[derive(Clone, Copy)]
+enum Alive {
+    /// Answers every `{"op":"ping"}` with a Bybit text pong, sends nothing else.
+    AnswersPings,
+    /// Sends a WebSocket ping control frame every ~50 ms, nothing else.
+    ControlPings,
+}
+
+fn live_peer_is_kept(alive: Alive) {
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    let (_, addr, h) = server(false, move |l, fx| {
+        let mut ws = accept_ws(&l, fx.as_ref());
+        if let SrvStream::Plain(s) = ws.get_mut() {
+            s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        }
+        let mut pongs = 0u32;
+        while stop_rx.try_recv().is_err() {
+            match ws.read() {
+                Ok(Message::Text(t)) if t.as_str() == r#"{"op":"ping"}"# => {
+                    let pong = r#"{"success":true,"ret_msg":"pong","op":"ping"}"#;
+                    if ws.send(Message::Text(pong.into())).is_err() {
+                        break; // the client is closing
+                    }
+                    pongs += 1;
+                }
+                Ok(Message::Pong(_)) => {}
+                Ok(Message::Close(_)) => break,
+                Ok(m) => panic!("unexpected {m:?}"),
+                Err(tungstenite::Error::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if let Alive::ControlPings = alive {
+                        if ws.send(Message::Ping(b"hb".to_vec().into())).is_err() {
+                            break; // the client is closing
+                        }
+                    }
+                }
+                Err(_) => break, // the client closed
+            }
+        }
+        if let Alive::AnswersPings = alive {
+            assert!(pongs > 0, "the client pinged");
+        }
+    });
+    let (mut poll, c) = client(false, addr, None);
+    let mut m = ManagedWs::new(c, 9).with_dead_after(DEAD_AFTER);
+    if let Alive::AnswersPings = alive {
+        m = m.with_ping_interval(Duration::from_millis(50));
+    }
+    open_managed(&mut poll, &mut m);
+    let start = m.ws().frames_received();
+
+    // Five dead-link timeouts with traffic only from the liveness signal.
+    let mut events = Events::with_capacity(8);
+    let until = Instant::now() + DEAD_AFTER * 5;
+    let mut pongs = 0u32;
+    while Instant::now() < until {
+        m.ws()
+            .read_frames(|f| {
+                assert_eq!(f, br#"{"success":true,"ret_msg":"pong","op":"ping"}"#);
+                pongs += 1;
+            })
+            .unwrap();
+        match m.drive(Instant::now()) {
+            ConnEvent::Idle => {}
+            ev => panic!("a live peer was dropped: {ev:?}"),
+        }
+        poll.poll(&mut events, Some(Duration::from_millis(10)))
+            .unwrap();
+    }
+    assert!(m.is_open());
+    assert_eq!(m.reconnects, 0);
+    let frames = m.ws().frames_received() - start;
+    match alive {
+        Alive::AnswersPings => {
+            assert!(pongs >= 4, "only {pongs} pongs in 5 timeouts");
+            assert_eq!(frames, u64::from(pongs), "pongs are the only frames");
+        }
+        Alive::ControlPings => {
+            assert_eq!(pongs, 0, "no data frames");
+            assert!(frames >= 4, "only {frames} control pings in 5 timeouts");
+        }
+    }
+    stop_tx.send(()).unwrap();
+    m.disable();
+    h.join().unwrap();
+}
+
+#[test]
+fn peer_answering_pings_is_not_dropped() {
+    live_peer_is_kept(Alive::AnswersPings);
+}
+
+#[test]
+fn peer_sending_only_control_frames_is_not_dropped() {
+    live_peer_is_kept(Alive::ControlPings);
 }

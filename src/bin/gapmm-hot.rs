@@ -174,10 +174,18 @@ fn stream_live(cli: &Cli, _args: &StreamArgs) -> Result<(), String> {
     let mut frames: Vec<Vec<u8>> = Vec::new();
     while !signalled() && deadline.map(|d| start.elapsed() < d).unwrap_or(true) {
         let now = Instant::now();
-        if let ConnEvent::Opened = conn.drive(now) {
-            if let Err(e) = conn.ws().send_text(&sub) {
-                let _ = conn.lost(e, now);
+        let was_open = conn.is_open();
+        match conn.drive(now) {
+            ConnEvent::Opened => {
+                if let Err(e) = conn.ws().send_text(&sub) {
+                    let _ = conn.lost(e, now);
+                }
             }
+            // A dead link (silent past its timeout) or a failed ping.
+            ConnEvent::Failed(e) if was_open => {
+                eprintln!("gapmm-hot: public stream lost ({e}); reconnecting");
+            }
+            ConnEvent::Failed(_) | ConnEvent::Idle => {}
         }
         // Stream mode is not a trading path: sleep in the poller between messages.
         let _ = poll.poll(&mut events, Some(Duration::from_millis(50)));

@@ -1,11 +1,31 @@
 //! A WebSocket connection that reconnects by itself: exponential backoff with
-//! jitter, an application ping every 20 s, and a report of each transition so
-//! the owning stage can resubscribe, re-authenticate or pull its quotes.
+//! jitter, an application ping every 20 s, dead-link detection, and a report
+//! of each transition so the owning stage can resubscribe, re-authenticate or
+//! pull its quotes.
 //!
-//! Contract: [`ManagedWs::drive`] never blocks; while the connection is open
-//! it costs one branch and one clock comparison. Connecting (TCP, TLS,
-//! WebSocket handshake) advances only as far as the socket allows per call.
-//! Clock: `std::time::Instant` for timers (millisecond-scale deadlines).
+//! Dead link: a peer that vanished without a FIN or RST (cable, NAT or
+//! middlebox state lost) leaves a half-open TCP connection that the kernel
+//! would only give up on after its retransmission timeout (~15 min), and not
+//! at all while we only read. Bybit answers every ping, so an open connection
+//! from which nothing at all arrived (no data, pong, ping or close frame) for
+//! `dead_after` ([`DEFAULT_DEAD_AFTER`] = 2.5 ping intervals, i.e. two
+//! missed answers) is declared lost by [`ManagedWs::drive`]: it is closed, a
+//! reconnect is scheduled, and `drive` returns
+//! [`ConnEvent::Failed`]`(`[`NetError::Silent`]`)` — the same event a failed
+//! ping send gives, which the owner must treat like a read error on that link.
+//! The open itself counts as a receipt.
+//!
+//! Contract: [`ManagedWs::drive`] never blocks and, while the connection is
+//! open, allocates nothing of its own (the ping goes through
+//! [`WsConn::send_text`]) and costs a few branches and clock comparisons
+//! against the caller's `now` — it reads no clock itself. The read path gets
+//! no extra syscall or clock read: [`WsConn::read_frames`] bumps a plain
+//! counter ([`WsConn::frames_received`]) and `drive` notes the time when it
+//! sees the counter move, so a receipt is dated to the first `drive` after
+//! it (one loop iteration late at most). Connecting (TCP, TLS, WebSocket
+//! handshake) advances only as far as the socket allows per call.
+//! Clock: `std::time::Instant` for timers (millisecond-scale deadlines),
+//! taken from the caller (only the constructors read `Instant::now()`).
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +44,11 @@ pub enum ConnEvent {
     Failed(NetError),
 }
 
+/// Default dead-link timeout: 2.5 × [`BYBIT_PING_INTERVAL`] (50 s), so two
+/// unanswered pings in a row, not one late answer, drop the connection.
+pub const DEFAULT_DEAD_AFTER: Duration =
+    Duration::from_millis(BYBIT_PING_INTERVAL.as_millis() as u64 * 5 / 2);
+
 /// A self-reconnecting WebSocket.
 pub struct ManagedWs {
     ws: WsConn,
@@ -31,6 +56,11 @@ pub struct ManagedWs {
     retry_at: Option<Instant>,
     ping: PingTimer,
     ping_msg: &'static [u8],
+    dead_after: Duration,
+    /// When `drive` last saw `ws.frames_received()` change (or the open).
+    last_rx: Instant,
+    /// `ws.frames_received()` as `drive` last saw it.
+    rx_seen: u64,
     /// Successful opens after the first.
     pub reconnects: u64,
     opened_once: bool,
@@ -38,7 +68,8 @@ pub struct ManagedWs {
 }
 
 impl ManagedWs {
-    /// Wraps `ws`; the first connect starts on the first `drive`.
+    /// Wraps `ws`; the first connect starts on the first `drive`. Pings
+    /// every [`BYBIT_PING_INTERVAL`], dead after [`DEFAULT_DEAD_AFTER`].
     pub fn new(ws: WsConn, seed: u64) -> ManagedWs {
         let now = Instant::now();
         ManagedWs {
@@ -47,10 +78,33 @@ impl ManagedWs {
             retry_at: Some(now),
             ping: PingTimer::new(BYBIT_PING_INTERVAL, now),
             ping_msg: BYBIT_PING,
+            dead_after: DEFAULT_DEAD_AFTER,
+            last_rx: now,
+            rx_seen: 0,
             reconnects: 0,
             opened_once: false,
             enabled: true,
         }
+    }
+
+    /// Sets the dead-link timeout: an open connection that receives no frame
+    /// of any kind for `d` is dropped and reconnected. Keep it above the ping
+    /// interval plus the peer's answer time (the default is 2.5 intervals).
+    pub fn with_dead_after(mut self, d: Duration) -> ManagedWs {
+        self.dead_after = d;
+        self
+    }
+
+    /// Sets the heartbeat interval (default [`BYBIT_PING_INTERVAL`]); it
+    /// applies from the next open. Does not change the dead-link timeout.
+    pub fn with_ping_interval(mut self, interval: Duration) -> ManagedWs {
+        self.ping = PingTimer::new(interval, Instant::now());
+        self
+    }
+
+    /// The dead-link timeout.
+    pub fn dead_after(&self) -> Duration {
+        self.dead_after
     }
 
     /// The connection.
@@ -71,9 +125,20 @@ impl ManagedWs {
         self.ws.close();
     }
 
-    /// Advances connecting / reconnecting and sends the heartbeat when due.
+    /// Advances connecting / reconnecting, sends the heartbeat when due, and
+    /// declares the open connection lost ([`NetError::Silent`]) when it has
+    /// received nothing for the dead-link timeout. A `Failed` returned while
+    /// the connection was open means it is now closed: the owner handles it
+    /// like a read error on that link.
     pub fn drive(&mut self, now: Instant) -> ConnEvent {
         if self.ws.is_open() {
+            let rx = self.ws.frames_received();
+            if rx != self.rx_seen {
+                self.rx_seen = rx;
+                self.last_rx = now;
+            } else if now.saturating_duration_since(self.last_rx) >= self.dead_after {
+                return self.lost(NetError::Silent, now);
+            }
             if self.ping.due(now) {
                 if let Err(e) = self.ws.send_text(self.ping_msg) {
                     return self.lost(e, now);
@@ -102,6 +167,8 @@ impl ManagedWs {
             Ok(ConnState::Open) => {
                 self.backoff.on_connected(now);
                 self.ping.reset(now);
+                self.rx_seen = self.ws.frames_received();
+                self.last_rx = now;
                 if self.opened_once {
                     self.reconnects += 1;
                 }

@@ -393,6 +393,8 @@ impl Stage for FeedStage {
                 inc_reconnect(&self.board, self.conn.reconnects);
                 self.on_opened();
             }
+            // A failed connect, or the open connection lost (ping write
+            // failed, or dead link: nothing received for its timeout).
             ConnEvent::Failed(_) => {
                 self.book.invalidate();
                 self.pull();

@@ -1907,9 +1907,15 @@ impl Stage for OrderStage {
         self.fresh = false;
         let wall = Instant::now();
         self.wall_base = (realtime_ns(), self.now_ns());
-        // Connections.
+        // Connections. A `Failed` from `drive` while the link was open (dead
+        // link: silent past its timeout, or the ping write failed) is a lost
+        // link, handled like a read error on it.
+        let mut trade_lost = false;
         if let Some(trade) = self.trade.as_mut() {
-            if let ConnEvent::Opened = trade.drive(wall) {
+            let was_open = trade.is_open();
+            let ev = trade.drive(wall);
+            trade_lost = was_open && matches!(ev, ConnEvent::Failed(_));
+            if let ConnEvent::Opened = ev {
                 let mut auth = Vec::new();
                 self.trade_codec
                     .write_auth(&mut auth, ExchMs(wall_ms().0 + 10_000), None);
@@ -1918,7 +1924,23 @@ impl Stage for OrderStage {
                 }
             }
         }
-        if let ConnEvent::Opened = self.private.drive(wall) {
+        if trade_lost {
+            self.trade_authed = false;
+            let now = self.now_ns();
+            let acts = self.oms.on_disconnect(Link::Trade, now);
+            Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
+            self.hand_back_lost();
+        }
+        let was_open = self.private.is_open();
+        let ev = self.private.drive(wall);
+        if was_open && matches!(ev, ConnEvent::Failed(_)) {
+            self.private_ready = false;
+            let now = self.now_ns();
+            let acts = self.oms.on_disconnect(Link::Private, now);
+            Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
+            self.hand_back_lost();
+        }
+        if let ConnEvent::Opened = ev {
             let mut auth = Vec::new();
             write_auth_request(
                 &mut auth,

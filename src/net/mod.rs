@@ -75,6 +75,10 @@ pub enum NetError {
     InvalidInput(&'static str),
     /// A blocking start-up helper ran out of time.
     Timeout,
+    /// An open connection received nothing (no frame of any kind, not even
+    /// the answer to our heartbeat) for its dead-link timeout: the peer is
+    /// presumed gone without a FIN/RST. The connection was dropped.
+    Silent,
 }
 
 impl NetError {
@@ -102,6 +106,7 @@ impl fmt::Display for NetError {
             NetError::NotOpen => f.write_str("connection is not open"),
             NetError::InvalidInput(what) => write!(f, "invalid input: {what}"),
             NetError::Timeout => f.write_str("timed out"),
+            NetError::Silent => f.write_str("connection silent past its dead-link timeout"),
         }
     }
 }

@@ -39,6 +39,10 @@
 //!   the measured bounds (see there).
 //! * No locks, no clock reads, no syscalls other than socket I/O; no panics on
 //!   peer input (every peer error is a [`NetError`]).
+//! * Liveness is left to the owner: [`WsConn::read_frames`] only bumps a
+//!   plain counter per frame received of any kind
+//!   ([`WsConn::frames_received`]); the owner's timer compares it with the
+//!   value it saw last (no clock read per frame).
 //! * Masking keys come from a per-connection xorshift generator seeded from
 //!   std's `RandomState` (OS randomness); RFC 6455 masking only protects
 //!   intermediaries from cache poisoning, it is not a secrecy mechanism.
@@ -87,6 +91,7 @@ pub struct WsConn {
     close_code: u16,
     config: WebSocketConfig,
     tx_stamps: bool,
+    rx_frames: u64,
 }
 
 impl std::fmt::Debug for WsConn {
@@ -122,6 +127,7 @@ impl WsConn {
             close_code: 0,
             config: WebSocketConfig::default().read_buffer_size(READ_BUFFER_SIZE),
             tx_stamps: false,
+            rx_frames: 0,
         })
     }
 
@@ -185,6 +191,16 @@ impl WsConn {
     /// True when frames can be sent and received.
     pub fn is_open(&self) -> bool {
         matches!(self.state, State::Open(_))
+    }
+
+    /// How many complete frames of any kind (text, binary, ping, pong,
+    /// close) [`read_frames`](Self::read_frames) has received over the life
+    /// of this value, across reconnects. A plain counter, no clock: an owner
+    /// that wants to notice a silent peer compares it between its own timer
+    /// checks (as [`ManagedWs`](crate::engine::conn::ManagedWs) does).
+    #[inline]
+    pub fn frames_received(&self) -> u64 {
+        self.rx_frames
     }
 
     /// The close code of the last close frame received (0 if none).
@@ -287,7 +303,11 @@ impl WsConn {
         let mut n = 0usize;
         let mut control = false;
         let err = loop {
-            match ws.read() {
+            let msg = ws.read();
+            if msg.is_ok() {
+                self.rx_frames += 1;
+            }
+            match msg {
                 Ok(Message::Text(t)) => {
                     f(t.as_bytes());
                     n += 1;
