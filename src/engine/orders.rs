@@ -124,7 +124,7 @@ pub struct OrderConfig {
     /// Exchange time from which fills may have been missed at start-up: the
     /// start-up reads account for everything before it, the private stream
     /// for everything after its subscription. The first open-order query
-    /// reads the execution list from here ([`OrderStage::send_query`]).
+    /// reads the execution list from here.
     pub fills_from: ExchMs,
 }
 
@@ -1925,11 +1925,8 @@ impl Stage for OrderStage {
             }
         }
         if trade_lost {
-            self.trade_authed = false;
             let now = self.now_ns();
-            let acts = self.oms.on_disconnect(Link::Trade, now);
-            Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
-            self.hand_back_lost();
+            self.trade_down(now);
         }
         let was_open = self.private.is_open();
         let ev = self.private.drive(wall);
