@@ -411,10 +411,22 @@ fn encode_ws(
     })
 }
 
-/// The manager's fill for an execution; `None` for executions that are not
-/// trades (funding, settlement, ADL).
+/// The manager's fill for an execution that moves the position: a trade,
+/// and on derivatives an auto-deleveraging or liquidation fill, a delivery,
+/// a block trade or a position move (none of them comes from our orders, but
+/// each changes what we hold). `None` for funding, settlement and unknown
+/// types.
 pub fn fill_of(x: &crate::codec::private::Execution) -> Option<Fill> {
-    (x.exec_type == ExecType::Trade).then_some(Fill {
+    let moves = matches!(
+        x.exec_type,
+        ExecType::Trade
+            | ExecType::AdlTrade
+            | ExecType::BustTrade
+            | ExecType::Delivery
+            | ExecType::BlockTrade
+            | ExecType::MovePosition
+    );
+    moves.then_some(Fill {
         exec_id: x.exec_id,
         order_id: x.order_id,
         link_id: x.order_link_id,
@@ -2064,6 +2076,41 @@ mod tests {
             key: 1,
             read_to_written_ns,
             written_real_ns,
+        }
+    }
+
+    /// An auto-deleveraging or liquidation fill changes the position as
+    /// much as a trade does; funding and settlement do not.
+    #[test]
+    fn executions_that_move_the_position_are_fills() {
+        use crate::codec::private::Execution;
+        let x = |exec_type| Execution {
+            fast: false,
+            category: Some(crate::ids::Category::Linear),
+            symbol: crate::ids::Symbol::new(b"BTCUSDT").unwrap(),
+            exec_id: crate::ids::ExecId::new(b"e1").unwrap(),
+            order_id: OrderId::default(),
+            order_link_id: OrderLinkId::default(),
+            side: Side::Sell,
+            exec_price: Ticks(600_000),
+            exec_qty: Lots(5),
+            exec_type,
+            exec_fee: None,
+            fee_rate: None,
+            is_maker: false,
+            exec_time: ExchMs(1),
+            leaves_qty: None,
+            seq: crate::ids::Seq::default(),
+        };
+        for t in [ExecType::Trade, ExecType::AdlTrade, ExecType::BustTrade] {
+            let f = fill_of(&x(t)).unwrap();
+            assert_eq!(
+                (f.side, f.qty, f.price),
+                (Side::Sell, Lots(5), Ticks(600_000))
+            );
+        }
+        for t in [ExecType::Funding, ExecType::Settle, ExecType::Other] {
+            assert!(fill_of(&x(t)).is_none(), "{t:?}");
         }
     }
 
