@@ -689,3 +689,56 @@ fn adopted_orders_are_pulled_when_the_book_never_becomes_valid() {
         assert!(fin.status.success(), "{}", fin.stderr);
     }
 }
+
+/// A private stream that goes silent without closing (a half-open link:
+/// no pushes, no pongs) is taken for dead after 2.5 heartbeats, dropped and
+/// reconnected, and the fill made while it was silent is counted from the
+/// execution list: the engine's position follows the exchange's.
+#[test]
+fn a_silent_private_stream_is_dropped_and_its_missed_fill_counted() {
+    let sim = start_sim(22, 200, &[]);
+    let mut rest = Rest::new(&sim, KEY, SECRET);
+    let mut taker = Rest::new(&sim, TAKER_KEY, TAKER_SECRET);
+    let engine = Engine::spawn(
+        &sim,
+        "mute",
+        &["--stale-ms", "60000", "--ping-ms", "300"],
+        &[],
+    );
+    both_working(&engine);
+    let (open, (bids, _)) = frozen(&sim, &mut rest, Duration::from_secs(10));
+    let ours = open.iter().find(|o| o.side == "Buy").unwrap().clone();
+    let qty: i64 = bids
+        .iter()
+        .filter(|(px, _)| *px >= ours.price)
+        .map(|(_, q)| q)
+        .sum();
+    let before = engine.wait_status("a status line", Duration::from_secs(3), |_| true);
+    let (net_before, _) = rest.net_filled_lots();
+    let accepted = sim.stats().accepted;
+    sim.fault(Fault::Mute(ConnKind::Private)).unwrap();
+    // The fill's push goes into the silent link.
+    assert_eq!(
+        taker.limit("Sell", ours.price, qty, "IOC", "taker-mute")["retCode"],
+        0
+    );
+    let (net_after, _) = rest.net_filled_lots();
+    assert_eq!(net_after - net_before, ours.leaves);
+    let seen = engine.wait_status(
+        "the fill made while the private stream was silent",
+        Duration::from_secs(15),
+        |s| s.fills > before.fills,
+    );
+    assert_eq!(
+        seen.pos,
+        before.pos + ours.leaves,
+        "{}",
+        engine.stderr_text()
+    );
+    // A new private connection was made: the old one was dropped by the
+    // engine, not closed by the simulator.
+    assert!(sim.stats().accepted > accepted);
+    let fin = engine.interrupt(Duration::from_secs(30));
+    assert!(fin.status.success(), "{}", fin.stderr);
+    assert!(rest.open_orders().is_empty());
+}

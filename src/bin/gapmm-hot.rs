@@ -153,7 +153,7 @@ fn stream_live(cli: &Cli, _args: &StreamArgs) -> Result<(), String> {
     let ep = public_endpoint(&setup, cfg.category).map_err(|e| e.to_string())?;
     let ws = gapmm::net::ws::WsConn::new(ep, poll.registry(), mio::Token(0))
         .map_err(|e| e.to_string())?;
-    let mut conn = ManagedWs::new(ws, cfg.sim_seed);
+    let mut conn = ManagedWs::new(ws, cfg.sim_seed).with_heartbeat(cfg.ping);
     let topic = orderbook_topic(cfg.depth, &cfg.symbol);
     let mut sub = Vec::new();
     write_subscribe(

@@ -171,6 +171,15 @@ pub struct EngineArgs {
         default_value = "3000"
     )]
     pub stale_ms: String,
+    /// Heartbeat: every WebSocket pings this often (ms), and one that
+    /// receives nothing for 2.5 times as long is dropped and reconnected.
+    #[arg(
+        global = true,
+        long = "ping-ms",
+        env = "GAPMM_PING_MS",
+        default_value = "20000"
+    )]
+    pub ping_ms: String,
     /// Pull quotes when exchange time lags local time by more than this many milliseconds.
     #[arg(
         global = true,
@@ -322,6 +331,8 @@ pub struct Config {
     pub alpha_ticks: f64,
     /// Feed staleness limit.
     pub stale: Duration,
+    /// WebSocket heartbeat interval (dead after 2.5 of them in silence).
+    pub ping: Duration,
     /// Exchange-time lag limit.
     pub max_lag: Duration,
     /// recv_window in ms.
@@ -548,6 +559,14 @@ impl Config {
         if stale_ms == 0 {
             return Err(bad("GAPMM_STALE_MS", &a.stale_ms, "must be positive"));
         }
+        let ping_ms: u64 = parse_num("GAPMM_PING_MS", &a.ping_ms)?;
+        if !(100..=60_000).contains(&ping_ms) {
+            return Err(bad(
+                "GAPMM_PING_MS",
+                &a.ping_ms,
+                "must be between 100 and 60000 (Bybit expects a ping every 20 s)",
+            ));
+        }
         let recv_window_ms: u32 = parse_num("GAPMM_RECV_WINDOW", &a.recv_window)?;
         if !(100..=60_000).contains(&recv_window_ms) {
             return Err(bad(
@@ -582,6 +601,7 @@ impl Config {
             gamma,
             alpha_ticks,
             stale: Duration::from_millis(stale_ms),
+            ping: Duration::from_millis(ping_ms),
             max_lag: Duration::from_millis(max_lag_ms),
             recv_window_ms,
             journal: a.journal.trim().into(),

@@ -102,6 +102,12 @@ impl ManagedWs {
         self
     }
 
+    /// Pings every `ping` and takes the link for dead after 2.5 of them in
+    /// silence (two unanswered pings, not one late answer).
+    pub fn with_heartbeat(self, ping: Duration) -> ManagedWs {
+        self.with_ping_interval(ping).with_dead_after(ping * 5 / 2)
+    }
+
     /// The dead-link timeout.
     pub fn dead_after(&self) -> Duration {
         self.dead_after

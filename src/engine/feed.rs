@@ -68,6 +68,8 @@ pub struct FeedConfig {
     pub stale: Duration,
     /// Exchange time behind wall time by more than this → untradable.
     pub max_lag: Duration,
+    /// Heartbeat interval ([`ManagedWs::with_heartbeat`]).
+    pub ping: Duration,
     /// Backoff jitter seed.
     pub seed: u64,
 }
@@ -154,7 +156,7 @@ impl FeedStage {
         Ok(FeedStage {
             poll,
             events: Events::with_capacity(16),
-            conn: ManagedWs::new(ws, cfg.seed),
+            conn: ManagedWs::new(ws, cfg.seed).with_heartbeat(cfg.ping),
             decoder: PublicDecoder::new(cfg.symbol, cfg.price_step, cfg.qty_step),
             book: Book::new(BookConfig::default()),
             out: Latest::new(out),

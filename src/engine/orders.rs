@@ -126,6 +126,9 @@ pub struct OrderConfig {
     /// for everything after its subscription. The first open-order query
     /// reads the execution list from here.
     pub fills_from: ExchMs,
+    /// Heartbeat interval of the private and trade streams
+    /// ([`ManagedWs::with_heartbeat`]).
+    pub ping: Duration,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -602,14 +605,15 @@ impl OrderStage {
                 let mut ws = WsConn::new(cfg.trade_ws, poll.registry(), TRADE).map_err(io)?;
                 // Kernel transmit stamps give the `tick_to_tx` hop.
                 ws.set_tx_timestamps(true);
-                Some(ManagedWs::new(ws, cfg.seed ^ 0x51))
+                Some(ManagedWs::new(ws, cfg.seed ^ 0x51).with_heartbeat(cfg.ping))
             }
             OrderTransport::Rest => None,
         };
         let private = ManagedWs::new(
             WsConn::new(cfg.private_ws, poll.registry(), PRIVATE).map_err(io)?,
             cfg.seed ^ 0x77,
-        );
+        )
+        .with_heartbeat(cfg.ping);
         let host = cfg.rest.url().host_header();
         // Orders over REST keep a connection of their own: a blocking query or
         // the shutdown cancel-all must never wait behind (or be refused

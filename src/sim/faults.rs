@@ -59,6 +59,10 @@ pub enum Fault {
     /// the upgrade) for this long: an outage of that stream, during which
     /// the exchange goes on trading and its pushes reach no one.
     Outage(ConnKind, Duration),
+    /// Every open WebSocket of this kind goes silent without closing: the
+    /// server sends it nothing more (no pushes, replies or pongs) and reads
+    /// what it sends — a half-open link. New connections are not affected.
+    Mute(ConnKind),
     /// From now on answer every private-stream subscription with
     /// `success: false` (a topic the account may not use).
     RefusePrivateSubscribe,

@@ -451,6 +451,8 @@ struct WsConn {
     private_subs: Vec<(&'static str, Option<Category>)>,
     req_ids: HashSet<String>,
     blocked: bool,
+    /// Sends nothing more ([`Fault::Mute`]).
+    muted: bool,
 }
 
 enum State {
@@ -944,6 +946,15 @@ impl Server {
                 self.apply_fault(Fault::Drop(kind));
             }
             Fault::RefusePrivateSubscribe => self.faults.refuse_private_subscribe = true,
+            Fault::Mute(kind) => {
+                for c in self.conns.iter_mut().flatten() {
+                    if c.kind() == kind {
+                        if let State::Ws(w) = &mut c.state {
+                            w.muted = true;
+                        }
+                    }
+                }
+            }
             Fault::Reject10006(n) => self.faults.reject_10006 = n,
             Fault::Http5xx(n) => self.faults.http_5xx = n,
             Fault::Delay(d) => self.faults.delay = d,
@@ -1180,6 +1191,7 @@ impl Server {
                 private_subs: Vec::new(),
                 req_ids: HashSet::new(),
                 blocked: false,
+                muted: false,
             }));
             return true;
         }
@@ -1949,7 +1961,7 @@ impl Server {
                 };
                 let Some(c) = conn else { continue };
                 let State::Ws(w) = &mut c.state else { continue };
-                if c.dead {
+                if c.dead || w.muted {
                     continue;
                 }
                 // Queue only; every touched socket is flushed once after the batch.
@@ -2045,6 +2057,9 @@ fn flush_http(h: &mut HttpConn) -> io::Result<()> {
 }
 
 fn write_ws(w: &mut WsConn, m: Message, dead: &mut bool) {
+    if w.muted {
+        return;
+    }
     match w.ws.write(m) {
         Ok(()) => {}
         Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
