@@ -31,9 +31,19 @@
 //! timeout, which doubles with each miss in a row (up to 8×) so that a slow
 //! exchange's answer is not dropped again and again.
 //!
+//! While the private stream may have missed fills (before its first
+//! subscription, or after it was lost), the query first reads the execution
+//! list from then on and counts what the stream did not deliver (decoding
+//! those pages allocates, once per gap); only then are the open orders read.
+//!
+//! A lost trade link (or REST order connection) hands the requests still
+//! queued back to the manager before it learns of the loss; they never go
+//! out on the next connection.
+//!
 //! Blocking, by design, and only with quoting stopped: the cancel-all of
-//! shutdown (and of a halted manager), on the control connection after any
-//! query still in flight on it was dropped.
+//! shutdown (which a halted manager, a refused key or a refused private
+//! subscription also start), on the control connection after any query
+//! still in flight on it was dropped.
 //!
 //! The action queue holds [`QUEUE`] actions; one that does not fit is handed
 //! back to the manager ([`Oms::on_unsent`], counted in `OrderBoard::unsent`),
