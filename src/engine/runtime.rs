@@ -434,6 +434,12 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     let run_id = LinkIdGen::run_from_wall_ms(wall_ms().0);
     let mut ocfg = OmsConfig::new(cfg.category, run_id, max_position, quote_qty);
     ocfg.min_update_interval_ns = cfg.min_update_interval.as_nanos() as u64;
+    // A request is accepted until recv_window after its timestamp (plus up
+    // to 1 s of clock difference): a create given up sooner could still
+    // land after its side was quoted again.
+    ocfg.ack_timeout_ns = ocfg
+        .ack_timeout_ns
+        .max((u64::from(cfg.recv_window_ms) + 1_000) * 1_000_000);
     let mut oms = Oms::new(ocfg).map_err(|e| err(format!("order manager: {e}")))?;
     let (mut journal_file, recovered) = open_journal(cfg, &inst, &mut oms, embedded_sim)?;
     // Fills from here on are the private stream's to deliver, once it is

@@ -127,7 +127,11 @@ pub struct OmsConfig {
     /// `MIN_UPDATE_INTERVAL` per side in ns (0 = none).
     pub min_update_interval_ns: u64,
     /// A request not confirmed by the order stream within this makes the
-    /// order `Unknown` (and queried).
+    /// order `Unknown` (and queried); an order missing from a query answer
+    /// is taken for gone only this long after its create was sent. It must
+    /// cover the time a request can still reach the book: the request's
+    /// recv_window plus the clock difference with the exchange (the engine
+    /// sets recv_window + 1 s).
     pub ack_timeout_ns: u64,
     /// An open-order query unanswered within this is sent again; the wait
     /// doubles with each query in a row left unanswered (up to 8×), so a slow
