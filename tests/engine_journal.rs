@@ -123,9 +123,10 @@ fn restart_restores_only_its_own_venues_lines() {
 /// A crash (SIGKILL) leaves our quotes on the exchange; one of them fills
 /// while the engine is down. The restart reads the journal, then the
 /// exchange's execution list since the journal's last fill: the missed fill
-/// is counted once, the journaled ones are not counted again, and at the
-/// end the engine's position equals the exchange's record of every fill of
-/// ours.
+/// is counted once, the journaled ones are not counted again, a trade made
+/// by hand on the account meanwhile counts too (the position is the
+/// account's, as on the live stream), and at the end the engine's position
+/// equals the exchange's record of every fill on the account.
 #[test]
 fn a_fill_missed_during_a_crash_is_counted_once_after_the_restart() {
     let sim = start_sim(41, 1000, &[]);
@@ -164,6 +165,11 @@ fn a_fill_missed_during_a_crash_is_counted_once_after_the_restart() {
             .any(|o| o.order_id == bid.order_id),
         "the sweep filled our bid"
     );
+    // A trade made by hand on the same account while the engine is down.
+    let (_, asks) = book(&sim, 5);
+    let best_ask = asks.iter().map(|(px, _)| *px).min().unwrap();
+    let r = rest.limit("Buy", best_ask, 1_000, "IOC", "by-hand-1");
+    assert_eq!(r["retCode"], 0, "{r}");
 
     // Restart on the same journal.
     let engine = Engine::spawn(&sim, "crash-run2", &["--journal", jarg], &[]);
@@ -183,7 +189,7 @@ fn a_fill_missed_during_a_crash_is_counted_once_after_the_restart() {
     assert_eq!(
         lots_after(&fin.stderr, "final position"),
         net,
-        "engine position vs the exchange's fills of ours; {}",
+        "engine position vs the exchange's fills on the account; {}",
         fin.stderr
     );
     sim.shutdown().unwrap();

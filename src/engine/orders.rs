@@ -341,7 +341,7 @@ pub struct OrderStage {
     /// stream was not subscribed, or was lost): the next query reads the
     /// execution list from there before the open orders. `None` once read.
     fill_gap: Option<ExchMs>,
-    /// Fills of our orders read by the current catch-up, until complete.
+    /// Fills on the symbol read by the current catch-up, until complete.
     gap_fills: Vec<Fill>,
     /// When the local budget was last published (monotonic ns).
     budget_published: Option<u64>,
@@ -1679,7 +1679,7 @@ impl OrderStage {
     }
 
     /// One execution-list page of a query's catch-up (in `self.rx`): the
-    /// fills of our orders are kept; once the list is read to now, they go
+    /// fills are kept; once the list is read to now, they go
     /// to the manager oldest first (it drops those the stream or the
     /// journal counted already, by execution id), the gap is closed, and the
     /// query goes on with the open orders. A failure leaves the gap open for
@@ -1693,12 +1693,9 @@ impl OrderStage {
             inc(&self.board.orders.query_failures);
             return;
         };
-        self.gap_fills.extend(
-            page.executions
-                .iter()
-                .filter(|x| crate::oms::is_ours(&x.order_link_id))
-                .filter_map(fill_of),
-        );
+        // Every fill on the symbol, as the live stream counts them.
+        self.gap_fills
+            .extend(page.executions.iter().filter_map(fill_of));
         let rows = page.executions.len() + page.skipped;
         // A short page is the last whatever its cursor says.
         let next = page

@@ -452,7 +452,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     if let Some(from) = recovered.as_ref().and_then(reconcile_from) {
         let n = reconcile_fills(&mut ctl, &inst, &mut oms, from)?;
         if n > 0 {
-            eprintln!("journal: {n} fills of ours from the exchange's execution list were missing from the journal; counted now");
+            eprintln!("journal: {n} fills from the exchange's execution list were missing from the journal; counted now");
         }
     }
     if recovered.is_none() {
@@ -826,8 +826,9 @@ fn reconcile_from(rec: &journal::RecoveredState) -> Option<ExchMs> {
 const MAX_RECONCILE_PAGES: usize = 500;
 
 /// Reads the exchange's executions for the instrument from `from` until now
-/// (seven-day windows, every page) and passes the fills of our orders to the
-/// manager, oldest first. Fills the journal already counted are recognised
+/// (seven-day windows, every page) and passes its fills to the manager,
+/// oldest first (every fill on the symbol moves the position, as on the
+/// live stream). Fills the journal already counted are recognised
 /// by their execution id and not counted again; the others are counted and
 /// journaled now. Returns how many were new.
 fn reconcile_fills(
@@ -860,10 +861,10 @@ fn reconcile_fills(
                 .dec
                 .decode_executions(&mut body, inst)
                 .map_err(|e| err(format!("execution list: {e}")))?;
+            // Every fill on the symbol, as the live stream counts them.
             fills.extend(
                 page.executions
                     .iter()
-                    .filter(|x| crate::oms::is_ours(&x.order_link_id))
                     .filter_map(crate::engine::orders::fill_of),
             );
             // A short page is the last whatever its cursor says (Bybit

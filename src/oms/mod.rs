@@ -50,9 +50,10 @@
 //!   ([`Oms::on_unsent`]): its state change is undone and the decision is
 //!   taken again on the next input.
 //!
-//! Fills: the caller passes only real trades. Funding, settlement, delivery
-//! and other non-`Trade` `execType`s are not fills and must be filtered out
-//! before [`Oms::on_fill`] (nautilus #4937). Fills from `execution` and
+//! Fills: the caller passes only executions that move the position (trades,
+//! and on derivatives liquidation, auto-deleveraging, delivery, block-trade
+//! and position-move fills); funding and settlement are not fills and must
+//! be filtered out before [`Oms::on_fill`] (nautilus #4937). Fills from `execution` and
 //! `execution.fast` are de-duplicated by `execId` ([`dedupe`]); a maker fill
 //! with an empty `orderLinkId` is matched by `orderId`. Every trade fill for
 //! the symbol moves the position (the position is the account's, whoever
