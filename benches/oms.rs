@@ -130,6 +130,7 @@ fn bench(c: &mut Criterion) {
             price: Ticks(1000),
             qty: Lots(1),
             fee: None,
+            fee_base_nlots: 0,
             is_maker: true,
             exec_time: ExchMs(n),
         };

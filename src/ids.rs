@@ -140,6 +140,8 @@ pub type OrderLinkId = FixedStr<36>;
 pub type ExecId = FixedStr<40>;
 /// WS trade request id (`reqId`), at most 36 characters.
 pub type ReqId = FixedStr<36>;
+/// Coin name (`BTC`, `USDT`).
+pub type Coin = FixedStr<16>;
 
 /// Validates Bybit's `orderLinkId` alphabet (`[0-9A-Za-z_-]`, ≤ 36).
 pub fn order_link_id(s: &[u8]) -> Result<OrderLinkId, IdError> {

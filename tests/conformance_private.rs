@@ -920,6 +920,7 @@ fn instruments_decode_into_specs() {
     assert_eq!(s.post_only_max_qty, Some(Lots(60_000_000_000)));
     assert_eq!(s.min_notional, Some(dec("5")), "minOrderAmt");
     assert_eq!(s.min_qty, Lots(11));
+    assert_eq!(s.base_coin.as_str(), "BTC", "baseCoin");
 
     let p = d
         .decode_instruments(
@@ -1434,6 +1435,36 @@ fn private_execution_pushes_decode() {
     };
     assert_eq!(p.records[0].exec_type, ExecType::Funding);
     assert_eq!(p.records[0].exec_price, Ticks(0));
+}
+
+/// A spot buy's fee in the base coin is measured in lots (billionths of
+/// one): it is what never arrives in the account. A fee in any other coin,
+/// or with the base coin unknown, is not.
+#[test]
+fn a_spot_fee_in_the_base_coin_is_measured_in_lots() {
+    let spot = inst("BTCUSDT", Category::Spot, "0.1", "0.000001");
+    let push = |coin: &str| {
+        format!(
+            r#"{{"topic":"execution","creationTime":1,"data":[{{"category":"spot","symbol":"BTCUSDT","execId":"e","orderId":"o","orderLinkId":"","side":"Buy","execPrice":"60000.0","execQty":"0.001","execType":"Trade","execFee":"0.0000010005","feeCurrency":"{coin}","isMaker":true,"execTime":"2","seq":3}}]}}"#
+        )
+        .into_bytes()
+    };
+    let mut known =
+        PrivateDecoder::new(spot.with_base_coin(gapmm::ids::Coin::from_str("BTC").unwrap()));
+    for (coin, nlots) in [("BTC", 1_000_500_000), ("USDT", 0)] {
+        let mut m = push(coin);
+        let PrivateEvent::Executions(p) = known.decode(&mut m).unwrap() else {
+            panic!()
+        };
+        assert_eq!(p.records[0].fee_base_nlots, nlots, "{coin}");
+        assert_eq!(p.records[0].exec_fee, Some(dec("0.0000010005")));
+    }
+    let mut unknown = PrivateDecoder::new(spot);
+    let mut m = push("BTC");
+    let PrivateEvent::Executions(p) = unknown.decode(&mut m).unwrap() else {
+        panic!()
+    };
+    assert_eq!(p.records[0].fee_base_nlots, 0);
 }
 
 #[test]

@@ -629,6 +629,7 @@ fn journal_recovery_after_a_crash_loses_and_doubles_no_fill() {
             price: Ticks(v["price_ticks"].as_i64().unwrap()),
             qty: Lots(v["qty_lots"].as_i64().unwrap()),
             fee: None,
+            fee_base_nlots: 0,
             is_maker: true,
             exec_time: gapmm::time::ExchMs(v["ts"].as_u64().unwrap()),
         };

@@ -762,7 +762,7 @@ mod garbage {
                     In::Fill(e, o, s, p, q, t) => {
                         let mut exec_id = ExecId::default();
                         exec_id.push_u64(u64::from(e)).unwrap();
-                        let f = Fill { exec_id, order_id: oid_n(o), link_id: OrderLinkId::default(), side: if s { Side::Buy } else { Side::Sell }, price: Ticks(p), qty: Lots(q), fee: None, is_maker: true, exec_time: ExchMs(t) };
+                        let f = Fill { exec_id, order_id: oid_n(o), link_id: OrderLinkId::default(), side: if s { Side::Buy } else { Side::Sell }, price: Ticks(p), qty: Lots(q), fee: None, fee_base_nlots: 0, is_maker: true, exec_time: ExchMs(t) };
                         oms.on_fill(&f, t).map(|a| a.to_vec()).unwrap_or_default()
                     }
                     In::Ack(op, o, l, c) => {

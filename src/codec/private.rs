@@ -36,7 +36,7 @@ use super::rest::{ApiMsg, InstrumentSpec, OrderType, TimeInForce};
 use super::sign::Signer;
 use crate::ids::{Category, ExecId, FixedStr, OrderId, OrderLinkId, ReqId, Seq, Symbol};
 use crate::time::ExchMs;
-use crate::units::{Decimal, Lots, Side, Ticks, UnitError};
+use crate::units::{Decimal, Lots, Side, Step, Ticks, UnitError};
 
 /// Most records accepted from one push's `data` array.
 pub const MAX_RECORDS: usize = 64;
@@ -320,6 +320,10 @@ pub struct Execution {
     pub exec_type: ExecType,
     /// Fee (negative = rebate); `None` on `execution.fast`.
     pub exec_fee: Option<Decimal>,
+    /// The fee when `feeCurrency` is the instrument's base coin (a spot
+    /// buy's: it comes out of the quantity received), in billionths of a
+    /// lot; 0 otherwise.
+    pub fee_base_nlots: i64,
     /// Fee rate; `None` on `execution.fast`.
     pub fee_rate: Option<Decimal>,
     /// Maker fill.
@@ -828,6 +832,7 @@ pub(crate) fn decode_execution(
         exec_type: Option<&'a str>,
         fee: Option<&'a str>,
         fee_rate: Option<&'a str>,
+        fee_coin: Option<&'a str>,
         is_maker: Option<bool>,
         time: Option<ExchMs>,
         leaves: Option<&'a str>,
@@ -847,6 +852,7 @@ pub(crate) fn decode_execution(
             "execType" => w.exec_type = v.into_string(),
             "execFee" => w.fee = v.into_string(),
             "feeRate" => w.fee_rate = v.into_string(),
+            "feeCurrency" => w.fee_coin = v.into_string(),
             "isMaker" => w.is_maker = v.as_bool(),
             "execTime" => w.time = value_ms(&v),
             "leavesQty" => w.leaves = v.into_string(),
@@ -879,6 +885,16 @@ pub(crate) fn decode_execution(
             "leavesQty",
         )?)),
     };
+    let exec_fee = unit(opt_decimal(w.fee), "execFee")?;
+    let in_base = !inst.base_coin.is_empty()
+        && w.fee_coin
+            .is_some_and(|c| c.as_bytes() == inst.base_coin.as_bytes());
+    let fee_base_nlots = match exec_fee {
+        Some(f) if in_base => {
+            nano_lots(f, inst.qty_step).ok_or(PrivateError::BadValue("execFee"))?
+        }
+        _ => 0,
+    };
     Ok(Some(Execution {
         fast,
         category,
@@ -890,13 +906,27 @@ pub(crate) fn decode_execution(
         exec_price: Ticks(price),
         exec_qty: Lots(qty),
         exec_type,
-        exec_fee: unit(opt_decimal(w.fee), "execFee")?,
+        exec_fee,
+        fee_base_nlots,
         fee_rate: unit(opt_decimal(w.fee_rate), "feeRate")?,
         is_maker: w.is_maker.ok_or(PrivateError::Missing("isMaker"))?,
         exec_time: w.time.ok_or(PrivateError::Missing("execTime"))?,
         leaves_qty: leaves,
         seq: Seq(w.seq.and_then(|s| u64::try_from(s).ok()).unwrap_or(0)),
     }))
+}
+
+/// `amount` (in coin units) in billionths of a lot of `step`, rounded to
+/// the nearest; `None` if it does not fit.
+pub fn nano_lots(amount: Decimal, step: Step) -> Option<i64> {
+    let num = i128::from(amount.mantissa)
+        .checked_mul(10i128.checked_pow(u32::from(step.scale()) + 9)?)?;
+    let den = i128::from(step.units()).checked_mul(10i128.checked_pow(u32::from(amount.scale))?)?;
+    if den <= 0 {
+        return None;
+    }
+    let half = if num < 0 { -(den / 2) } else { den / 2 };
+    i64::try_from((num + half) / den).ok()
 }
 
 /// Decodes one position record (WS `entryPrice` or REST `avgPrice`).

@@ -39,7 +39,7 @@ use super::private::{
     OrderUpdate, PositionUpdate, PrivateError, WalletAccount,
 };
 use super::sign::Signer;
-use crate::ids::{Category, FixedStr, OrderId, OrderLinkId, Symbol};
+use crate::ids::{Category, Coin, FixedStr, OrderId, OrderLinkId, Symbol};
 use crate::time::ExchMs;
 use crate::units::{Decimal, Lots, Side, Step, Ticks, UnitError};
 
@@ -251,6 +251,9 @@ pub struct InstrumentSpec {
     pub post_only_max_qty: Option<Lots>,
     /// Linear `minNotionalValue`; spot `minOrderAmt` (quote units).
     pub min_notional: Option<Decimal>,
+    /// `baseCoin` (empty when unknown): a fee charged in it (a spot buy's)
+    /// comes out of the quantity received.
+    pub base_coin: Coin,
 }
 
 impl InstrumentSpec {
@@ -265,7 +268,14 @@ impl InstrumentSpec {
             max_qty: None,
             post_only_max_qty: None,
             min_notional: None,
+            base_coin: Coin::default(),
         }
+    }
+
+    /// The same spec with its base coin known.
+    pub fn with_base_coin(mut self, coin: Coin) -> Self {
+        self.base_coin = coin;
+        self
     }
 }
 
@@ -1507,6 +1517,10 @@ fn decode_instrument(r: &Object<'_, '_>, category: Category) -> Result<Instrumen
         max_qty,
         post_only_max_qty: lots_floor(qty_step, get_str(&lf, po_key)),
         min_notional: decimal_field(&lf, notional_key)?,
+        base_coin: match get_str(r, "baseCoin") {
+            None => Coin::default(),
+            Some(c) => Coin::new(c.as_bytes()).map_err(|_| RestError::BadField("baseCoin"))?,
+        },
     })
 }
 

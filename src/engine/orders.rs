@@ -447,6 +447,7 @@ pub fn fill_of(x: &crate::codec::private::Execution) -> Option<Fill> {
         price: x.exec_price,
         qty: x.exec_qty,
         fee: x.exec_fee,
+        fee_base_nlots: x.fee_base_nlots,
         is_maker: x.is_maker,
         exec_time: x.exec_time,
     })
@@ -2107,6 +2108,7 @@ mod tests {
             exec_qty: Lots(5),
             exec_type,
             exec_fee: None,
+            fee_base_nlots: 0,
             fee_rate: None,
             is_maker: false,
             exec_time: ExchMs(1),

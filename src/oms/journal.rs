@@ -212,6 +212,9 @@ pub fn encode(rec: &Record<'_>, out: &mut Vec<u8>) {
                 // Writing into a Vec cannot fail; `Decimal`'s Display does not allocate.
                 let _ = write!(out, "{fee}");
                 out.push(b'"');
+                if f.fee_base_nlots != 0 {
+                    kv_i64(out, "base_fee_nlots", f.fee_base_nlots);
+                }
             }
             out.extend_from_slice(if f.is_maker {
                 b",\"maker\":true"
@@ -423,19 +426,23 @@ fn apply_line(
                 Some(v) => Some(Decimal::parse(v).ok()?),
                 None => None,
             };
+            let base_nlots = match field(line, "base_fee_nlots") {
+                Some(_) => num_i64(line, "base_fee_nlots")?,
+                None => 0,
+            };
             match index.get(&exec_id) {
                 Some(&k) => {
                     if let (Some(e), Some(fee)) = (st.seen.get_mut(k), fee) {
                         if !e.2 {
                             e.2 = true;
-                            st.pnl.add_fee(fee);
+                            st.pnl.charge(fee, base_nlots);
                         }
                     }
                 }
                 None => {
                     st.pnl.apply(side, price, qty);
                     if let Some(fee) = fee {
-                        st.pnl.add_fee(fee);
+                        st.pnl.charge(fee, base_nlots);
                     }
                     index.insert(exec_id, st.seen.len());
                     st.seen.push((exec_id, ExchMs(ts), fee.is_some()));
@@ -484,9 +491,32 @@ mod tests {
             price: Ticks(price),
             qty: Lots(qty),
             fee: fee.map(|f| Decimal::parse(f.as_bytes()).unwrap()),
+            fee_base_nlots: 0,
             is_maker: true,
             exec_time: ExchMs(1_716_800_399_334),
         }
+    }
+
+    /// A base-coin fee is journaled with its fill and taken off the
+    /// recovered position exactly as the live manager took it: once, even
+    /// when a later copy of the fill repeats it.
+    #[test]
+    fn a_base_coin_fee_survives_the_journal() {
+        let mut out = Vec::new();
+        let mut a = fill("a", Side::Buy, 100, 10, Some("0.0000015"));
+        a.fee_base_nlots = 1_500_000_000;
+        encode(
+            &Record::Fill(&fill("a", Side::Buy, 100, 10, None)),
+            &mut out,
+        );
+        encode(&Record::Fill(&a), &mut out);
+        encode(&Record::Fill(&a), &mut out);
+        let st = recover(&out);
+        let mut live = crate::oms::Pnl::default();
+        live.apply(Side::Buy, Ticks(100), Lots(10));
+        live.charge(a.fee.unwrap(), a.fee_base_nlots);
+        assert_eq!(st.position(), Lots(9));
+        assert_eq!(st.pnl, live);
     }
 
     #[test]

@@ -221,6 +221,10 @@ pub struct Fill {
     pub qty: Lots,
     /// `execFee` (absent on `execution.fast`).
     pub fee: Option<Decimal>,
+    /// The fee's part in the base coin, in billionths of a lot (a spot
+    /// buy's fee comes out of the quantity received); 0 when none. Counted
+    /// with the fee, once.
+    pub fee_base_nlots: i64,
     /// `isMaker`.
     pub is_maker: bool,
     /// `execTime`.
@@ -1175,7 +1179,7 @@ impl Oms {
                 self.stats.fills += 1;
                 self.pnl.apply(f.side, f.price, f.qty);
                 if let Some(fee) = f.fee {
-                    self.pnl.add_fee(fee);
+                    self.pnl.charge(fee, f.fee_base_nlots);
                 }
                 if self.attribute_fill(f) {
                     self.dedupe.set_attributed(&f.exec_id);
@@ -1194,7 +1198,7 @@ impl Oms {
                     self.dedupe.set_attributed(&f.exec_id);
                 }
                 if let (false, Some(fee)) = (fee_counted, f.fee) {
-                    self.pnl.add_fee(fee);
+                    self.pnl.charge(fee, f.fee_base_nlots);
                     // Journal the copy with the fee; recovery de-duplicates it
                     // the same way and keeps only the fee.
                     self.journal_record(&Record::Fill(f));
@@ -1464,6 +1468,7 @@ mod tests {
             price: Ticks(100 + (n % 7) as i64),
             qty: Lots(1 + (n % 3) as i64),
             fee: None,
+            fee_base_nlots: 0,
             is_maker: true,
             exec_time: ExchMs(1_000 + n),
         }

@@ -12,6 +12,9 @@
 
 use crate::units::{Decimal, HalfTicks, Lots, Side, Step, Ticks};
 
+/// Billionths of a lot per lot ([`Pnl::charge`]).
+const NANO: i64 = 1_000_000_000;
+
 /// See the module docs.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Pnl {
@@ -25,6 +28,9 @@ pub struct Pnl {
     pub fees: f64,
     /// Number of fills applied.
     pub fills: u64,
+    /// Base-coin fees not yet taken off the position, in billionths of a
+    /// lot (a fee smaller than a lot waits here until they add up to one).
+    pub base_fee_nlots: i64,
 }
 
 impl Pnl {
@@ -58,6 +64,23 @@ impl Pnl {
                 .0
                 .saturating_add(side.sign().saturating_mul(qty.0)),
         );
+    }
+
+    /// Counts a fill's fee: reported, and when charged in the base coin
+    /// (`base_nlots`, billionths of a lot) taken off the position — the
+    /// coins were never received — once whole lots of it have added up. The
+    /// cost stays: what was paid now buys less.
+    pub fn charge(&mut self, fee: Decimal, base_nlots: i64) {
+        self.add_fee(fee);
+        if base_nlots == 0 {
+            return;
+        }
+        self.base_fee_nlots = self.base_fee_nlots.saturating_add(base_nlots);
+        let whole = self.base_fee_nlots / NANO;
+        if whole != 0 {
+            self.base_fee_nlots -= whole * NANO;
+            self.position = Lots(self.position.0.saturating_sub(whole));
+        }
     }
 
     /// Adds a fee (reporting only).
@@ -160,6 +183,33 @@ mod tests {
         assert_eq!(p.avg_price(), Some(Ticks(100)));
         p.set_position(Lots(-1), Some(Ticks(90)));
         assert_eq!(p.cost, -90);
+    }
+
+    /// A spot buy's fee in the base coin never arrives: it comes off the
+    /// position once it adds up to a lot, keeps the cost, and is counted
+    /// exactly (no rounding drift over many fills).
+    #[test]
+    fn base_coin_fees_come_off_the_position_in_whole_lots() {
+        let mut p = Pnl::default();
+        p.apply(Side::Buy, Ticks(100), Lots(10));
+        let fee = Decimal::parse(b"0.0000004").unwrap();
+        // 0.4 lot each: nothing yet, then one lot after the third.
+        p.charge(fee, 400_000_000);
+        p.charge(fee, 400_000_000);
+        assert_eq!(p.position, Lots(10));
+        p.charge(fee, 400_000_000);
+        assert_eq!(p.position, Lots(9));
+        assert_eq!(p.base_fee_nlots, 200_000_000);
+        assert_eq!(p.cost, 1000);
+        // A quote-coin fee moves nothing.
+        p.charge(fee, 0);
+        assert_eq!((p.position, p.base_fee_nlots), (Lots(9), 200_000_000));
+        for _ in 0..1000 {
+            p.charge(fee, 400_000_000);
+        }
+        // 1000 × 0.4 + 0.2 = 400.2 lots: 400 taken, 0.2 left.
+        assert_eq!(p.position, Lots(9 - 400));
+        assert_eq!(p.base_fee_nlots, 200_000_000);
     }
 
     /// A restart that finds a position the journal does not know (or knows

@@ -97,6 +97,7 @@ pub fn fill(
         price: Ticks(price),
         qty: Lots(qty),
         fee: fee.map(|f| Decimal::parse(f.as_bytes()).unwrap()),
+        fee_base_nlots: 0,
         is_maker: true,
         exec_time: ExchMs(1_700_000_000_000 + exec),
     }
