@@ -1435,6 +1435,16 @@ fn private_execution_pushes_decode() {
     };
     assert_eq!(p.records[0].exec_type, ExecType::Funding);
     assert_eq!(p.records[0].exec_price, Ticks(0));
+    // A liquidation at an off-grid (bankruptcy) price still moves the
+    // position: its price goes to the tick below, its quantity is kept.
+    let mut b = br#"{"topic":"execution","creationTime":1,"data":[{"category":"linear","symbol":"ICPUSDT","execId":"b","orderId":"o","orderLinkId":"","side":"Sell","execPrice":"12.01234","execQty":"3000","execType":"BustTrade","execFee":"0.1","isMaker":false,"execTime":"2","seq":3}]}"#.to_vec();
+    let PrivateEvent::Executions(p) = d.decode(&mut b).unwrap() else {
+        panic!()
+    };
+    let e = &p.records[0];
+    assert_eq!(e.exec_type, ExecType::BustTrade);
+    assert!(e.exec_type.moves_position());
+    assert_eq!((e.exec_price, e.exec_qty), (Ticks(12012), Lots(3000)));
 }
 
 /// A spot buy's fee in the base coin is measured in lots (billionths of

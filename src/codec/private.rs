@@ -234,6 +234,21 @@ pub enum ExecType {
 }
 
 impl ExecType {
+    /// Whether an execution of this type changes the position: a trade, and
+    /// on derivatives an auto-deleveraging or liquidation fill, a delivery,
+    /// a block trade or a position move. Funding and settlement do not.
+    pub fn moves_position(self) -> bool {
+        matches!(
+            self,
+            ExecType::Trade
+                | ExecType::AdlTrade
+                | ExecType::BustTrade
+                | ExecType::Delivery
+                | ExecType::BlockTrade
+                | ExecType::MovePosition
+        )
+    }
+
     /// Maps Bybit's spelling (unknown values → [`ExecType::Other`]).
     pub fn parse(s: &[u8]) -> ExecType {
         match s {
@@ -875,6 +890,13 @@ pub(crate) fn decode_execution(
     let qty = inst.qty_step.count(req(w.qty, "execQty")?.as_bytes());
     let (price, qty) = if exec_type == ExecType::Trade {
         (unit(price, "execPrice")?, unit(qty, "execQty")?)
+    } else if exec_type.moves_position() {
+        // A liquidation or delivery price need not be on the tick grid (a
+        // bankruptcy or index price): it is taken to the tick below. The
+        // quantity is an order quantity, on the lot grid.
+        let raw = req(w.price, "execPrice")?.as_bytes();
+        let floor = inst.price_step.count_floor(raw);
+        (unit(price.or(floor), "execPrice")?, unit(qty, "execQty")?)
     } else {
         (price.unwrap_or(0), qty.unwrap_or(0))
     };
