@@ -108,6 +108,8 @@ pub struct RunReport {
     /// Fills found in the execution list after a private-stream gap (see
     /// `OrderBoard::gap_fills`).
     pub gap_fills: u64,
+    /// Journal records dropped (see `OrderBoard::journal_dropped`).
+    pub journal_dropped: u64,
     /// Market updates the feed held back because the strategy ring was full
     /// (see `FeedBoard::ring_full`): the strategy fell behind the feed.
     pub ring_full: u64,
@@ -447,16 +449,18 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     // from here for those made before that (overlaps are recognised by
     // execution id). Without a journal, fills before the open-order read
     // are not counted (spot: the position starts flat; linear: the
-    // exchange's position below includes them).
-    let mut fills_from = wall_ms();
+    // exchange's position below includes them). With a journal, fills up
+    // to now are read below, so the catch-up may overlap them by a minute
+    // (clock differences with the exchange): the overlap is recognised.
+    let mut fills_from = match recovered {
+        Some(_) => ExchMs(wall_ms().0.saturating_sub(60_000)),
+        None => wall_ms(),
+    };
     if let Some(from) = recovered.as_ref().and_then(reconcile_from) {
         let n = reconcile_fills(&mut ctl, &inst, &mut oms, from)?;
         if n > 0 {
             eprintln!("journal: {n} fills from the exchange's execution list were missing from the journal; counted now");
         }
-    }
-    if recovered.is_none() {
-        fills_from = wall_ms();
     }
     let open = open_orders_blocking(&mut ctl.conn, &ctl.codec, &mut ctl.dec, &inst)
         .ok_or_else(|| err("open orders: the exchange's list could not be read"))?;
@@ -464,14 +468,19 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     let initial: Vec<_> = oms.adopt_open_orders(&events, 0).to_vec();
     if cfg.category == crate::ids::Category::Linear {
         let mut req = Vec::new();
-        // The position includes every fill before it was read: those are
-        // not counted again, whoever reports them later.
-        let asked = wall_ms();
-        fills_from = fills_from.max(asked);
         ctl.codec
-            .position_list(&mut req, asked, &inst)
+            .position_list(&mut req, wall_ms(), &inst)
             .map_err(|e| err(e.to_string()))?;
         let mut body = ctl.call(&req, "position list")?;
+        // The position includes every fill executed before the exchange
+        // served it (its `time`, on the exchange's clock like every fill's
+        // execTime): those are not counted again, whoever reports them
+        // later, and the fill catch-up starts there.
+        let served = ctl
+            .dec
+            .decode_empty(&mut body.clone())
+            .map_err(|e| err(format!("position list: {e}")))?;
+        fills_from = fills_from.max(served);
         let pos = ctl
             .dec
             .decode_positions(&mut body, &inst)
@@ -493,7 +502,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
             Some(c) if size.0 != 0 => oms.set_position_cost(size, c, 0),
             _ => oms.set_position(size, None, 0),
         }
-        oms.raise_fill_floor(asked);
+        oms.raise_fill_floor(served);
     }
     eprintln!("{}", wallet_report(&mut ctl));
 
@@ -723,6 +732,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
         ring_full: getu(&board.feed.ring_full),
         query_failures: getu(&board.orders.query_failures),
         gap_fills: getu(&board.orders.gap_fills),
+        journal_dropped: getu(&board.orders.journal_dropped),
         position: get(&board.orders.position),
         shutdown_confirmed: board.orders.shutdown_confirmed.load(Relaxed),
         fatal: Fatal::from_code(board.orders.fatal.load(Relaxed)),
@@ -1047,6 +1057,10 @@ pub fn print_report(r: &RunReport) {
         (
             r.gap_fills,
             "fills the private stream missed, read from the execution list and counted",
+        ),
+        (
+            r.journal_dropped,
+            "journal records dropped because the journal file refused writes",
         ),
     ] {
         if n > 0 {
