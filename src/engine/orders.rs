@@ -57,8 +57,8 @@ use std::time::{Duration, Instant};
 use mio::{Events, Poll, Token};
 
 use crate::codec::private::{
-    write_auth_request, write_subscribe, ExecType, OrderStatus as WireStatus, OrderUpdate,
-    PrivateDecoder, PrivateEvent, RejectReason as WireReject,
+    write_auth_request, write_subscribe, OrderStatus as WireStatus, OrderUpdate, PrivateDecoder,
+    PrivateEvent, RejectReason as WireReject,
 };
 use crate::codec::public::Level;
 use crate::codec::rest::{
@@ -248,6 +248,8 @@ struct QueryInFlight {
     pages: u8,
     /// Which list is being read.
     phase: QueryPhase,
+    /// When the current page was asked for (monotonic ns).
+    sent_ns: u64,
 }
 
 /// A query's two lists, in order: the fills the private stream may have
@@ -265,9 +267,18 @@ enum QueryPhase {
 /// recv_window is 5 s by default).
 const REST_ANSWER_TIMEOUT_NS: u64 = 5_000_000_000;
 
-/// Most execution-list pages (100 fills each) one catch-up follows; more
-/// fails the query (asked again later) rather than count a part of the list.
+/// Most execution-list pages (100 fills each) one catch-up follows within a
+/// seven-day window; more fails the query (asked again later) rather than
+/// count a part of the window.
 const FILL_PAGES: u8 = 50;
+
+/// A catch-up whose current page was asked for less than this long ago is
+/// left to finish when the manager asks again (a restart would begin anew).
+const FILL_PAGE_WAIT_NS: u64 = 5_000_000_000;
+
+/// Catch-ups that fail in a row before the engine stops: with fills it
+/// cannot read, its position is unknown, and its quotes must go.
+const FILL_TRIES: u8 = 8;
 
 /// How far before a private-stream loss was noticed fills are read again:
 /// a link can die silently and be noticed only by its missing pong (the
@@ -341,8 +352,11 @@ pub struct OrderStage {
     /// stream was not subscribed, or was lost): the next query reads the
     /// execution list from there before the open orders. `None` once read.
     fill_gap: Option<ExchMs>,
-    /// Fills on the symbol read by the current catch-up, until complete.
+    /// Fills on the symbol read by the current catch-up's window, until
+    /// the window is complete.
     gap_fills: Vec<Fill>,
+    /// Catch-ups failed in a row ([`FILL_TRIES`]).
+    fill_failures: u8,
     /// When the local budget was last published (monotonic ns).
     budget_published: Option<u64>,
     pending: PendingTable,
@@ -430,16 +444,7 @@ fn encode_ws(
 /// each changes what we hold). `None` for funding, settlement and unknown
 /// types.
 pub fn fill_of(x: &crate::codec::private::Execution) -> Option<Fill> {
-    let moves = matches!(
-        x.exec_type,
-        ExecType::Trade
-            | ExecType::AdlTrade
-            | ExecType::BustTrade
-            | ExecType::Delivery
-            | ExecType::BlockTrade
-            | ExecType::MovePosition
-    );
-    moves.then_some(Fill {
+    x.exec_type.moves_position().then_some(Fill {
         exec_id: x.exec_id,
         order_id: x.order_id,
         link_id: x.order_link_id,
@@ -697,6 +702,7 @@ impl OrderStage {
             query_events: Vec::with_capacity(QUERY_EVENTS),
             fill_gap: Some(cfg.fills_from),
             gap_fills: Vec::with_capacity(256),
+            fill_failures: 0,
             budget_published: None,
             pending: PendingTable::EMPTY,
             rest_inflight: None,
@@ -1039,6 +1045,15 @@ impl OrderStage {
                 }
                 t_encoded = self.clock.stamp();
                 if self.rest.send(&self.wire).is_err() {
+                    // The order connection failed: as for a lost trade link,
+                    // queued requests go back to the manager rather than out
+                    // on the next connection.
+                    self.rest.abandon();
+                    let now = self.clock.delta_ns(self.origin, self.clock.stamp());
+                    self.trade_down(now);
+                    let acts = self.oms.on_reconnected(Link::Trade, now);
+                    Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
+                    self.hand_back_lost();
                     return false;
                 }
                 let t = self.clock.stamp();
@@ -1565,6 +1580,17 @@ impl OrderStage {
             // Given up by the manager since it asked: nothing to send.
             return;
         };
+        let now = self.now_ns();
+        if let Some(q) = self.query.as_mut().filter(|q| {
+            matches!(q.phase, QueryPhase::Fills(_))
+                && now.saturating_sub(q.sent_ns) < FILL_PAGE_WAIT_NS
+        }) {
+            // A catch-up still answering page by page: it goes on, and its
+            // open-order list (read after it, so later than this query) is
+            // this query's answer.
+            q.ticket = ticket;
+            return;
+        }
         self.drop_query();
         self.query_events.clear();
         self.gap_fills.clear();
@@ -1574,7 +1600,20 @@ impl OrderStage {
         };
         if !self.send_query_page(ticket, phase, 1, None) {
             // The manager asks again after its query timeout.
-            inc(&self.board.orders.query_failures);
+            self.query_failed(phase);
+        }
+    }
+
+    /// Counts a failed query; a catch-up failing [`FILL_TRIES`] times in a
+    /// row stops the engine (cancel-all, confirmed): its position is unknown.
+    fn query_failed(&mut self, phase: QueryPhase) {
+        inc(&self.board.orders.query_failures);
+        if let QueryPhase::Fills(_) = phase {
+            self.fill_failures = self.fill_failures.saturating_add(1);
+            if self.fill_failures >= FILL_TRIES {
+                Fatal::FillCatchUp.record(&self.board.orders);
+                self.shutdown_req.store(true, Relaxed);
+            }
         }
     }
 
@@ -1606,6 +1645,7 @@ impl OrderStage {
                 ticket,
                 pages,
                 phase,
+                sent_ns: self.now_ns(),
             });
             true
         } else {
@@ -1639,7 +1679,7 @@ impl OrderStage {
                 // Lost with the connection: the manager asks again after its
                 // query timeout.
                 self.query = None;
-                inc(&self.board.orders.query_failures);
+                self.query_failed(q.phase);
                 return;
             }
         }
@@ -1691,7 +1731,7 @@ impl OrderStage {
         let page = self.rest_dec.decode_executions(&mut buf, &self.inst);
         self.rx = buf;
         let Ok(page) = page else {
-            inc(&self.board.orders.query_failures);
+            self.query_failed(q.phase);
             return;
         };
         // Every fill on the symbol, as the live stream counts them.
@@ -1710,33 +1750,44 @@ impl OrderStage {
                 let c = c.to_owned();
                 self.send_query_page(q.ticket, q.phase, q.pages + 1, Some(&c))
             }
-            None if next_window.0 <= wall_ms().0 => {
-                self.send_query_page(q.ticket, QueryPhase::Fills(next_window), q.pages + 1, None)
-            }
             None => {
-                // Read to now: count, close the gap, go on with the orders.
-                self.gap_fills.sort_by_key(|f| f.exec_time);
-                let now = self.now_ns();
-                let before = self.oms.pnl().fills;
-                for i in 0..self.gap_fills.len() {
-                    let f = self.gap_fills[i];
-                    if let Ok(acts) = self.oms.on_fill(&f, now) {
-                        Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
-                        self.hand_back_lost();
-                    }
+                // The window is read: count it and move the gap past it, so
+                // a failure later starts from the next window, not anew.
+                self.count_gap_fills();
+                if next_window.0 <= wall_ms().0 {
+                    self.fill_gap = Some(next_window);
+                    self.send_query_page(q.ticket, QueryPhase::Fills(next_window), 1, None)
+                } else {
+                    // Read to now: the gap is closed; on with the orders.
+                    self.fill_gap = None;
+                    self.fill_failures = 0;
+                    self.send_query_page(q.ticket, QueryPhase::Orders, 1, None)
                 }
-                let found = self.oms.pnl().fills.saturating_sub(before);
-                for c in [&self.board.orders.gap_fills, &self.board.orders.fills] {
-                    c.store(c.load(Relaxed) + found, Relaxed);
-                }
-                self.gap_fills.clear();
-                self.fill_gap = None;
-                self.send_query_page(q.ticket, QueryPhase::Orders, 1, None)
             }
         };
         if !sent {
-            inc(&self.board.orders.query_failures);
+            self.query_failed(q.phase);
         }
+    }
+
+    /// Passes the catch-up's fills to the manager, oldest first (it drops
+    /// those already counted, by execution id), and counts the new ones.
+    fn count_gap_fills(&mut self) {
+        self.gap_fills.sort_by_key(|f| f.exec_time);
+        let now = self.now_ns();
+        let before = self.oms.pnl().fills;
+        for i in 0..self.gap_fills.len() {
+            let f = self.gap_fills[i];
+            if let Ok(acts) = self.oms.on_fill(&f, now) {
+                Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
+                self.hand_back_lost();
+            }
+        }
+        let found = self.oms.pnl().fills.saturating_sub(before);
+        for c in [&self.board.orders.gap_fills, &self.board.orders.fills] {
+            c.store(c.load(Relaxed) + found, Relaxed);
+        }
+        self.gap_fills.clear();
     }
 
     /// Blocking cancel-all on the control connection (the manager's request;
@@ -1789,13 +1840,21 @@ impl OrderStage {
         self.shutdown = Shutdown::Done;
     }
 
+    /// Moves as much of the manager's journal as the ring takes (a record
+    /// may be split: the writer continues it in order).
     fn drain_journal(&mut self) {
         let j = self.oms.journal();
-        if j.is_empty() {
+        let n = self.journal.slots().min(j.len());
+        if n == 0 {
             return;
         }
-        if self.journal.push_entire_slice(j).is_ok() {
-            self.oms.clear_journal();
+        if let Ok(mut chunk) = self.journal.write_chunk(n) {
+            let (a, b) = chunk.as_mut_slices();
+            let k = a.len();
+            a.copy_from_slice(&j[..k]);
+            b.copy_from_slice(&j[k..n]);
+            chunk.commit_all();
+            self.oms.consume_journal(n);
         }
     }
 
@@ -1810,6 +1869,8 @@ impl OrderStage {
             set(&self.board.orders.budget_remaining, i64::from(left));
         }
         let b = &self.board.orders;
+        b.journal_dropped
+            .store(self.oms.stats().journal_dropped, Relaxed);
         let pos = self.oms.position();
         set(&b.position, pos.0);
         let pnl = self.oms.pnl();
@@ -2095,7 +2156,7 @@ mod tests {
     /// much as a trade does; funding and settlement do not.
     #[test]
     fn executions_that_move_the_position_are_fills() {
-        use crate::codec::private::Execution;
+        use crate::codec::private::{ExecType, Execution};
         let x = |exec_type| Execution {
             fast: false,
             category: Some(crate::ids::Category::Linear),

@@ -80,9 +80,12 @@ pub struct OrderBoard {
     /// Open-order queries whose request or answer failed (the manager asks
     /// again after its query timeout).
     pub query_failures: AtomicU64,
-    /// Fills of ours the private stream did not deliver (it was not yet
-    /// subscribed, or was lost), found in the execution list and counted.
+    /// Fills on the symbol the private stream did not deliver (it was not
+    /// yet subscribed, or was lost), found in the execution list and counted.
     pub gap_fills: AtomicU64,
+    /// Journal records dropped because the journal could not be drained
+    /// (its file refused writes for long).
+    pub journal_dropped: AtomicU64,
     /// Working bid price (0 = none).
     pub working_bid: AtomicI64,
     /// Working ask price (0 = none).
@@ -188,6 +191,9 @@ pub enum Fatal {
     /// The order manager halted itself (more orders of ours than it can
     /// follow); the confirmed cancel-all of the shutdown takes over.
     OrdersHalted = 5,
+    /// The fills the private stream missed could not be read from the
+    /// execution list, time after time: the position is unknown.
+    FillCatchUp = 6,
 }
 
 impl Fatal {
@@ -199,6 +205,7 @@ impl Fatal {
             3 => Some(Fatal::ThreadEnded),
             4 => Some(Fatal::PrivateSubscribe),
             5 => Some(Fatal::OrdersHalted),
+            6 => Some(Fatal::FillCatchUp),
             _ => None,
         }
     }
@@ -211,6 +218,7 @@ impl Fatal {
             Fatal::ThreadEnded => "a pipeline thread ended unexpectedly",
             Fatal::PrivateSubscribe => "the exchange refused the private stream's subscription (order and execution pushes; check the key's permissions)",
             Fatal::OrdersHalted => "the order manager found more orders of ours than it can follow and stopped quoting",
+            Fatal::FillCatchUp => "the fills missed while the private stream was down could not be read from the execution list (the position is unknown)",
         }
     }
 

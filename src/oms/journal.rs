@@ -31,6 +31,10 @@
 use std::collections::HashMap;
 use std::io::Write;
 
+/// Longest record [`encode`] writes (a fill with the longest ids, fee and
+/// numbers is under 400 bytes).
+pub const MAX_RECORD: usize = 512;
+
 use super::order::{OrderEvent, OrderStatus};
 use super::pnl::Pnl;
 use super::Fill;

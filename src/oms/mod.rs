@@ -506,6 +506,9 @@ pub struct OmsStats {
     pub budget_denied: u64,
     /// Creates and amends held back by the minimum update interval.
     pub interval_held: u64,
+    /// Journal records not written because the journal buffer was full (the
+    /// engine could not drain it: its file refused writes for long).
+    pub journal_dropped: u64,
 }
 
 /// The order manager. See the module docs.
@@ -812,6 +815,12 @@ impl Oms {
     /// Empties the journal buffer (keeps its capacity).
     pub fn clear_journal(&mut self) {
         self.journal.clear();
+    }
+
+    /// Removes the first `n` bytes of the journal buffer (taken by the
+    /// engine); keeps its capacity.
+    pub fn consume_journal(&mut self, n: usize) {
+        self.journal.drain(..n.min(self.journal.len()));
     }
 
     // ---- inputs -----------------------------------------------------------
@@ -1164,9 +1173,17 @@ impl Oms {
     // ---- internals ------------------------------------------------------
 
     fn journal_record(&mut self, rec: &Record<'_>) {
-        if self.cfg.journal {
-            journal::encode(rec, &mut self.journal);
+        if !self.cfg.journal {
+            return;
         }
+        // Never grow the buffer on a decision: when the engine cannot drain
+        // it (its file refuses writes), records are dropped and counted; a
+        // restart recovers missed fills from the exchange's execution list.
+        if self.journal.len() + journal::MAX_RECORD > self.journal.capacity() {
+            self.stats.journal_dropped += 1;
+            return;
+        }
+        journal::encode(rec, &mut self.journal);
     }
 
     fn apply_fill(&mut self, f: &Fill) {
@@ -1472,6 +1489,30 @@ mod tests {
             is_maker: true,
             exec_time: ExchMs(1_000 + n),
         }
+    }
+
+    /// An engine that cannot drain the journal (its file refuses writes)
+    /// must not make decisions allocate: past its capacity the buffer
+    /// stops growing, and what it could not hold is counted.
+    #[test]
+    fn a_journal_nobody_drains_never_grows_past_its_capacity() {
+        let mut c = OmsConfig::new(Category::Linear, 1, Lots(10), Lots(1));
+        c.journal_capacity = 4 * 1024;
+        let mut oms = Oms::new(c).unwrap();
+        let cap = oms.journal.capacity();
+        for n in 0..200 {
+            oms.on_fill(&fill_at(n), n).unwrap();
+        }
+        assert_eq!(oms.stats().fills, 200, "fills still count");
+        assert!(oms.journal().len() <= cap);
+        assert_eq!(oms.journal.capacity(), cap, "the buffer was reallocated");
+        let dropped = oms.stats().journal_dropped;
+        assert!(dropped > 0);
+        // Once drained, records are kept again.
+        let half = oms.journal().len() / 2;
+        oms.consume_journal(half);
+        oms.on_fill(&fill_at(1_000), 1_000).unwrap();
+        assert_eq!(oms.stats().journal_dropped, dropped);
     }
 
     #[test]
