@@ -808,6 +808,19 @@ impl OrderStage {
         self.hand_back_lost();
     }
 
+    /// The REST order connection failed (or its answer never came): it is
+    /// dropped with any request in flight, whose outcome is unknown; the
+    /// loss is handled as a trade link's ([`Self::trade_down`]), and since
+    /// each REST request connects anew, the link is usable again at once.
+    fn rest_down(&mut self, now: u64) {
+        self.rest.abandon();
+        self.rest_inflight = None;
+        self.trade_down(now);
+        let acts = self.oms.on_reconnected(Link::Trade, now);
+        Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
+        self.hand_back_lost();
+    }
+
     /// [`hand_back`] of the stage's own overflow to its manager.
     fn hand_back_lost(&mut self) {
         if self.lost.n > 0 {
@@ -1048,12 +1061,8 @@ impl OrderStage {
                     // The order connection failed: as for a lost trade link,
                     // queued requests go back to the manager rather than out
                     // on the next connection.
-                    self.rest.abandon();
                     let now = self.clock.delta_ns(self.origin, self.clock.stamp());
-                    self.trade_down(now);
-                    let acts = self.oms.on_reconnected(Link::Trade, now);
-                    Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
-                    self.hand_back_lost();
+                    self.rest_down(now);
                     return false;
                 }
                 let t = self.clock.stamp();
@@ -1482,12 +1491,7 @@ impl OrderStage {
                 // behind it. The connection is dropped; the request may or
                 // may not have executed, so the manager treats it as
                 // unknown and queries.
-                self.rest.abandon();
-                self.rest_inflight = None;
-                self.trade_down(now);
-                let acts = self.oms.on_reconnected(Link::Trade, now);
-                Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
-                self.hand_back_lost();
+                self.rest_down(now);
                 return;
             }
         };
