@@ -900,7 +900,8 @@ fn reconcile_fills(
 /// take (a write error: disk full, …) stay in the ring and are written by a
 /// later call, after the ones before them: no record is dropped and a line
 /// cut by an error is continued where it stopped. While the ring is full the
-/// order stage keeps its records in its own buffer.
+/// order manager keeps records in its own buffer, up to its capacity (then
+/// drops and counts them: `OrderBoard::journal_dropped`).
 fn drain_journal(c: &mut rtrb::Consumer<u8>, f: &mut impl std::io::Write) -> std::io::Result<()> {
     let n = c.slots();
     if n == 0 {
