@@ -9,8 +9,10 @@
 //! accepting on a WebSocket stops the engine by itself, with every order of
 //! ours cancelled; a fill is read while the open-order query after a
 //! reconnect is still unanswered (the query does not block the order thread),
-//! failed queries are asked again until quoting resumes, and a fill made
-//! while the private stream was down is counted once it is back.
+//! failed queries are asked again until quoting resumes, a fill made
+//! while the private stream was down (or silent) is counted once it is
+//! back, and a refused subscription, a halted order manager or a catch-up
+//! that keeps failing stops the engine with nothing of ours left open.
 
 mod engine_support;
 mod sim_common;
@@ -738,5 +740,36 @@ fn a_silent_private_stream_is_dropped_and_its_missed_fill_counted() {
     );
     let fin = engine.interrupt(Duration::from_secs(30));
     assert!(fin.status.success(), "{}", fin.stderr);
+    assert!(rest.open_orders().is_empty());
+}
+
+/// A catch-up the exchange keeps failing (every execution-list request
+/// answered 503) leaves the position unknown: after eight tries in a row
+/// the engine stops by itself, names the cause, and leaves nothing of ours
+/// open (the answers work again by the time of its cancel-all).
+#[test]
+fn a_catch_up_that_keeps_failing_stops_the_engine() {
+    let sim = start_sim(23, 200, &[]);
+    let mut rest = Rest::new(&sim, KEY, SECRET);
+    let engine = Engine::spawn(&sim, "catchup", &["--stale-ms", "60000"], &[]);
+    both_working(&engine);
+    // The orders' own transport is the WS trade link: while the private
+    // stream is out, only the catch-up's requests use REST.
+    sim.fault(Fault::Http5xx(8)).unwrap();
+    sim.fault(Fault::Outage(ConnKind::Private, Duration::from_millis(500)))
+        .unwrap();
+    let fin = engine.finish(Duration::from_secs(120));
+    assert!(fin.status.success(), "{}", fin.stderr);
+    assert!(
+        fin.stderr
+            .contains("could not be read from the execution list"),
+        "{}",
+        fin.stderr
+    );
+    assert!(
+        fin.stderr.contains("open orders of ours left: none"),
+        "{}",
+        fin.stderr
+    );
     assert!(rest.open_orders().is_empty());
 }
