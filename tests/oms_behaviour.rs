@@ -940,12 +940,21 @@ fn a_create_lost_with_its_link_is_given_up_only_an_ack_timeout_after_it_was_sent
     assert!(creates(&a).is_empty(), "{a:?}");
     assert_eq!(oms.slot(Side::Buy).state, OrderState::Unknown);
     assert_eq!(oms.slot(Side::Buy).link_id, l);
+    // Not asked again at once (nothing new is unknown): a query timeout
+    // later, so the wait costs a few queries, not the rate budget.
+    assert!(!a.contains(&Action::QueryOpenOrders), "{a:?}");
+    let qt = oms.config().query_timeout_ns;
+    assert!(!oms
+        .on_tick(3 * MS + qt - MS)
+        .contains(&Action::QueryOpenOrders));
     // Asked again until a query is an ack timeout younger than the create.
     let mut now = 3 * MS;
+    let mut queries = 0;
     loop {
         now += 100 * MS;
         let a = oms.on_tick(now).to_vec();
         if a.contains(&Action::QueryOpenOrders) {
+            queries += 1;
             let t = oms.query_ticket().unwrap();
             let a = oms
                 .on_query_answer(t, &[], gapmm::time::ExchMs(10), now)
@@ -954,6 +963,10 @@ fn a_create_lost_with_its_link_is_given_up_only_an_ack_timeout_after_it_was_sent
                 // Given up: the side is quoted again, with a new order.
                 assert!(now >= oms.config().ack_timeout_ns, "{now}");
                 assert_eq!(creates(&a).len(), 1, "{a:?}");
+                assert!(
+                    queries <= oms.config().ack_timeout_ns / qt + 1,
+                    "{queries} queries"
+                );
                 break;
             }
         }

@@ -538,6 +538,11 @@ pub struct Oms {
     /// Queries in a row that went unanswered (the wait for the next one
     /// doubles with each, up to 8× the query timeout).
     query_misses: u8,
+    /// When the last query answer was applied, and `stats.unknowns` then:
+    /// an order the answer left unknown is asked about again only a query
+    /// timeout later, not at the rate budget's full speed, unless something
+    /// new became unknown since.
+    answered_ns: Option<(u64, u64)>,
     halted: bool,
     cancel_all_pending: bool,
     fill_floor: ExchMs,
@@ -585,6 +590,7 @@ impl Oms {
             query_sent_ns: None,
             query_seq: 0,
             query_misses: 0,
+            answered_ns: None,
             halted: false,
             cancel_all_pending: false,
             fill_floor: ExchMs(0),
@@ -627,6 +633,7 @@ impl Oms {
             query_sent_ns,
             query_seq,
             query_misses,
+            answered_ns,
             halted,
             cancel_all_pending,
             fill_floor,
@@ -656,6 +663,7 @@ impl Oms {
         self.query_sent_ns = *query_sent_ns;
         self.query_seq = *query_seq;
         self.query_misses = *query_misses;
+        self.answered_ns = *answered_ns;
         self.halted = *halted;
         self.cancel_all_pending = *cancel_all_pending;
         self.fill_floor = *fill_floor;
@@ -698,6 +706,7 @@ impl Oms {
             query_sent_ns,
             query_seq,
             query_misses,
+            answered_ns,
             halted,
             cancel_all_pending,
             fill_floor,
@@ -727,6 +736,7 @@ impl Oms {
         rewrite(query_sent_ns);
         rewrite(query_seq);
         rewrite(query_misses);
+        rewrite(answered_ns);
         rewrite(halted);
         rewrite(cancel_all_pending);
         rewrite(fill_floor);

@@ -361,7 +361,16 @@ impl Oms {
         let due = self
             .query_sent_ns
             .is_none_or(|t| now.saturating_sub(t) >= wait);
-        if due && self.out.has_room() && self.budget.try_take(Endpoint::Query, 1, now) {
+        // An order an answer just left unknown (a create that may still be
+        // on its way to the book) is asked about again a query timeout
+        // later; a new link (awaiting its snapshot) or an order newly
+        // unknown is asked about at once.
+        let spaced = self.awaiting_snapshot
+            || self.answered_ns.is_none_or(|(t, unknowns)| {
+                unknowns != self.stats.unknowns
+                    || now.saturating_sub(t) >= self.cfg.query_timeout_ns
+            });
+        if due && spaced && self.out.has_room() && self.budget.try_take(Endpoint::Query, 1, now) {
             if self.query_sent_ns.is_some() {
                 // The last one went unanswered: give the next one longer.
                 self.query_misses = self.query_misses.saturating_add(1);
@@ -551,6 +560,7 @@ impl Oms {
         self.awaiting_snapshot = false;
         self.query_sent_ns = None;
         self.query_misses = 0;
+        self.answered_ns = Some((now, self.stats.unknowns));
         self.reconcile(now);
     }
 }
