@@ -704,27 +704,42 @@ fn a_silent_private_stream_is_dropped_and_its_missed_fill_counted() {
     let engine = Engine::spawn(
         &sim,
         "mute",
-        &["--stale-ms", "60000", "--ping-ms", "300"],
+        // Dead after 2.5 s of silence: long enough that the other streams,
+        // quiet but answering pings, are never taken for dead on a loaded
+        // test machine; short enough for the test.
+        &["--stale-ms", "60000", "--ping-ms", "1000"],
         &[],
     );
     both_working(&engine);
-    let (open, (bids, _)) = frozen(&sim, &mut rest, Duration::from_secs(10));
-    let ours = open.iter().find(|o| o.side == "Buy").unwrap().clone();
+    let (_, (bids, _)) = frozen(&sim, &mut rest, Duration::from_secs(15));
+    let before = engine.wait_status("a status line", Duration::from_secs(3), |_| true);
+    let (net_before, _) = rest.net_filled_lots();
+    sim.fault(Fault::Mute(ConnKind::Private)).unwrap();
+    // Our bid as it rests now, and everything down to it.
+    let open = rest.open_orders();
+    let ours = open
+        .iter()
+        .find(|o| o.side == "Buy")
+        .unwrap_or_else(|| panic!("no bid: {open:?}\n{}", engine.stderr_text()))
+        .clone();
     let qty: i64 = bids
         .iter()
         .filter(|(px, _)| *px >= ours.price)
         .map(|(_, q)| q)
-        .sum();
-    let before = engine.wait_status("a status line", Duration::from_secs(3), |_| true);
-    let (net_before, _) = rest.net_filled_lots();
-    sim.fault(Fault::Mute(ConnKind::Private)).unwrap();
+        .sum::<i64>()
+        .max(ours.leaves);
     // The fill's push goes into the silent link.
     assert_eq!(
         taker.limit("Sell", ours.price, qty, "IOC", "taker-mute")["retCode"],
         0
     );
     let (net_after, _) = rest.net_filled_lots();
-    assert_eq!(net_after - net_before, ours.leaves);
+    assert_eq!(
+        net_after - net_before,
+        ours.leaves,
+        "the taker did not fill our bid\n{}",
+        engine.stderr_text()
+    );
     let seen = engine.wait_status(
         "the fill made while the private stream was silent",
         Duration::from_secs(15),
