@@ -203,6 +203,15 @@ fn frozen(sim: &gapmm::sim::SimHandle, rest: &mut Rest, stall: Duration) -> (Vec
     }
 }
 
+/// The bid quantity resting at `price` or better: what a sell at `price`
+/// must take to reach an order there.
+fn bids_down_to(bids: &[(i64, i64)], price: i64) -> i64 {
+    bids.iter()
+        .filter(|(px, _)| *px >= price)
+        .map(|(_, q)| q)
+        .sum()
+}
+
 #[test]
 fn a_post_only_order_killed_for_crossing_is_replaced_one_tick_safer() {
     let sim = start_sim(13, 1000, &[]);
@@ -233,12 +242,7 @@ fn a_post_only_order_killed_for_crossing_is_replaced_one_tick_safer() {
     // rests at `q`. The engine, still seeing the old book, re-creates its bid
     // at the price it wants, which now crosses that ask.
     let q = ours.price - 2;
-    let qty: i64 = bids
-        .iter()
-        .filter(|(px, _)| *px >= q)
-        .map(|(_, q)| q)
-        .sum::<i64>()
-        + 1000;
+    let qty = bids_down_to(&bids, q) + 1000;
     let r = taker.limit("Sell", q, qty, "GTC", "taker-sweep-1");
     assert_eq!(r["retCode"], 0, "{r}");
 
@@ -317,11 +321,7 @@ fn at_the_position_limit_only_the_reducing_side_is_quoted() {
     let (open, (bids, _)) = frozen(&sim, &mut rest, stall);
     let ours = open.iter().find(|o| o.side == "Buy").unwrap().clone();
     // Sell into our bid (immediate-or-cancel: nothing of the taker rests).
-    let qty: i64 = bids
-        .iter()
-        .filter(|(px, _)| *px >= ours.price)
-        .map(|(_, q)| q)
-        .sum();
+    let qty = bids_down_to(&bids, ours.price);
     let r = taker.limit("Sell", ours.price, qty, "IOC", "taker-hit-1");
     assert_eq!(r["retCode"], 0, "{r}");
     engine.wait_status("position at the limit", Duration::from_secs(5), |s| {
@@ -426,11 +426,7 @@ fn fills_are_read_while_the_open_order_query_is_unanswered() {
     // The market stands still (no amends) for the whole test.
     let (open, (bids, _)) = frozen(&sim, &mut rest, delay + Duration::from_secs(6));
     let ours = open.iter().find(|o| o.side == "Buy").unwrap().clone();
-    let qty: i64 = bids
-        .iter()
-        .filter(|(px, _)| *px >= ours.price)
-        .map(|(_, q)| q)
-        .sum();
+    let qty = bids_down_to(&bids, ours.price);
     let before = engine.wait_status("a status line", Duration::from_secs(3), |_| true);
     // Every REST answer (the engine's query, the taker's order) now comes 5 s late.
     sim.fault(Fault::Delay(delay)).unwrap();
@@ -543,11 +539,7 @@ fn fills_made_while_the_private_stream_is_down_are_counted_once() {
     let outage = Duration::from_secs(2);
     let (open, (bids, _)) = frozen(&sim, &mut rest, outage + Duration::from_secs(8));
     let ours = open.iter().find(|o| o.side == "Buy").unwrap().clone();
-    let qty: i64 = bids
-        .iter()
-        .filter(|(px, _)| *px >= ours.price)
-        .map(|(_, q)| q)
-        .sum();
+    let qty = bids_down_to(&bids, ours.price);
     let before = engine.wait_status("a status line", Duration::from_secs(3), |_| true);
     let (net_before, _) = rest.net_filled_lots();
     sim.fault(Fault::Outage(ConnKind::Private, outage)).unwrap();
@@ -722,12 +714,7 @@ fn a_silent_private_stream_is_dropped_and_its_missed_fill_counted() {
         .find(|o| o.side == "Buy")
         .unwrap_or_else(|| panic!("no bid: {open:?}\n{}", engine.stderr_text()))
         .clone();
-    let qty: i64 = bids
-        .iter()
-        .filter(|(px, _)| *px >= ours.price)
-        .map(|(_, q)| q)
-        .sum::<i64>()
-        .max(ours.leaves);
+    let qty = bids_down_to(&bids, ours.price).max(ours.leaves);
     // The fill's push goes into the silent link.
     assert_eq!(
         taker.limit("Sell", ours.price, qty, "IOC", "taker-mute")["retCode"],
