@@ -212,6 +212,37 @@ fn bids_down_to(bids: &[(i64, i64)], price: i64) -> i64 {
         .sum()
 }
 
+/// Sells into our bid as it rests now (the taker takes everything down to
+/// it) and checks on the exchange that all of it filled; returns the bid.
+fn sweep_our_bid(
+    rest: &mut Rest,
+    taker: &mut Rest,
+    bids: &[(i64, i64)],
+    link: &str,
+    engine: &Engine,
+) -> Open {
+    let open = rest.open_orders();
+    let ours = open
+        .iter()
+        .find(|o| o.side == "Buy")
+        .unwrap_or_else(|| panic!("no bid: {open:?}\n{}", engine.stderr_text()))
+        .clone();
+    let qty = bids_down_to(bids, ours.price).max(ours.leaves);
+    let (net_before, _) = rest.net_filled_lots();
+    assert_eq!(
+        taker.limit("Sell", ours.price, qty, "IOC", link)["retCode"],
+        0
+    );
+    let (net_after, _) = rest.net_filled_lots();
+    assert_eq!(
+        net_after - net_before,
+        ours.leaves,
+        "the taker did not fill our whole bid\n{}",
+        engine.stderr_text()
+    );
+    ours
+}
+
 #[test]
 fn a_post_only_order_killed_for_crossing_is_replaced_one_tick_safer() {
     let sim = start_sim(13, 1000, &[]);
@@ -537,20 +568,13 @@ fn fills_made_while_the_private_stream_is_down_are_counted_once() {
     let engine = Engine::spawn(&sim, "outage", &["--stale-ms", "60000"], &[]);
     both_working(&engine);
     let outage = Duration::from_secs(2);
-    let (open, (bids, _)) = frozen(&sim, &mut rest, outage + Duration::from_secs(8));
-    let ours = open.iter().find(|o| o.side == "Buy").unwrap().clone();
-    let qty = bids_down_to(&bids, ours.price);
+    let (_, (bids, _)) = frozen(&sim, &mut rest, outage + Duration::from_secs(8));
     let before = engine.wait_status("a status line", Duration::from_secs(3), |_| true);
     let (net_before, _) = rest.net_filled_lots();
     sim.fault(Fault::Outage(ConnKind::Private, outage)).unwrap();
     // No private stream is up now: the fill's push reaches no one.
-    assert_eq!(
-        taker.limit("Sell", ours.price, qty, "IOC", "taker-gap")["retCode"],
-        0
-    );
-    let (net_after, _) = rest.net_filled_lots();
-    let filled = net_after - net_before;
-    assert_eq!(filled, ours.leaves, "the taker did not fill our whole bid");
+    let ours = sweep_our_bid(&mut rest, &mut taker, &bids, "taker-gap", &engine);
+    let filled = ours.leaves;
     let seen = engine.wait_status(
         "the fill made during the outage",
         Duration::from_secs(15),
@@ -705,28 +729,9 @@ fn a_silent_private_stream_is_dropped_and_its_missed_fill_counted() {
     both_working(&engine);
     let (_, (bids, _)) = frozen(&sim, &mut rest, Duration::from_secs(15));
     let before = engine.wait_status("a status line", Duration::from_secs(3), |_| true);
-    let (net_before, _) = rest.net_filled_lots();
     sim.fault(Fault::Mute(ConnKind::Private)).unwrap();
-    // Our bid as it rests now, and everything down to it.
-    let open = rest.open_orders();
-    let ours = open
-        .iter()
-        .find(|o| o.side == "Buy")
-        .unwrap_or_else(|| panic!("no bid: {open:?}\n{}", engine.stderr_text()))
-        .clone();
-    let qty = bids_down_to(&bids, ours.price).max(ours.leaves);
     // The fill's push goes into the silent link.
-    assert_eq!(
-        taker.limit("Sell", ours.price, qty, "IOC", "taker-mute")["retCode"],
-        0
-    );
-    let (net_after, _) = rest.net_filled_lots();
-    assert_eq!(
-        net_after - net_before,
-        ours.leaves,
-        "the taker did not fill our bid\n{}",
-        engine.stderr_text()
-    );
+    let ours = sweep_our_bid(&mut rest, &mut taker, &bids, "taker-mute", &engine);
     let seen = engine.wait_status(
         "the fill made while the private stream was silent",
         Duration::from_secs(15),
