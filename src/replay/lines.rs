@@ -1,6 +1,7 @@
-//! Reader for Bybit's public archive recordings: one WebSocket message per
-//! line, either a plain text file or a `.zip` holding exactly one such file
-//! (stored or deflated).
+//! Line reader for recordings: a plain text file, a gzip file (one stream or
+//! several concatenated, as a rotated or appended recorder file is), or a
+//! `.zip` holding exactly one such file (stored or deflated), recognised by
+//! their magic bytes, not by their names.
 //!
 //! Contract: not on the hot path. Opening allocates (file handles, a 64 KiB
 //! read buffer, the zip directory); [`Recording::next_line`] reads into one
@@ -79,8 +80,8 @@ impl fmt::Debug for Recording {
 const READ_BUF: usize = 64 * 1024;
 
 impl Recording {
-    /// Opens a plain-text or zipped recording. A zip is recognised by its
-    /// `PK\x03\x04` magic, not by the file name.
+    /// Opens a plain-text, gzipped or zipped recording. A zip is recognised
+    /// by its `PK\x03\x04` magic and gzip by `1f 8b`, not by the file name.
     pub fn open(path: impl AsRef<Path>) -> Result<Recording, ReplayError> {
         let mut file = File::open(path.as_ref())?;
         let mut magic = [0u8; 4];
@@ -88,6 +89,11 @@ impl Recording {
         file.seek(SeekFrom::Start(0))?;
         let reader: Box<dyn BufRead + Send> = if n == 4 && magic == *b"PK\x03\x04" {
             open_zip_member(file)?
+        } else if n >= 2 && magic[..2] == [0x1f, 0x8b] {
+            Box::new(BufReader::with_capacity(
+                READ_BUF,
+                flate2::read::MultiGzDecoder::new(BufReader::with_capacity(READ_BUF, file)),
+            ))
         } else {
             Box::new(BufReader::with_capacity(READ_BUF, file))
         };
@@ -135,6 +141,21 @@ impl Recording {
                 }
             }
         }
+    }
+
+    /// Like [`Recording::next_line`], with the line's 1-based number
+    /// (blank lines count).
+    pub fn next_numbered(&mut self) -> Option<Result<(u64, &[u8]), ReplayError>> {
+        match self.next_line()? {
+            Ok(_) => {}
+            Err(e) => return Some(Err(e)),
+        }
+        let no = self.line_no;
+        let mut end = self.line.len();
+        while end > 0 && matches!(self.line.get(end - 1), Some(b'\n' | b'\r')) {
+            end -= 1;
+        }
+        Some(Ok((no, self.line.get(..end).unwrap_or(&[]))))
     }
 
     /// Number of lines read so far (including skipped empty ones).
