@@ -107,6 +107,29 @@ pub struct FeedStage {
     last_ts: ExchMs,
 }
 
+/// The market update the strategy gets from `book` after message `u` at
+/// exchange time `ts`: the analytics of the book without our own resting
+/// orders `own` (TSC stamps zero, `tick` and `tradable` set). `None` when
+/// the rest of the market is not two-sided. The feed stage and the backtest
+/// both call this: it is the one definition of what the strategy sees.
+#[inline]
+pub fn analyse(
+    book: &mut Book,
+    own: [Option<Level>; 2],
+    u: UpdateId,
+    ts: ExchMs,
+) -> Option<MarketUpdate> {
+    book.without_own(own, |b| analytics::compute(b, ts))
+        .map(|m| market_update(&m, u, ts))
+}
+
+/// Whether exchange time `ts` lags the local wall clock by more than
+/// `max_lag_ms` (the feed then marks the market untradable).
+#[inline]
+pub fn lagging(wall_now_ms: u64, ts: ExchMs, max_lag_ms: u64) -> bool {
+    wall_now_ms.saturating_sub(ts.0) > max_lag_ms
+}
+
 /// A market update from fresh analytics (stamps and flags to be filled in).
 fn market_update(m: &MarketMetrics, u: UpdateId, ts: ExchMs) -> MarketUpdate {
     MarketUpdate {
@@ -245,7 +268,7 @@ impl FeedStage {
         }
         let t0 = self.clock.stamp();
         let (own, ts) = (self.own, self.last_ts);
-        let Some(m) = self.book.without_own(own, |b| analytics::compute(b, ts)) else {
+        let Some(m) = analyse(&mut self.book, own, self.last_u, ts) else {
             return;
         };
         let mu = MarketUpdate {
@@ -253,7 +276,7 @@ impl FeedStage {
             t_read: t0,
             t_parsed: t0,
             t_applied: self.clock.stamp(),
-            ..market_update(&m, self.last_u, ts)
+            ..m
         };
         if self.out.push(mu) == Pushed::Held {
             inc(&self.board.feed.ring_full);
@@ -318,14 +341,13 @@ impl FeedStage {
             *last_u = u;
             *last_ts = ts;
             *own_changed = false;
-            let Some(m) = book.without_own(own, |b| analytics::compute(b, ts)) else {
+            let Some(m) = analyse(book, own, u, ts) else {
                 note_applied(board, u);
                 went_untradable = true;
                 return;
             };
-            let lagging = wall_now_ms.saturating_sub(ts.0) > *max_lag_ms;
             let t_applied = clock.stamp();
-            let ok = !lagging;
+            let ok = !lagging(wall_now_ms, ts, *max_lag_ms);
             if ok != *tradable {
                 *tradable = ok;
                 board
@@ -339,7 +361,7 @@ impl FeedStage {
                 t_read,
                 t_parsed,
                 t_applied,
-                ..market_update(&m, u, ts)
+                ..m
             };
             if out.push(mu) == Pushed::Held {
                 inc(&board.feed.ring_full);

@@ -438,6 +438,59 @@ fn encode_ws(
     })
 }
 
+/// Hands quote target `t` to the manager and returns the actions to send.
+/// `touch` is the last valid touch, updated from `t`: a pull (invalid or
+/// stale book) carries no market, and the manager refuses a target without
+/// a valid touch, so a pull is given the last one — otherwise the quotes
+/// would stay on the exchange. A pull before any market still cancels
+/// (orders adopted at start-up). `None` when the manager refused the
+/// target. The order stage and the backtest both call this.
+#[inline]
+pub fn decide<'a>(
+    oms: &'a mut Oms,
+    t: &QuoteTarget,
+    touch: &mut Option<(Ticks, Ticks)>,
+    qty: Lots,
+    now: u64,
+) -> Option<&'a [Action]> {
+    if t.touch_bid.0 > 0 && t.touch_ask.0 > t.touch_bid.0 {
+        *touch = Some((t.touch_bid, t.touch_ask));
+    }
+    match *touch {
+        Some(touch) => oms
+            .on_target(&Target {
+                bid: t.bid,
+                ask: t.ask,
+                qty,
+                touch,
+                trigger_u: t.u,
+                now,
+            })
+            .ok(),
+        None if t.bid.is_none() && t.ask.is_none() => Some(oms.on_pull(qty, t.u, now)),
+        None => None,
+    }
+}
+
+/// Our resting orders as the exchange confirmed them (working, or with an
+/// amend or cancel in flight), for the feed to take out of the book. The
+/// order stage and the backtest both call this.
+pub fn own_orders(oms: &Oms) -> OwnOrders {
+    let resting = |s: &crate::oms::OrderSlot| {
+        matches!(
+            s.state,
+            OrderState::Working | OrderState::PendingAmend | OrderState::PendingCancel
+        )
+        .then_some(Level {
+            price: s.price,
+            qty: s.leaves,
+        })
+    };
+    OwnOrders {
+        levels: [resting(oms.slot(Side::Buy)), resting(oms.slot(Side::Sell))],
+    }
+}
+
 /// The manager's fill for an execution that moves the position: a trade,
 /// and on derivatives an auto-deleveraging or liquidation fill, a delivery,
 /// a block trade or a position move (none of them comes from our orders, but
@@ -1892,23 +1945,7 @@ impl OrderStage {
         {
             self.last_position = pos;
         }
-        // Our resting orders, as the exchange confirmed them, for the feed.
-        let resting = |s: &crate::oms::OrderSlot| {
-            matches!(
-                s.state,
-                OrderState::Working | OrderState::PendingAmend | OrderState::PendingCancel
-            )
-            .then_some(Level {
-                price: s.price,
-                qty: s.leaves,
-            })
-        };
-        let own = OwnOrders {
-            levels: [
-                resting(self.oms.slot(Side::Buy)),
-                resting(self.oms.slot(Side::Sell)),
-            ],
-        };
+        let own = own_orders(&self.oms);
         if own != self.own_sent {
             if let Some(p) = self.own_out.as_mut() {
                 if p.push(own).is_ok() {
@@ -1958,27 +1995,8 @@ impl Stage for OrderStage {
         if let Some(t) = latest {
             if t.touch_bid.0 > 0 && t.touch_ask.0 > t.touch_bid.0 {
                 self.current = Some(t);
-                self.touch = Some((t.touch_bid, t.touch_ask));
             }
-            // A pull (invalid or stale book) carries no market; the manager
-            // refuses a target without a valid touch, so the pull is given the
-            // last one — otherwise the quotes would stay on the exchange.
-            if let Some(touch) = self.touch {
-                let target = Target {
-                    bid: t.bid,
-                    ask: t.ask,
-                    qty: self.qty,
-                    touch,
-                    trigger_u: t.u,
-                    now,
-                };
-                if let Ok(acts) = self.oms.on_target(&target) {
-                    Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
-                    self.hand_back_lost();
-                }
-            } else if t.bid.is_none() && t.ask.is_none() {
-                // A pull before any market: orders adopted at start-up go.
-                let acts = self.oms.on_pull(self.qty, t.u, now);
+            if let Some(acts) = decide(&mut self.oms, &t, &mut self.touch, self.qty, now) {
                 Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
                 self.hand_back_lost();
             }

@@ -392,6 +392,67 @@ pub fn public_endpoint(
     endpoint(setup.venue.public_ws(category), &setup.tls)
 }
 
+/// The position limit and the quote size in lots (`MAX_POSITION_SIZE`,
+/// `MIN_ORDER_SIZE` raised to the instrument's minimum `min_qty`).
+pub fn sizes(cfg: &Config, qty_step: Step, min_qty: Lots) -> Result<(Lots, Lots), RunError> {
+    let lots = |var: &str, text: &str| -> Result<Lots, RunError> {
+        qty_step
+            .count_floor(text.as_bytes())
+            .map(Lots)
+            .map_err(|e| err(format!("{var}={text}: {e} (qty step {qty_step})")))
+    };
+    let max_position = lots("MAX_POSITION_SIZE", &cfg.max_position)?;
+    let quote_qty = lots("MIN_ORDER_SIZE", &cfg.min_order_size)?
+        .max(min_qty)
+        .max(Lots(1));
+    if max_position < quote_qty {
+        return Err(err(format!(
+            "MAX_POSITION_SIZE={} is below one quote of {} (MIN_ORDER_SIZE raised to the exchange minimum)",
+            cfg.max_position,
+            qty_step.display(quote_qty.0)
+        )));
+    }
+    Ok((max_position, quote_qty))
+}
+
+/// The strategy's parameters from the configuration (edges, risk aversion,
+/// alpha) for a position limit: what `run` trades with, and what the
+/// backtest replays with.
+pub fn strategy_params(cfg: &Config, max_position: Lots) -> Result<StrategyParams, RunError> {
+    let edges = QuoteEdges::new(cfg.tight_ticks, cfg.wide_ticks)
+        .map_err(|e| err(format!("GAPMM_TIGHT_TICKS/GAPMM_WIDE_TICKS: {e}")))?;
+    let alpha = if cfg.alpha_ticks == 0.0 {
+        AlphaModel::Off
+    } else {
+        AlphaModel::Linear {
+            ticks_per_unit: cfg.alpha_ticks,
+        }
+    };
+    let mut sp =
+        StrategyParams::default_for(max_position).map_err(|e| err(format!("strategy: {e}")))?;
+    sp.edges = edges;
+    sp.reservation = match cfg.gamma {
+        None => ReservationParams::for_limits(max_position, edges, alpha),
+        Some(g) => ReservationParams::new(g, sp.reservation.sigma2_floor(), alpha),
+    }
+    .map_err(|e| err(format!("GAPMM_GAMMA: {e}")))?;
+    Ok(sp)
+}
+
+/// The order manager's settings from the configuration: what `run` trades
+/// with, and what the backtest replays with.
+pub fn oms_config(cfg: &Config, run_id: u32, max_position: Lots, quote_qty: Lots) -> OmsConfig {
+    let mut ocfg = OmsConfig::new(cfg.category, run_id, max_position, quote_qty);
+    ocfg.min_update_interval_ns = cfg.min_update_interval.as_nanos() as u64;
+    // A request is accepted until recv_window after its timestamp (plus up
+    // to 1 s of clock difference): a create given up sooner could still
+    // land after its side was quoted again.
+    ocfg.ack_timeout_ns = ocfg
+        .ack_timeout_ns
+        .max((u64::from(cfg.recv_window_ms) + 1_000) * 1_000_000);
+    ocfg
+}
+
 /// Runs the engine until stopped; returns the final report.
 pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     if !cfg.trading {
@@ -414,34 +475,11 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     let mut ctl = Control::new(&setup, cfg.recv_window_ms)?;
 
     let inst = fetch_instrument(&mut ctl, cfg)?;
-    let lots = |var: &str, text: &str| -> Result<Lots, RunError> {
-        inst.qty_step
-            .count_floor(text.as_bytes())
-            .map(Lots)
-            .map_err(|e| err(format!("{var}={text}: {e} (qty step {})", inst.qty_step)))
-    };
-    let max_position = lots("MAX_POSITION_SIZE", &cfg.max_position)?;
-    let quote_qty = lots("MIN_ORDER_SIZE", &cfg.min_order_size)?
-        .max(inst.min_qty)
-        .max(Lots(1));
-    if max_position < quote_qty {
-        return Err(err(format!(
-            "MAX_POSITION_SIZE={} is below one quote of {} (MIN_ORDER_SIZE raised to the exchange minimum)",
-            cfg.max_position,
-            inst.qty_step.display(quote_qty.0)
-        )));
-    }
+    let (max_position, quote_qty) = sizes(cfg, inst.qty_step, inst.min_qty)?;
 
     // Order manager: journal recovery, open orders, position.
     let run_id = LinkIdGen::run_from_wall_ms(wall_ms().0);
-    let mut ocfg = OmsConfig::new(cfg.category, run_id, max_position, quote_qty);
-    ocfg.min_update_interval_ns = cfg.min_update_interval.as_nanos() as u64;
-    // A request is accepted until recv_window after its timestamp (plus up
-    // to 1 s of clock difference): a create given up sooner could still
-    // land after its side was quoted again.
-    ocfg.ack_timeout_ns = ocfg
-        .ack_timeout_ns
-        .max((u64::from(cfg.recv_window_ms) + 1_000) * 1_000_000);
+    let ocfg = oms_config(cfg, run_id, max_position, quote_qty);
     let mut oms = Oms::new(ocfg).map_err(|e| err(format!("order manager: {e}")))?;
     let (mut journal_file, recovered) = open_journal(cfg, &inst, &mut oms, embedded_sim)?;
     // Fills from here on are the private stream's to deliver, once it is
@@ -507,24 +545,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     eprintln!("{}", wallet_report(&mut ctl));
 
     // Strategy.
-    let edges = QuoteEdges::new(cfg.tight_ticks, cfg.wide_ticks)
-        .map_err(|e| err(format!("GAPMM_TIGHT_TICKS/GAPMM_WIDE_TICKS: {e}")))?;
-    let alpha = if cfg.alpha_ticks == 0.0 {
-        AlphaModel::Off
-    } else {
-        AlphaModel::Linear {
-            ticks_per_unit: cfg.alpha_ticks,
-        }
-    };
-    let mut sp =
-        StrategyParams::default_for(max_position).map_err(|e| err(format!("strategy: {e}")))?;
-    sp.edges = edges;
-    sp.reservation = match cfg.gamma {
-        None => ReservationParams::for_limits(max_position, edges, alpha),
-        Some(g) => ReservationParams::new(g, sp.reservation.sigma2_floor(), alpha),
-    }
-    .map_err(|e| err(format!("GAPMM_GAMMA: {e}")))?;
-    let mut strategy = Strategy::new(sp);
+    let mut strategy = Strategy::new(strategy_params(cfg, max_position)?);
     strategy.set_inventory(oms.position());
 
     // Rings and stages.

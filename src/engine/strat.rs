@@ -17,6 +17,76 @@ use crate::strategy::signal::{Confidence, Signal};
 use crate::strategy::Strategy;
 use crate::time::Clock;
 
+/// The quote target for market update `m`: the strategy's quotes, or a pull
+/// (no bid, no ask) when the market is untradable or the strategy refuses it
+/// (crossed, out of order). Returns the strategy's own answer beside it. The
+/// strategy stage and the backtest both call this.
+#[inline]
+pub fn quote(
+    strategy: &mut Strategy,
+    m: &MarketUpdate,
+    t_quoted: crate::time::Tsc,
+) -> (QuoteTarget, Option<crate::strategy::Target>) {
+    let pulled = QuoteTarget {
+        bid: None,
+        ask: None,
+        touch_bid: m.bid,
+        touch_ask: m.ask,
+        mid: m.mid,
+        signal: Signal::Neutral,
+        conf: Confidence::Low,
+        u: m.u,
+        tick: m.tick,
+        t_read: m.t_read,
+        t_parsed: m.t_parsed,
+        t_applied: m.t_applied,
+        t_quoted,
+    };
+    if !m.tradable {
+        return (pulled, None);
+    }
+    match strategy.on_market(m.bid, m.ask, m.mid, m.gap_score, m.exch_ts) {
+        Ok(q) => (
+            QuoteTarget {
+                bid: Some(q.bid),
+                ask: Some(q.ask),
+                signal: q.signal,
+                conf: q.conf,
+                ..pulled
+            },
+            Some(q),
+        ),
+        Err(_) => (pulled, None),
+    }
+}
+
+/// Lets a target through only when its prices differ from the last one let
+/// through ([`TargetFilter::reset`] after a position change, which moves the
+/// reservation price). The strategy stage and the backtest both use it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TargetFilter {
+    last: Option<(Option<i64>, Option<i64>)>,
+}
+
+impl TargetFilter {
+    /// Whether `t` is new (and remembers it if so).
+    #[inline]
+    pub fn admit(&mut self, t: &QuoteTarget) -> bool {
+        let key = (t.bid.map(|p| p.0), t.ask.map(|p| p.0));
+        if self.last == Some(key) {
+            return false;
+        }
+        self.last = Some(key);
+        true
+    }
+
+    /// Forgets the last target: the next one goes through.
+    #[inline]
+    pub fn reset(&mut self) {
+        self.last = None;
+    }
+}
+
 /// The strategy stage.
 pub struct StrategyStage {
     strategy: Strategy,
@@ -26,7 +96,7 @@ pub struct StrategyStage {
     rec: HopRecorder,
     clock: Clock,
     board: Arc<Board>,
-    last: Option<(Option<i64>, Option<i64>)>,
+    filter: TargetFilter,
     polls: u32,
     /// Status-board values and the `quote` hop of the last update, written at
     /// the next poll that has no new update: after the order stage has sent
@@ -63,7 +133,7 @@ impl StrategyStage {
             rec,
             clock: Clock::new(),
             board,
-            last: None,
+            filter: TargetFilter::default(),
             polls: 0,
             unrecorded: None,
         }
@@ -87,14 +157,12 @@ impl StrategyStage {
     }
 
     fn emit(&mut self, t: QuoteTarget) {
-        let key = (t.bid.map(|p| p.0), t.ask.map(|p| p.0));
-        if self.last == Some(key) {
+        if !self.filter.admit(&t) {
             return;
         }
         // A full ring holds the target until the order stage makes room; a
         // newer target supersedes it.
         self.out.push(t);
-        self.last = Some(key);
         inc(&self.board.strategy.targets);
     }
 }
@@ -118,7 +186,7 @@ impl Stage for StrategyStage {
         while let Ok(p) = self.positions.pop() {
             self.strategy.set_inventory(p.position);
             // A position change moves the reservation price: recompute on the next update.
-            self.last = None;
+            self.filter.reset();
             worked = true;
         }
         let mut latest = None;
@@ -140,51 +208,25 @@ impl Stage for StrategyStage {
             }
             return worked;
         };
-        let b = &self.board.strategy;
-        let pulled = |m: &MarketUpdate, t_quoted| QuoteTarget {
-            bid: None,
-            ask: None,
-            touch_bid: m.bid,
-            touch_ask: m.ask,
-            mid: m.mid,
-            signal: Signal::Neutral,
-            conf: Confidence::Low,
-            u: m.u,
-            tick: m.tick,
-            t_read: m.t_read,
-            t_parsed: m.t_parsed,
-            t_applied: m.t_applied,
-            t_quoted,
-        };
         if !m.tradable {
+            let b = &self.board.strategy;
             set(&b.bid, 0);
             set(&b.ask, 0);
-            let t = pulled(&m, self.clock.stamp());
+            let (t, _) = quote(&mut self.strategy, &m, self.clock.stamp());
             self.emit(t);
             return true;
         }
-        let target = self
-            .strategy
-            .on_market(m.bid, m.ask, m.mid, m.gap_score, m.exch_ts);
+        // The `quote` hop ends after the strategy ran: stamp, then fill it in.
+        let (mut t, target) = quote(&mut self.strategy, &m, crate::time::Tsc::default());
         let t_quoted = self.clock.stamp();
-        let t = match target {
-            Ok(q) => QuoteTarget {
-                bid: Some(q.bid),
-                ask: Some(q.ask),
-                signal: q.signal,
-                conf: q.conf,
-                ..pulled(&m, t_quoted)
-            },
-            // A market the strategy refuses (crossed, out of order) is not quoted.
-            Err(_) => pulled(&m, t_quoted),
-        };
+        t.t_quoted = t_quoted;
         // The target goes out first; the status board and the histogram are
         // written on the next poll without a new update, off the
         // tick-to-wire path (in a burst, an older update's bookkeeping is
         // done here rather than lost).
         self.emit(t);
         let done = Unrecorded {
-            quoted: target.ok().map(|q| {
+            quoted: target.map(|q| {
                 (
                     i64::from(q.signal.code()),
                     i64::from(q.conf.code()),
