@@ -206,6 +206,21 @@ impl Window {
         self.limit.saturating_sub(self.len - expired)
     }
 
+    /// The earliest time at or after `now` at which `need` units are free
+    /// (`u64::MAX` if never: the limit is below `need`).
+    fn free_from(&self, need: usize, now: u64) -> u64 {
+        if need > self.limit {
+            return u64::MAX;
+        }
+        // Sends that must expire first.
+        let k = (self.len + need).saturating_sub(self.limit);
+        if k == 0 {
+            return now;
+        }
+        let t = self.times[(self.head + k - 1) % MAX_LIMIT];
+        t.saturating_add(WINDOW_NS).max(now)
+    }
+
     fn record(&mut self, n: usize, now: u64) {
         for _ in 0..n {
             if self.len == MAX_LIMIT {
@@ -281,6 +296,19 @@ impl RateBudget {
         self.remaining(ep, now)
     }
 
+    /// The part of the combined window `ep` must leave to higher
+    /// priorities; `None` if `ep` is not an order mutation.
+    fn reserve(&self, ep: Endpoint) -> Option<u32> {
+        ep.class().map(|class| match class {
+            0 => 0,
+            1 => self.limits.cancel_reserve,
+            _ => self
+                .limits
+                .cancel_reserve
+                .saturating_add(self.limits.amend_reserve),
+        })
+    }
+
     /// [`RateBudget::available`] without touching the budget (for display).
     pub fn remaining(&self, ep: Endpoint, now: u64) -> u32 {
         let i = ep.index();
@@ -289,19 +317,29 @@ impl RateBudget {
         if now < x.until_ns {
             free = free.min(x.remaining.saturating_sub(x.used));
         }
-        if let Some(class) = ep.class() {
-            let reserve = match class {
-                0 => 0,
-                1 => self.limits.cancel_reserve,
-                _ => self
-                    .limits
-                    .cancel_reserve
-                    .saturating_add(self.limits.amend_reserve),
-            };
+        if let Some(reserve) = self.reserve(ep) {
             let comb = (self.combined.free_at(now) as u32).saturating_sub(reserve);
             free = free.min(comb);
         }
         free
+    }
+
+    /// The earliest time at or after `now` at which one unit of `ep` will
+    /// be available if nothing more is spent: when enough logged sends
+    /// leave the windows (the combined one with its priority reserve) and
+    /// the exchange's last word runs out. For a caller that waits (the
+    /// backtest's timer); `u64::MAX` when a limit is below one unit.
+    pub fn next_free(&self, ep: Endpoint, now: u64) -> u64 {
+        let i = ep.index();
+        let mut t = self.windows[i].free_from(1, now);
+        let x = &self.exch[i];
+        if now < x.until_ns && x.remaining.saturating_sub(x.used) == 0 {
+            t = t.max(x.until_ns);
+        }
+        if let Some(reserve) = self.reserve(ep) {
+            t = t.max(self.combined.free_from(1 + reserve as usize, now));
+        }
+        t
     }
 
     /// Spends `units` of `ep` at `now` if available; `false` (and nothing
@@ -397,6 +435,35 @@ mod tests {
         }
         // The budget is actually used, not just refused.
         assert!(sent.len() >= 5000 * 7 / 1000 * 10 - 10);
+    }
+
+    /// `next_free` names the first time a spend succeeds again: refused
+    /// just before it, allowed at it (per-endpoint and combined windows).
+    #[test]
+    fn next_free_is_when_the_window_lets_one_more_through() {
+        let mut l = RateLimits::bybit_default(Category::Linear);
+        l.combined_per_sec = 13;
+        l.cancel_reserve = 3;
+        l.amend_reserve = 0;
+        let mut b = RateBudget::new(l);
+        assert_eq!(b.next_free(Endpoint::Amend, 5), 5, "nothing spent: now");
+        // Ten amends (the endpoint's limit) at 0, 10, ..., 90 ms.
+        for k in 0..10 {
+            assert!(b.try_take(Endpoint::Amend, 1, k * 10 * MS));
+        }
+        let t = b.next_free(Endpoint::Amend, 100 * MS);
+        assert_eq!(t, WINDOW_NS, "the first send leaves the window at 1 s");
+        let mut probe = b.clone();
+        assert!(!probe.try_take(Endpoint::Amend, 1, t - 1));
+        assert!(b.try_take(Endpoint::Amend, 1, t));
+        // Creates are held by the combined window's reserve: 13 − 3 = 10
+        // usable, and it holds 10 amends until the one at 10 ms leaves.
+        let c = b.next_free(Endpoint::Create, t);
+        assert_eq!(c, WINDOW_NS + 10 * MS);
+        let mut probe = b.clone();
+        assert!(!probe.try_take(Endpoint::Create, 1, c - 1), "{c}");
+        assert!(b.try_take(Endpoint::Create, 1, c));
+        assert_eq!(b.next_free(Endpoint::CancelAll, 0), 0);
     }
 
     #[test]
