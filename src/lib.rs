@@ -11,7 +11,9 @@
 //! - [`book`]: tick-indexed L2 book with occupancy bitsets.
 //! - [`analytics`]: gap analytics and market metrics from the book.
 //! - [`strategy`]: signal, quotes, inventory-aware reservation price, statistics.
-//! - [`replay`], [`stream`]: Bybit archive recordings and the stream mode.
+//! - [`replay`], [`stream`]: recordings (the recorder's layout and Bybit's archive) and the stream mode.
+//! - [`commands`]: the research commands' flags and runs (backtest, eval, record).
+//! - [`backtest`]: the live strategy and order manager replayed against a recording.
 //! - [`net`]: non-blocking WebSocket and HTTP/1.1 clients.
 //! - [`engine`]: gapmm-hot threads, stages, configuration and metrics.
 //! - [`redirty`]: keeping the pages a reaction writes recently written (host write-fault stalls).
@@ -19,8 +21,10 @@
 #![warn(missing_docs)]
 
 pub mod analytics;
+pub mod backtest;
 pub mod book;
 pub mod codec;
+pub mod commands;
 pub mod engine;
 pub mod ids;
 pub mod limits;

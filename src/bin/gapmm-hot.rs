@@ -45,6 +45,9 @@ enum Command {
     Run,
     /// Print market updates with the gap analytics, without trading.
     Stream(StreamArgs),
+    /// Replay recordings through the engine's own strategy and order
+    /// manager against a simulated exchange; report PnL, fills, markouts.
+    Backtest(Box<gapmm::commands::backtest::BacktestArgs>),
 }
 
 #[derive(clap::Args, Debug)]
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
             Some(path) => stream_replay(&cli, s, path),
             None => stream_live(&cli, s),
         },
+        Some(Command::Backtest(b)) => gapmm::commands::backtest::run(&cli.engine, b),
         None | Some(Command::Run) => trade(&cli),
     };
     match result {
