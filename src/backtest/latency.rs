@@ -8,12 +8,19 @@
 //! - [`FeedLatency`] maps each recorded message to both. `Recorded` (the
 //!   default for the recorder's layout) takes the exchange's own times: a
 //!   message happened at its `ts` on the exchange and reached the engine at
-//!   its recorded receive time. The two clocks differ by an unknown offset;
-//!   it is estimated as the smallest `receive − ts` in the recording (the
-//!   fastest message is taken to have had no latency), so no message arrives
-//!   before it happened. `Constant` puts every message a fixed time before
-//!   its receive time (an archive line has no receive time: it is seen that
-//!   long after its `ts`).
+//!   its recorded receive time. Where the recorder's clock reads *earlier*
+//!   than the exchange's (some `receive − ts` is negative: the clocks
+//!   disagree, a message cannot arrive before it happened), the offset is
+//!   estimated as the smallest `receive − ts` within `window_ns` of each
+//!   message (0: over the whole recording), and the exchange time moved by
+//!   it: the fastest message of the window is taken to have had no latency.
+//!   A window follows a recorder clock that drifts over a long recording
+//!   (the 24 h NEXOUSDT recording's drifts by ~0.2 s: one offset for the
+//!   whole day would add that to every latency). Where the clocks agree (no
+//!   negative `receive − ts` in the window) the times are taken as they
+//!   are. `Constant` puts every message a fixed time before its receive time
+//!   (an archive line has no receive time: it is seen that long after its
+//!   `ts`).
 //! - [`Dist`] is an order-path latency: a constant, or an empirical
 //!   distribution read from the `.hgrm` files of a `gapmm-hot --hist-out`
 //!   run, sampled with a seeded generator (the same seed replays the same
@@ -38,19 +45,101 @@ use crate::sim::market::Prng;
 /// How recorded messages map to engine and venue time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeedLatency {
-    /// From the recording's receive and exchange times (see the module docs).
-    Recorded,
+    /// From the recording's receive and exchange times, the clock offset
+    /// estimated over a window of this many ns around each message (0: the
+    /// whole recording). See the module docs.
+    Recorded {
+        /// The offset window (ns).
+        window_ns: u64,
+    },
     /// A fixed feed latency in ns.
     Constant(u64),
 }
 
+impl FeedLatency {
+    /// The default: recorded times, offset over ±5 minutes.
+    pub const RECORDED: FeedLatency = FeedLatency::Recorded {
+        window_ns: 300_000_000_000,
+    };
+
+    /// Parses `recorded`, `recorded:SECONDS` (the offset window; 0 = the
+    /// whole recording) or a constant in µs.
+    pub fn parse(s: &str) -> Result<FeedLatency, String> {
+        let s = s.trim();
+        if s == "recorded" {
+            return Ok(FeedLatency::RECORDED);
+        }
+        if let Some(w) = s.strip_prefix("recorded:") {
+            return match w.trim().parse::<f64>() {
+                Ok(sec) if sec.is_finite() && sec >= 0.0 => Ok(FeedLatency::Recorded {
+                    window_ns: (sec * 1e9) as u64,
+                }),
+                _ => Err(format!(
+                    "feed latency {s:?}: the window must be seconds >= 0"
+                )),
+            };
+        }
+        match s.parse::<f64>() {
+            Ok(us) if us.is_finite() && us >= 0.0 => {
+                Ok(FeedLatency::Constant((us * 1000.0) as u64))
+            }
+            _ => Err(format!(
+                "feed latency {s:?}: expected recorded, recorded:SECONDS or µs"
+            )),
+        }
+    }
+}
+
 /// The two times of every message of a tape.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct FeedClock {
     model: FeedLatency,
     layout: Layout,
-    /// `min(receive − ts)` over the tape (ns), for `Recorded`.
-    offset: i128,
+    /// Per event, the clock offset taken off its exchange time (ns, ≤ 0),
+    /// for `Recorded`.
+    offsets: Vec<i64>,
+}
+
+/// `receive − ts` of an event (ns).
+fn gap(e: &Event) -> i64 {
+    let d = i128::from(e.local_ns) - i128::from(e.exch.0) * 1_000_000;
+    d.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+/// Per event, `min(0, min over events within `window_ns` of it of
+/// receive − ts)`; events are in receive-time order (0 = one window).
+fn window_offsets(events: &[Event], window_ns: u64) -> Vec<i64> {
+    if window_ns == 0 {
+        let m = events.iter().map(gap).min().unwrap_or(0).min(0);
+        return vec![m; events.len()];
+    }
+    let mut out = Vec::with_capacity(events.len());
+    // Indices whose gaps increase from front to back: the front is the
+    // window's minimum.
+    let mut q: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
+    let mut hi = 0usize;
+    for e in events {
+        while let Some(n) = events.get(hi) {
+            if n.local_ns > e.local_ns.saturating_add(window_ns) {
+                break;
+            }
+            let g = gap(n);
+            while q.back().is_some_and(|&b| gap(&events[b]) >= g) {
+                q.pop_back();
+            }
+            q.push_back(hi);
+            hi += 1;
+        }
+        while q
+            .front()
+            .is_some_and(|&f| events[f].local_ns.saturating_add(window_ns) < e.local_ns)
+        {
+            q.pop_front();
+        }
+        let m = q.front().map(|&f| gap(&events[f])).unwrap_or(0);
+        out.push(m.min(0));
+    }
+    out
 }
 
 impl FeedClock {
@@ -58,19 +147,17 @@ impl FeedClock {
     /// receive times (an archive) falls back to `Constant(fallback)`.
     pub fn new(tape: &Tape, model: FeedLatency, fallback: u64) -> FeedClock {
         let model = match (model, tape.layout()) {
-            (FeedLatency::Recorded, Layout::Archive) => FeedLatency::Constant(fallback),
+            (FeedLatency::Recorded { .. }, Layout::Archive) => FeedLatency::Constant(fallback),
             (m, _) => m,
         };
-        let offset = tape
-            .events()
-            .iter()
-            .map(|e| i128::from(e.local_ns) - i128::from(e.exch.0) * 1_000_000)
-            .min()
-            .unwrap_or(0);
+        let offsets = match model {
+            FeedLatency::Recorded { window_ns } => window_offsets(tape.events(), window_ns),
+            FeedLatency::Constant(_) => Vec::new(),
+        };
         FeedClock {
             model,
             layout: tape.layout(),
-            offset,
+            offsets,
         }
     }
 
@@ -79,9 +166,9 @@ impl FeedClock {
         self.model
     }
 
-    /// The estimated clock offset, receive − exchange (ns).
-    pub fn offset_ns(&self) -> i128 {
-        self.offset
+    /// The clock offset applied to event `i` (ns; 0 for constant models).
+    pub fn offset_ns(&self, i: usize) -> i64 {
+        self.offsets.get(i).copied().unwrap_or(0)
     }
 
     /// When the engine sees `e`.
@@ -93,14 +180,15 @@ impl FeedClock {
         }
     }
 
-    /// When the exchange matched `e` (never after the engine sees it).
+    /// When the exchange matched event `i`, `e` (never after the engine
+    /// sees it).
     #[inline]
-    pub fn venue_ns(&self, e: &Event) -> u64 {
+    pub fn venue_ns(&self, i: usize, e: &Event) -> u64 {
         match (self.model, self.layout) {
             (FeedLatency::Constant(_), Layout::Archive) => e.local_ns,
             (FeedLatency::Constant(c), Layout::Recorder) => e.local_ns.saturating_sub(c),
-            (FeedLatency::Recorded, _) => {
-                let v = i128::from(e.exch.0) * 1_000_000 + self.offset;
+            (FeedLatency::Recorded { .. }, _) => {
+                let v = i128::from(e.exch.0) * 1_000_000 + i128::from(self.offset_ns(i));
                 u64::try_from(v.max(0)).unwrap_or(0).min(e.local_ns)
             }
         }
@@ -301,27 +389,93 @@ mod tests {
         assert_eq!(f.arrive(200, 10), 210);
     }
 
-    #[test]
-    fn recorded_feed_latency_never_delivers_before_the_event() {
-        let text = "1000000500 {\"topic\":\"orderbook.1.X\",\"type\":\"snapshot\",\"ts\":1000,\"data\":{\"s\":\"X\",\"b\":[[\"1\",\"1\"]],\"a\":[[\"2\",\"1\"]],\"u\":1,\"seq\":1}}\n\
-                    1001000900 {\"topic\":\"orderbook.1.X\",\"type\":\"delta\",\"ts\":1001,\"data\":{\"s\":\"X\",\"b\":[],\"a\":[],\"u\":2,\"seq\":2}}\n";
+    fn tape(lines: &[(u64, u64)]) -> Tape {
+        let mut text = String::new();
+        for (k, (local, ts)) in lines.iter().enumerate() {
+            let kind = if k == 0 { "snapshot" } else { "delta" };
+            text += &format!(
+                "{local} {{\"topic\":\"orderbook.1.X\",\"type\":\"{kind}\",\"ts\":{ts},\"data\":{{\"s\":\"X\",\"b\":[[\"1\",\"1\"]],\"a\":[[\"2\",\"1\"]],\"u\":{},\"seq\":1}}}}\n",
+                k + 1
+            );
+        }
         let spec = crate::replay::TapeSpec {
             price_step: crate::units::Step::parse("1").unwrap(),
             qty_step: crate::units::Step::parse("1").unwrap(),
             symbol: None,
         };
-        let tape = Tape::from_bytes("t", text.as_bytes(), &spec).unwrap();
-        let c = FeedClock::new(&tape, FeedLatency::Recorded, 0);
-        assert_eq!(c.offset_ns(), 500);
-        let e = tape.events();
+        Tape::from_bytes("t", text.as_bytes(), &spec).unwrap()
+    }
+
+    const S: u64 = 1_000_000_000;
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn recorded_feed_latency_never_delivers_before_the_event() {
+        // The recorder's clock reads 0.5 ms behind the exchange's.
+        let t = tape(&[(1000 * MS - MS / 2, 1000), (1001 * MS + 900, 1001)]);
+        let c = FeedClock::new(&t, FeedLatency::Recorded { window_ns: 0 }, 0);
+        assert_eq!(c.offset_ns(0), -500_000);
+        let e = t.events();
         assert_eq!(
-            c.venue_ns(&e[0]),
-            1_000_000_500,
-            "the fastest message: no latency"
+            c.venue_ns(0, &e[0]),
+            1000 * MS - MS / 2,
+            "the fastest: no latency"
         );
-        assert_eq!(c.venue_ns(&e[1]), 1_001_000_500);
-        assert_eq!(c.engine_ns(&e[1]), 1_001_000_900);
-        let k = FeedClock::new(&tape, FeedLatency::Constant(100), 0);
-        assert_eq!(k.venue_ns(&e[1]), 1_001_000_800);
+        assert_eq!(c.venue_ns(1, &e[1]), 1001 * MS - MS / 2);
+        assert_eq!(c.engine_ns(&e[1]), 1001 * MS + 900);
+        let k = FeedClock::new(&t, FeedLatency::Constant(100), 0);
+        assert_eq!(k.venue_ns(1, &e[1]), 1001 * MS + 800);
+    }
+
+    #[test]
+    fn clocks_that_agree_are_taken_as_they_are() {
+        // Every receive after its ts: latencies 3 ms and 5 ms, no shift.
+        let t = tape(&[(1003 * MS, 1000), (2005 * MS, 2000)]);
+        let c = FeedClock::new(&t, FeedLatency::RECORDED, 0);
+        let e = t.events();
+        assert_eq!(c.venue_ns(1, &e[1]), 2000 * MS);
+    }
+
+    #[test]
+    fn a_drifting_recorder_clock_is_followed_window_by_window() {
+        // The recorder falls behind: -100 ms at first, -300 ms an hour later.
+        let t = tape(&[
+            (1000 * S - 100 * MS, 1_000_000),
+            (1000 * S - 90 * MS, 1_000_000),
+            (4600 * S - 300 * MS, 4_600_000),
+            (4600 * S - 280 * MS, 4_600_000),
+        ]);
+        let e = t.events();
+        let w = FeedClock::new(&t, FeedLatency::RECORDED, 0);
+        assert_eq!(
+            (w.offset_ns(1), w.offset_ns(3)),
+            (-100 * MS as i64, -300 * MS as i64)
+        );
+        assert_eq!(
+            w.engine_ns(&e[1]) - w.venue_ns(1, &e[1]),
+            10 * MS,
+            "10 ms, not 210"
+        );
+        let whole = FeedClock::new(&t, FeedLatency::Recorded { window_ns: 0 }, 0);
+        assert_eq!(whole.engine_ns(&e[1]) - whole.venue_ns(1, &e[1]), 210 * MS);
+    }
+
+    #[test]
+    fn feed_latency_flags_parse() {
+        assert_eq!(
+            FeedLatency::parse("recorded").unwrap(),
+            FeedLatency::RECORDED
+        );
+        assert_eq!(
+            FeedLatency::parse("recorded:0").unwrap(),
+            FeedLatency::Recorded { window_ns: 0 }
+        );
+        assert_eq!(
+            FeedLatency::parse("250").unwrap(),
+            FeedLatency::Constant(250_000)
+        );
+        for bad in ["", "fast", "-1", "recorded:x", "recorded:-2"] {
+            assert!(FeedLatency::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -263,7 +263,7 @@ impl Runner<'_> {
             };
             let tv = events
                 .get(iv)
-                .map(|e| self.clock.venue_ns(e).max(self.venue_clamp));
+                .map(|e| self.clock.venue_ns(iv, e).max(self.venue_clamp));
             let te = events.get(ie).map(|e| self.clock.engine_ns(e));
             if tv.is_none() && te.is_none() {
                 break;

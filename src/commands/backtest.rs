@@ -39,9 +39,11 @@ pub struct BacktestArgs {
     /// directory of a `gapmm-hot --hist-out` run (its ack and confirm hops).
     #[arg(long = "order-latency", default_value = "1000")]
     pub order_latency: String,
-    /// Feed latency: `recorded` (the recording's receive vs exchange times)
-    /// or a constant in µs. An archive without receive times uses the
-    /// constant, or 10 ms with `recorded`.
+    /// Feed latency: `recorded` (the recording's receive vs exchange times,
+    /// a recorder clock behind the exchange's corrected over ±5 min),
+    /// `recorded:SECONDS` (another window; 0 = one offset for the whole
+    /// recording) or a constant in µs. An archive without receive times
+    /// uses the constant, or 10 ms with `recorded`.
     #[arg(long = "feed-latency", default_value = "recorded")]
     pub feed_latency: String,
     /// Maker fee rate (0.0002 = 2 bp; negative = rebate). Default: Bybit's
@@ -121,16 +123,11 @@ pub fn settings(cfg: &Config, args: &BacktestArgs, tape: &Tape) -> Result<Backte
         Err(_) => OrderLatency::from_hist_dir(std::path::Path::new(args.order_latency.trim()))
             .map_err(|e| format!("--order-latency: {e}"))?,
     };
-    let feed = match args.feed_latency.trim() {
-        "recorded" => FeedLatency::Recorded,
-        s => match s.parse::<f64>() {
-            Ok(us) if us.is_finite() && us >= 0.0 => FeedLatency::Constant((us * 1000.0) as u64),
-            _ => return Err(format!("--feed-latency {s:?}: expected `recorded` or µs")),
-        },
-    };
+    let feed =
+        FeedLatency::parse(&args.feed_latency).map_err(|e| format!("--feed-latency: {e}"))?;
     let archive_feed_ns = match feed {
         FeedLatency::Constant(c) => c,
-        FeedLatency::Recorded => 10_000_000,
+        FeedLatency::Recorded { .. } => 10_000_000,
     };
     let (maker_default, taker_default) = match cfg.category {
         Category::Spot => (0.001, 0.001),
