@@ -16,6 +16,7 @@
 //! - [`backtest`]: the live strategy and order manager replayed against a recording.
 //! - [`net`]: non-blocking WebSocket and HTTP/1.1 clients.
 //! - [`engine`]: gapmm-hot threads, stages, configuration and metrics.
+//! - [`record`]: recording the public stream to disk (the recorder's layout), off the hot thread.
 //! - [`redirty`]: keeping the pages a reaction writes recently written (host write-fault stalls).
 //! - [`sim`]: gapmm-sim, the loopback Bybit v5 exchange.
 #![warn(missing_docs)]
@@ -30,6 +31,7 @@ pub mod ids;
 pub mod limits;
 pub mod net;
 pub mod oms;
+pub mod record;
 pub mod redirty;
 pub mod replay;
 pub mod sim;
