@@ -377,6 +377,40 @@ fn run(window_ticks: u32, ops: &[Op]) -> Result<(), TestCaseError> {
         }
         book.without_own(own, |b| check_same(b, &minus, &probes))?;
         check_same(&book, &r, &probes)?;
+
+        // The same sizes added (the backtest's own orders shown in a
+        // recorded book), at levels the book shows or new ones near the
+        // centre: `f` sees the reference plus them, and afterwards the book
+        // is as it was.
+        if book.is_valid() {
+            let mut add = [None; 2];
+            let mut plus = r.clone();
+            for (k, side) in [Side::Buy, Side::Sell].into_iter().enumerate() {
+                let (pick, qty) = o.own[k];
+                let price = match r.levels(side).get(usize::from(pick)) {
+                    Some(l) if pick < 5 => l.price.0,
+                    _ => {
+                        r.levels(side).first().map_or(centre, |l| l.price.0)
+                            + if k == 0 { -1 } else { 1 }
+                    }
+                };
+                if price <= 0 {
+                    continue;
+                }
+                add[k] = Some(Level {
+                    price: Ticks(price),
+                    qty: Lots(qty),
+                });
+                let map = if k == 0 {
+                    &mut plus.bids
+                } else {
+                    &mut plus.asks
+                };
+                *map.entry(price).or_insert(0) += qty;
+            }
+            book.with_added(add, |b| check_same(b, &plus, &probes))?;
+            check_same(&book, &r, &probes)?;
+        }
     }
     Ok(())
 }

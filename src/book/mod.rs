@@ -697,6 +697,62 @@ impl Book {
         r
     }
 
+    /// Runs `f` on this book with `add` (indexed by side, `[bid, ask]`)
+    /// added to the sizes it shows, then takes it out again. The backtest
+    /// uses it to show its own resting orders in a recorded book as the
+    /// public feed shows a live engine's (the feed then takes them out with
+    /// [`Book::without_own`], as it does live). Validity and
+    /// `last_update_id` are untouched; a level that cannot be added (the
+    /// overflow list is full) is left out; if one could not be taken out
+    /// again the book is invalidated rather than left wrong. Allocates
+    /// nothing.
+    pub fn with_added<R>(&mut self, add: [Option<Level>; 2], f: impl FnOnce(&mut Book) -> R) -> R {
+        if add == [None, None] || !self.valid {
+            return f(self);
+        }
+        let (base, w, cap) = (self.base, self.window, self.cap);
+        let mut saved: [Option<(i64, i64)>; 2] = [None; 2];
+        for (k, a) in add.iter().enumerate() {
+            let Some(a) = a.filter(|a| a.qty.0 > 0 && a.price.0 > 0) else {
+                continue;
+            };
+            let s = if k == 0 {
+                &mut self.bids
+            } else {
+                &mut self.asks
+            };
+            let q = s.get(base, w, a.price.0);
+            if s.set(base, w, cap, a.price.0, q.saturating_add(a.qty.0))
+                .is_ok()
+            {
+                saved[k] = Some((a.price.0, q));
+                s.refresh_best(base, w);
+            }
+        }
+        let r = f(self);
+        let mut broken = false;
+        for (k, sv) in saved.iter().enumerate() {
+            let Some((t, q)) = *sv else {
+                continue;
+            };
+            let s = if k == 0 {
+                &mut self.bids
+            } else {
+                &mut self.asks
+            };
+            if q == 0 {
+                s.remove(base, w, t);
+            } else {
+                broken |= s.set(base, w, cap, t, q).is_err();
+            }
+            s.refresh_best(base, w);
+        }
+        if broken {
+            self.invalidate();
+        }
+        r
+    }
+
     /// Total size of the `n_levels` best non-empty levels of `side`.
     pub fn depth_sum(&self, side: Side, n_levels: usize) -> Lots {
         let mut total = Lots::ZERO;
