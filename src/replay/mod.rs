@@ -15,12 +15,15 @@
 //! - [`lines`]: the line reader ([`Recording`]).
 //! - [`tape`]: decoding whole recordings into a [`Tape`], several files
 //!   interleaved by time.
+//! - [`own`]: taking a trading engine's own orders out of a recording it
+//!   made while trading.
 //!
 //! Contract: not on the hot path. Loading allocates (the tape grows with the
 //! recording) and blocks on file I/O; nothing here reads a clock. Bad input
 //! is a typed error naming the file and the line, never a panic.
 
 pub mod lines;
+pub mod own;
 pub mod tape;
 
 use std::fmt;

@@ -317,6 +317,34 @@ impl Tape {
         })
     }
 
+    /// Levels held in the arena.
+    pub(crate) fn levels_len(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// The same recording with other events and level arena (a rewrite of
+    /// this one: [`Tape::without_own`]).
+    pub(crate) fn with_events(&self, events: Vec<Event>, levels: Vec<Level>) -> Tape {
+        Tape {
+            events,
+            levels,
+            ..self.clone_meta()
+        }
+    }
+
+    fn clone_meta(&self) -> Tape {
+        Tape {
+            symbol: self.symbol,
+            price_step: self.price_step,
+            qty_step: self.qty_step,
+            layout: self.layout,
+            files: self.files.clone(),
+            events: Vec::new(),
+            levels: Vec::new(),
+            stats: self.stats,
+        }
+    }
+
     /// Where an event came from, for messages: `file line N`.
     pub fn origin(&self, ev: &Event) -> String {
         let f = self
