@@ -1,12 +1,10 @@
-//! The strategy hot path (signal, reservation, quotes, volatility, stats)
+//! The strategy hot path (signal, reservation, quotes, volatility)
 //! performs no heap allocation. A counting global allocator sees every
 //! allocation the test thread makes in the measured region.
 
 mod support_alloc;
 
-use gapmm::strategy::{
-    calculate_quotes, encode_signal, QuoteEdges, SignalStats, Strategy, StrategyParams,
-};
+use gapmm::strategy::{calculate_quotes, encode_signal, QuoteEdges, Strategy, StrategyParams};
 use gapmm::time::ExchMs;
 use gapmm::units::{HalfTicks, Lots, Ticks};
 
@@ -14,9 +12,8 @@ use gapmm::units::{HalfTicks, Lots, Ticks};
 static GLOBAL: support_alloc::Counting = support_alloc::Counting;
 
 #[test]
-fn on_market_and_stats_do_not_allocate() {
+fn on_market_and_quotes_do_not_allocate() {
     let mut strat = Strategy::new(StrategyParams::default_for(Lots(1_000)).unwrap());
-    let mut stats = SignalStats::new();
     // Warm-up outside the counted region.
     strat
         .on_market(
@@ -29,7 +26,6 @@ fn on_market_and_stats_do_not_allocate() {
         .unwrap();
 
     let mut checksum = 0i64;
-    let mut prev_mid = HalfTicks(1_800_001);
     let ((), allocs) = support_alloc::counted(|| {
         for i in 0..10_000i64 {
             let bid = Ticks(900_000 + (i % 7) - 3);
@@ -44,10 +40,7 @@ fn on_market_and_stats_do_not_allocate() {
             let (s, c) = encode_signal(score);
             let q = calculate_quotes(mid, s, c, QuoteEdges::default());
             checksum = checksum.wrapping_add(q.spread_ticks.0);
-            stats.record_move(s, prev_mid, mid).unwrap();
-            prev_mid = mid;
         }
-        let _ = stats.summary(1.0);
     });
     assert!(checksum != 0);
     assert_eq!(allocs, 0, "strategy hot path allocated");

@@ -1,5 +1,5 @@
-//! Strategy math: the gap signal, skewed quotes, an inventory-aware
-//! reservation price and signal statistics.
+//! Strategy math: the gap signal, skewed quotes and an inventory-aware
+//! reservation price.
 //!
 //! Contract: everything here is pure arithmetic on caller-owned values. No
 //! function allocates, blocks, makes a syscall, reads a clock or panics
@@ -17,14 +17,12 @@
 //! - [`reservation`]: `mid + alpha(score) − γ·max(σ², σ²_floor)·q`, with the
 //!   EWMA volatility estimator and defaults that keep a full position from
 //!   growing.
-//! - [`stats`]: closed-position P&L, signal correctness, accuracy and EV.
 //!
 //! [`Strategy`] glues them together for the engine: one call per book update.
 
 pub mod quotes;
 pub mod reservation;
 pub mod signal;
-pub mod stats;
 
 use std::fmt;
 
@@ -34,10 +32,6 @@ use crate::units::{HalfTicks, Lots, Ticks};
 pub use quotes::{calculate_quotes, QuoteEdges, Quotes};
 pub use reservation::{AlphaModel, ReservationParams, VolEstimator, VolParams};
 pub use signal::{encode_signal, Confidence, Signal};
-pub use stats::{
-    calculate_statistics, check_signal, closed_pnl, ClosedPnl, SignalOutcome, SignalStats,
-    SignalSummary,
-};
 
 /// What was wrong with a strategy parameter or input. Returned before any
 /// state changes.
