@@ -14,6 +14,7 @@
 //! - [`replay`], [`stream`]: recordings (the recorder's layout and Bybit's archive) and the stream mode.
 //! - [`commands`]: the research commands' flags and runs (backtest, eval, record).
 //! - [`backtest`]: the live strategy and order manager replayed against a recording.
+//! - [`eval`]: signal evaluation: hit rates, bootstrap intervals and rank IC per horizon.
 //! - [`net`]: non-blocking WebSocket and HTTP/1.1 clients.
 //! - [`engine`]: gapmm-hot threads, stages, configuration and metrics.
 //! - [`record`]: recording the public stream to disk (the recorder's layout), off the hot thread.
@@ -27,6 +28,7 @@ pub mod book;
 pub mod codec;
 pub mod commands;
 pub mod engine;
+pub mod eval;
 pub mod ids;
 pub mod limits;
 pub mod net;

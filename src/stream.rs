@@ -174,18 +174,6 @@ fn push_f64(l: &mut Vec<u8>, v: f64) {
     let _ = write!(l, "{v}");
 }
 
-/// Reads the symbol out of the first order-book topic in a recording line
-/// (`"topic":"orderbook.500.XRPUSDT"`), for recordings given without `--symbol`.
-pub fn symbol_from_line(line: &[u8]) -> Option<Symbol> {
-    const KEY: &[u8] = b"\"topic\":\"orderbook.";
-    let at = line.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
-    let rest = &line[at..];
-    let dot = rest.iter().position(|&b| b == b'.')?;
-    let rest = &rest[dot + 1..];
-    let end = rest.iter().position(|&b| b == b'"')?;
-    Symbol::new(&rest[..end]).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,12 +189,5 @@ mod tests {
         l.push(b' ');
         push_decimal(&mut l, Step::parse("0.001").unwrap(), 0);
         assert_eq!(std::str::from_utf8(&l).unwrap(), "16493.5 6203 1.9533 0");
-    }
-
-    #[test]
-    fn the_symbol_is_found_in_an_archive_line() {
-        let line = br#"{"topic":"orderbook.500.XRPUSDT","type":"snapshot","ts":1}"#;
-        assert_eq!(symbol_from_line(line).unwrap().as_str(), "XRPUSDT");
-        assert!(symbol_from_line(br#"{"topic":"publicTrade.X"}"#).is_none());
     }
 }

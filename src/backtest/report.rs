@@ -22,7 +22,7 @@
 
 use serde_json::{json, Value};
 
-use super::venue::{FillCause, FillRecord};
+use super::venue::{FillCause, FillRecord, QuoteChange};
 use crate::units::{HalfTicks, Side, Step};
 
 /// Markout horizons reported in the table and the JSON (seconds).
@@ -111,6 +111,8 @@ pub struct Report {
     pub path: Vec<PathPoint>,
     /// Every fill, for matching with a live run.
     pub fill_log: Vec<FillRecord>,
+    /// Every change of our resting orders on the exchange (not in the JSON).
+    pub quote_log: Vec<QuoteChange>,
     /// Time of the first event (ns), the origin of `path` and `fill_log`.
     pub t0_ns: u64,
 }
@@ -248,6 +250,7 @@ impl Report {
                 f.price.0, f.qty.0, f.cause.as_str(),
             ])).collect::<Value>(),
             "fill_log_columns": ["t_s", "side", "price_ticks", "qty_lots", "cause"],
+            "t0_ns": self.t0_ns,
         })
     }
 

@@ -1,18 +1,29 @@
 //! The backtest's event loop (see [`super`] for what runs in it).
 //!
-//! Five kinds of event share one time line, taken in time order; at equal
+//! Six kinds of event share one time line, taken in time order; at equal
 //! times the exchange side goes first (a market message the exchange saw,
 //! then a request reaching it), then the engine side (an answer or push
-//! reaching it, a market message reaching it), then the engine's timers:
+//! reaching it, our order showing in the public book, a market message
+//! reaching it), then the engine's timers:
 //!
 //! 1. a recorded message reaches the exchange ([`FeedClock::venue_ns`]):
 //!    the venue's book, queues and fills move;
 //! 2. a request reaches the exchange;
 //! 3. an answer or a push reaches the engine: the order manager takes it;
-//! 4. a recorded book message reaches the engine ([`FeedClock::engine_ns`]):
+//! 4. a change of our resting orders reaches the engine's book through the
+//!    public feed (a push latency after the exchange made it, drawn apart
+//!    from the private stream's: the two streams travel separately);
+//! 5. a recorded book message reaches the engine ([`FeedClock::engine_ns`]):
 //!    book, analytics without our orders, strategy, order manager — the
-//!    live stages' own functions, in the live order;
-//! 5. timers: the feed's staleness pull, and the order manager's tick while
+//!    live stages' own functions, in the live order. The recorded book is
+//!    the rest of the market (a recording made while trading has the
+//!    recording engine's orders taken out: [`crate::replay::Tape::without_own`]);
+//!    our orders are shown in it as the public feed shows them (event 4,
+//!    [`crate::book::Book::with_added`]), and the feed stage's analytics take
+//!    out the orders the private stream confirmed, as live. So the moments
+//!    when the public book and the private stream disagree, and the quotes
+//!    they move, are reproduced;
+//! 6. timers: the feed's staleness pull, and the order manager's tick while
 //!    it holds a decision or waits for an answer.
 //!
 //! After every input the order manager takes, the engine's bookkeeping runs
@@ -33,7 +44,7 @@ use super::report::{self, Markout, PathPoint, Report};
 use super::venue::{Msg, Venue};
 use super::{BacktestConfig, BacktestError, Rule};
 use crate::book::Book;
-use crate::codec::public::BookKind;
+use crate::codec::public::{BookKind, Level};
 use crate::engine::feed::{analyse, lagging};
 use crate::engine::msg::{MarketUpdate, OwnOrders, QuoteTarget};
 use crate::engine::orders::{decide, own_orders};
@@ -83,6 +94,10 @@ pub fn run(tape: &Tape, cfg: &BacktestConfig) -> Result<Report, BacktestError> {
         filter: TargetFilter::default(),
         touch: None,
         own: OwnOrders::default(),
+        shown: [None; 2],
+        shows: VecDeque::with_capacity(64),
+        show_fifo: Fifo::default(),
+        quotes_seen: 0,
         tradable: false,
         resyncing: false,
         last_u: UpdateId(0),
@@ -205,6 +220,13 @@ struct Runner<'t> {
     filter: TargetFilter,
     touch: Option<(Ticks, Ticks)>,
     own: OwnOrders,
+    /// Our resting orders as the public book shows them (`[bid, ask]`).
+    shown: [Option<Level>; 2],
+    /// Changes of our orders on their way through the public feed.
+    shows: VecDeque<(u64, Side, Option<Level>)>,
+    show_fifo: Fifo,
+    /// How many of the venue's quote changes went onto `shows`.
+    quotes_seen: usize,
     tradable: bool,
     resyncing: bool,
     last_u: UpdateId,
@@ -243,6 +265,7 @@ enum Next {
     Request,
     Answer,
     Push,
+    Shown,
     Engine,
     Stale,
     Tick,
@@ -272,6 +295,7 @@ impl Runner<'_> {
             offer(self.requests.front().map(|r| r.0), Next::Request);
             offer(self.answers.front().map(|r| r.0), Next::Answer);
             offer(self.pushes.front().map(|r| r.0), Next::Push);
+            offer(self.shows.front().map(|r| r.0), Next::Shown);
             offer(te, Next::Engine);
             offer(self.stale_at, Next::Stale);
             offer(self.tick_at, Next::Tick);
@@ -301,6 +325,11 @@ impl Runner<'_> {
                 Next::Push => {
                     if let Some((_, m)) = self.pushes.pop_front() {
                         self.deliver(m, t);
+                    }
+                }
+                Next::Shown => {
+                    if let Some((_, side, level)) = self.shows.pop_front() {
+                        self.on_shown(side, level);
                     }
                 }
                 Next::Engine => {
@@ -355,8 +384,19 @@ impl Runner<'_> {
         }
     }
 
-    /// Puts the venue's answers and pushes on their wires.
+    /// Puts the venue's answers and pushes on their wires, and the changes
+    /// of our resting orders into the public feed.
     fn route(&mut self, t: u64) {
+        for q in self.venue.quotes().get(self.quotes_seen..).unwrap_or(&[]) {
+            // The exchange publishes the change in the book as it pushes it
+            // on the private stream; the two streams travel apart, each as
+            // long as a push.
+            let lat = self.cfg.orders.push.sample(&mut self.rng);
+            let level = q.price.map(|price| Level { price, qty: q.qty });
+            self.shows
+                .push_back((self.show_fifo.arrive(t, lat), q.side, level));
+        }
+        self.quotes_seen = self.venue.quotes().len();
         self.venue.drain(&mut self.msgs);
         for m in self.msgs.drain(..) {
             if m.is_push() {
@@ -411,7 +451,7 @@ impl Runner<'_> {
         }
         self.last_u = upd.u;
         self.last_ts = upd.ts;
-        let Some(mut m) = analyse(&mut self.book, self.own.levels, upd.u, upd.ts) else {
+        let Some(mut m) = self.analyse(upd.u, upd.ts) else {
             self.pull(t);
             return;
         };
@@ -420,6 +460,22 @@ impl Runner<'_> {
         m.tradable = ok;
         m.tick = true;
         self.step(&m, t);
+    }
+
+    /// The feed stage's analytics: the book with our orders as the public
+    /// feed shows them, less our orders as the private stream confirmed
+    /// them.
+    fn analyse(&mut self, u: UpdateId, ts: ExchMs) -> Option<MarketUpdate> {
+        let (shown, own) = (self.shown, self.own.levels);
+        self.book.with_added(shown, |b| analyse(b, own, u, ts))
+    }
+
+    /// One of our order changes shows in the public book. The exchange
+    /// publishes it in a book message; a recording made while trading holds
+    /// that message (with the recording engine's order taken out), which
+    /// runs the analytics, so nothing runs here: the next message sees it.
+    fn on_shown(&mut self, side: Side, level: Option<Level>) {
+        self.shown[usize::from(side == Side::Sell)] = level;
     }
 
     /// The feed marks the market untradable: the strategy withdraws.
@@ -435,7 +491,7 @@ impl Runner<'_> {
         if !self.tradable || !self.book.is_valid() || self.depth > 0 {
             return;
         }
-        if let Some(mut m) = analyse(&mut self.book, self.own.levels, self.last_u, self.last_ts) {
+        if let Some(mut m) = self.analyse(self.last_u, self.last_ts) {
             m.tick = false;
             self.depth += 1;
             self.step(&m, t);
@@ -626,6 +682,7 @@ impl Runner<'_> {
             markout_curve: mk(&report::MARKOUT_CURVE_S),
             path,
             fill_log: fills.to_vec(),
+            quote_log: self.venue.quotes().to_vec(),
             t0_ns: self.acct.t0,
         }
     }

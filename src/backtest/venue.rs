@@ -177,8 +177,23 @@ pub struct Venue {
     next_exec: u64,
     out: Vec<Msg>,
     fills: Vec<FillRecord>,
+    quotes: Vec<QuoteChange>,
     stats: VenueStats,
     now: u64,
+}
+
+/// Our order on one side changed on the exchange: resting at a price, or
+/// gone (`None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuoteChange {
+    /// Venue time (ns).
+    pub t_ns: u64,
+    /// Side.
+    pub side: Side,
+    /// Resting price, or `None` when the side has no order any more.
+    pub price: Option<Ticks>,
+    /// Resting quantity (0 when gone).
+    pub qty: Lots,
 }
 
 fn exch_ms(t_ns: u64) -> ExchMs {
@@ -209,6 +224,7 @@ impl Venue {
             next_exec: 1,
             out: Vec::with_capacity(16),
             fills: Vec::new(),
+            quotes: Vec::new(),
             stats: VenueStats::default(),
             now: 0,
         }
@@ -225,6 +241,10 @@ impl Venue {
     /// Every fill so far.
     pub fn fills(&self) -> &[FillRecord] {
         &self.fills
+    }
+    /// Every change of our resting orders so far.
+    pub fn quotes(&self) -> &[QuoteChange] {
+        &self.quotes
     }
     /// How many of our orders rest now.
     pub fn open_orders(&self) -> usize {
@@ -568,6 +588,16 @@ impl Venue {
 
     fn push_order(&mut self, o: &Resting, status: OrderStatus, reject: RejectReason) {
         let ev = self.event(o, status, reject);
+        self.quotes.push(QuoteChange {
+            t_ns: self.now,
+            side: o.side,
+            price: status.is_open().then_some(o.price),
+            qty: if status.is_open() {
+                o.leaves()
+            } else {
+                Lots(0)
+            },
+        });
         self.out.push(Msg::Order(ev));
     }
 }
@@ -577,5 +607,207 @@ fn open_status(o: &Resting) -> OrderStatus {
         OrderStatus::PartiallyFilled
     } else {
         OrderStatus::New
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::public::{BookKind, Level};
+    use crate::ids::{Seq, Symbol, UpdateId};
+    use crate::oms::OrderRef;
+
+    fn venue(queue: QueueModel) -> Venue {
+        Venue::new(VenueConfig {
+            category: Category::Linear,
+            queue,
+            maker_fee: 0.0002,
+            taker_fee: 0.00055,
+            price_step: Step::parse("0.1").unwrap(),
+            qty_step: Step::parse("0.001").unwrap(),
+        })
+    }
+
+    /// Applies a book message: `(price, qty)` bids and asks.
+    fn book(v: &mut Venue, snapshot: bool, u: u64, bids: &[(i64, i64)], asks: &[(i64, i64)]) {
+        let lv = |x: &[(i64, i64)]| -> Vec<Level> {
+            x.iter()
+                .map(|&(p, q)| Level {
+                    price: Ticks(p),
+                    qty: Lots(q),
+                })
+                .collect()
+        };
+        let (b, a) = (lv(bids), lv(asks));
+        let upd = BookUpdate {
+            kind: if snapshot {
+                BookKind::Snapshot
+            } else {
+                BookKind::Delta
+            },
+            depth: 50,
+            symbol: Symbol::new(b"BTCUSDT").unwrap(),
+            u: UpdateId(u),
+            seq: Seq(u),
+            ts: ExchMs(u),
+            cts: None,
+            bids: &b,
+            asks: &a,
+        };
+        v.on_book(&upd, u * 1_000_000);
+    }
+
+    fn link(s: &str) -> OrderLinkId {
+        OrderLinkId::new(s.as_bytes()).unwrap()
+    }
+
+    fn create(v: &mut Venue, side: Side, price: i64, qty: i64, l: &str) {
+        v.on_request(
+            &Action::Create {
+                side,
+                price: Ticks(price),
+                qty: Lots(qty),
+                link_id: link(l),
+                trigger_u: UpdateId(0),
+            },
+            0,
+        );
+    }
+
+    fn amend(v: &mut Venue, side: Side, l: &str, price: i64, qty: Option<i64>) {
+        v.on_request(
+            &Action::Amend {
+                req: AmendReq {
+                    side,
+                    order: OrderRef {
+                        order_id: OrderId::default(),
+                        link_id: link(l),
+                    },
+                    price: Ticks(price),
+                    qty: qty.map(Lots),
+                },
+                trigger_u: UpdateId(0),
+            },
+            0,
+        );
+    }
+
+    fn sell_taker(v: &mut Venue, price: i64, qty: i64) {
+        v.on_trade(
+            &TradeEvent {
+                taker: Side::Sell,
+                price: Ticks(price),
+                qty: Lots(qty),
+            },
+            0,
+        );
+    }
+
+    fn drained(v: &mut Venue) -> Vec<Msg> {
+        let mut out = Vec::new();
+        v.drain(&mut out);
+        out
+    }
+
+    #[test]
+    fn a_post_only_create_that_would_cross_is_accepted_then_cancelled() {
+        let mut v = venue(QueueModel::RiskAverse);
+        book(&mut v, true, 1, &[(100, 5)], &[(101, 5)]);
+        create(&mut v, Side::Buy, 101, 1, "b1");
+        let m = drained(&mut v);
+        assert!(matches!(&m[0], Msg::Ack(a) if a.ret_code == 0 && a.op == AckOp::Create));
+        assert!(matches!(&m[1], Msg::Order(o) if o.status == OrderStatus::Cancelled
+            && o.reject_reason == RejectReason::PostOnlyWillTakeLiquidity));
+        assert_eq!(v.open_orders(), 0);
+        assert_eq!(v.stats().post_only_rejects, 1);
+        // One tick safer rests.
+        create(&mut v, Side::Buy, 100, 1, "b2");
+        assert_eq!(v.open_orders(), 1);
+        assert!(matches!(drained(&mut v)[1], Msg::Order(o) if o.status == OrderStatus::New));
+    }
+
+    #[test]
+    fn an_amend_onto_the_other_side_is_cancelled_post_only() {
+        let mut v = venue(QueueModel::RiskAverse);
+        book(&mut v, true, 1, &[(100, 5)], &[(102, 5)]);
+        create(&mut v, Side::Sell, 103, 1, "s1");
+        drained(&mut v);
+        amend(&mut v, Side::Sell, "s1", 100, None);
+        let m = drained(&mut v);
+        assert!(matches!(&m[1], Msg::Order(o) if o.status == OrderStatus::Cancelled
+            && o.reject_reason == RejectReason::PostOnlyWillTakeLiquidity));
+        assert_eq!(v.open_orders(), 0);
+    }
+
+    #[test]
+    fn an_amend_keeps_its_place_only_when_it_shrinks_at_the_same_price() {
+        let mut v = venue(QueueModel::RiskAverse);
+        book(&mut v, true, 1, &[(100, 5)], &[(102, 5)]);
+        create(&mut v, Side::Buy, 100, 4, "b");
+        assert_eq!(v.queue_ahead(Side::Buy), Some(5.0));
+        // 3 more join behind us, then 4 trade: 1 ahead is left.
+        book(&mut v, false, 2, &[(100, 8)], &[]);
+        sell_taker(&mut v, 100, 4);
+        assert_eq!(v.queue_ahead(Side::Buy), Some(1.0));
+        // Less size: same place.
+        amend(&mut v, Side::Buy, "b", 100, Some(3));
+        assert_eq!(v.queue_ahead(Side::Buy), Some(1.0));
+        // More size: the back of the level (all 4 others now ahead).
+        book(&mut v, false, 3, &[(100, 4)], &[]);
+        amend(&mut v, Side::Buy, "b", 100, Some(5));
+        assert_eq!(v.queue_ahead(Side::Buy), Some(4.0));
+        // A price change: the back of the new level.
+        book(&mut v, false, 4, &[(99, 7)], &[]);
+        amend(&mut v, Side::Buy, "b", 99, None);
+        assert_eq!(v.queue_ahead(Side::Buy), Some(7.0));
+        // Unchanged price and size is refused.
+        drained(&mut v);
+        amend(&mut v, Side::Buy, "b", 99, Some(5));
+        assert!(matches!(drained(&mut v)[0], Msg::Ack(a) if a.ret_code == RET_BAD_AMEND));
+    }
+
+    #[test]
+    fn fills_come_from_the_queue_trades_through_and_the_book_crossing() {
+        let mut v = venue(QueueModel::RiskAverse);
+        book(&mut v, true, 1, &[(100, 5)], &[(102, 5)]);
+        create(&mut v, Side::Buy, 100, 4, "q");
+        drained(&mut v);
+        // 7 traded at our price: 5 ahead, 2 of ours.
+        sell_taker(&mut v, 100, 7);
+        let m = drained(&mut v);
+        assert!(matches!(&m[0], Msg::Fill(f) if f.qty == Lots(2) && f.price == Ticks(100) && f.is_maker));
+        assert!(matches!(&m[1], Msg::Order(o) if o.status == OrderStatus::PartiallyFilled && o.leaves_qty == Lots(2)));
+        // A trade below our price: we were taken first, all of it.
+        sell_taker(&mut v, 99, 1);
+        let m = drained(&mut v);
+        assert!(matches!(&m[0], Msg::Fill(f) if f.qty == Lots(2)));
+        assert!(matches!(&m[1], Msg::Order(o) if o.status == OrderStatus::Filled));
+        // The others' bids at 100 gone and an ask down at our bid: filled.
+        create(&mut v, Side::Buy, 100, 3, "x");
+        drained(&mut v);
+        book(&mut v, false, 2, &[(100, 0), (99, 2)], &[(100, 1)]);
+        assert!(matches!(drained(&mut v)[0], Msg::Fill(f) if f.qty == Lots(3)));
+        let causes: Vec<FillCause> = v.fills().iter().map(|f| f.cause).collect();
+        assert_eq!(causes, [FillCause::Queue, FillCause::TradeThrough, FillCause::BookCross]);
+        // Fee: 0.0002 × 100 × 0.1 × 2 × 0.001 (linear: quote currency).
+        assert!((v.fills()[0].fee_quote - 0.0002 * 10.0 * 0.002).abs() < 1e-15);
+    }
+
+    #[test]
+    fn a_cancel_of_an_order_gone_answers_order_not_exists() {
+        let mut v = venue(QueueModel::RiskAverse);
+        book(&mut v, true, 1, &[(100, 5)], &[(102, 5)]);
+        v.on_request(
+            &Action::Cancel {
+                side: Side::Buy,
+                order: OrderRef {
+                    order_id: OrderId::default(),
+                    link_id: link("nope"),
+                },
+                trigger_u: UpdateId(0),
+            },
+            0,
+        );
+        assert!(matches!(drained(&mut v)[0], Msg::Ack(a) if a.ret_code == RET_GONE));
     }
 }

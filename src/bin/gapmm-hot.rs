@@ -13,8 +13,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use gapmm::engine::config::{load_dotenv, Config, EngineArgs, Venue};
 use gapmm::engine::runtime::{print_report, run, RunOptions};
+use gapmm::replay::split_line;
+use gapmm::replay::tape::topic_symbol;
 use gapmm::replay::Recording;
-use gapmm::stream::{symbol_from_line, StreamOutcome, StreamPrinter};
+use gapmm::stream::{StreamOutcome, StreamPrinter};
 use gapmm::units::Step;
 
 /// Thread-per-core, busy-poll market maker for Bybit v5 (spot and linear).
@@ -37,6 +39,14 @@ struct Cli {
     /// Write HdrHistogram interval logs (.hlog) and percentile files (.hgrm) into DIR.
     #[arg(long = "hist-out", global = true)]
     hist_out: Option<PathBuf>,
+    /// While trading, record the public stream (book and trades) into DIR,
+    /// off the hot thread, in the layout `record` writes.
+    #[arg(long, global = true)]
+    record: Option<PathBuf>,
+    /// Start a new recording file after this many megabytes (uncompressed;
+    /// 0: one file per UTC day).
+    #[arg(long = "rotate-mb", global = true, default_value_t = 1024)]
+    rotate_mb: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -48,12 +58,20 @@ enum Command {
     /// Replay recordings through the engine's own strategy and order
     /// manager against a simulated exchange; report PnL, fills, markouts.
     Backtest(Box<gapmm::commands::backtest::BacktestArgs>),
+    /// Record the venue's public stream (order book and trades) to gzip
+    /// files in the recorder's layout, without trading.
+    Record(gapmm::commands::record::RecordArgs),
+    /// Trade the embedded simulator with --record and the journal on, then
+    /// backtest the recording with the same settings: live vs backtest.
+    Fidelity(gapmm::commands::fidelity::FidelityArgs),
+    /// Evaluate the gap signal and simple book predictors on recordings: hit rates, bootstrap intervals, rank IC.
+    Eval(Box<gapmm::commands::eval::EvalArgs>),
 }
 
 #[derive(clap::Args, Debug)]
 struct StreamArgs {
-    /// Replay a recording in Bybit's archive format (one WS message per line, plain or .zip)
-    /// instead of connecting to the venue.
+    /// Replay a recording instead of connecting to the venue: the recorder's
+    /// `<ns> <json>` lines or Bybit's archive lines, plain, .gz or .zip.
     #[arg(long)]
     replay: Option<PathBuf>,
     /// Quantity step of the instrument (default: 0.00000001, fine enough for any Bybit size).
@@ -74,6 +92,15 @@ fn main() -> ExitCode {
             None => stream_live(&cli, s),
         },
         Some(Command::Backtest(b)) => gapmm::commands::backtest::run(&cli.engine, b),
+        Some(Command::Fidelity(f)) => match duration(cli.duration) {
+            Ok(d) => gapmm::commands::fidelity::run(&cli.engine, f, d),
+            Err(e) => Err(e),
+        },
+        Some(Command::Record(r)) => match duration(cli.duration) {
+            Ok(d) => gapmm::commands::record::run(&cli.engine, r, d, cli.rotate_mb << 20),
+            Err(e) => Err(e),
+        },
+        Some(Command::Eval(e)) => gapmm::commands::eval::run(&cli.engine, e),
         None | Some(Command::Run) => trade(&cli),
     };
     match result {
@@ -82,6 +109,17 @@ fn main() -> ExitCode {
             eprintln!("gapmm-hot: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `--duration` as a duration (a positive number of seconds).
+fn duration(d: Option<f64>) -> Result<Option<std::time::Duration>, String> {
+    match d {
+        Some(d) if d.is_finite() && d > 0.0 => Ok(Some(std::time::Duration::from_secs_f64(d))),
+        Some(d) => Err(format!(
+            "--duration {d}: expected a positive number of seconds"
+        )),
+        None => Ok(None),
     }
 }
 
@@ -105,17 +143,11 @@ fn trade(cli: &Cli) -> Result<(), String> {
         }
     }
     let opts = RunOptions {
-        duration: match cli.duration {
-            Some(d) if d.is_finite() && d > 0.0 => Some(std::time::Duration::from_secs_f64(d)),
-            Some(d) => {
-                return Err(format!(
-                    "--duration {d}: expected a positive number of seconds"
-                ))
-            }
-            None => None,
-        },
+        duration: duration(cli.duration)?,
         hist_out: cli.hist_out.clone(),
         status: true,
+        record: cli.record.clone(),
+        record_rotate_bytes: cli.rotate_mb << 20,
     };
     eprintln!(
         "gapmm-hot: trading {} {} on {:?}{} (Ctrl+C stops and cancels every order of ours)",
@@ -230,14 +262,20 @@ fn stream_replay(cli: &Cli, args: &StreamArgs, path: &PathBuf) -> Result<(), Str
     let (mut lines, mut errors) = (0u64, 0u64);
     while let Some(line) = rec.next_line() {
         let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+        // Either layout: `<ns> <json>` (the recorder's) or `<json>` (Bybit's archive).
+        let line = match split_line(line) {
+            Ok(l) => l.json,
+            Err(e) => {
+                errors += 1;
+                eprintln!("gapmm-hot: line {}: {e}", rec.line_no());
+                continue;
+            }
+        };
         if printer.is_none() {
-            // The symbol comes from the recording unless TRADING_SYMBOL was given explicitly.
-            let symbol = symbol_from_line(line).ok_or_else(|| {
-                format!(
-                    "{}: the first line is not an order-book message",
-                    path.display()
-                )
-            })?;
+            // The symbol comes from the first market message (acks before it are skipped).
+            let Some(symbol) = topic_symbol(line) else {
+                continue;
+            };
             printer =
                 Some(StreamPrinter::new(symbol, tick, qty).map_err(|e| format!("TICK_SIZE: {e}"))?);
         }
@@ -260,6 +298,12 @@ fn stream_replay(cli: &Cli, args: &StreamArgs, path: &PathBuf) -> Result<(), Str
     match out.flush() {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.to_string()),
         _ => {}
+    }
+    if printer.is_none() {
+        return Err(format!(
+            "{}: no order-book or trade message in the recording",
+            path.display()
+        ));
     }
     if lines == 0 && errors > 0 {
         return Err(format!(

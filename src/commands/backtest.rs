@@ -28,6 +28,11 @@ pub struct BacktestArgs {
     /// Quantity step of the instrument.
     #[arg(long = "qty-step", default_value = "0.00000001")]
     pub qty_step: String,
+    /// The journal of the gapmm-hot run that made the recording while
+    /// trading (`--record`): its own orders are taken out of the recorded
+    /// book, so the backtest does not meet them as other people's.
+    #[arg(long = "own-journal")]
+    pub own_journal: Option<PathBuf>,
     /// Smallest order of the instrument (default: one quantity step).
     #[arg(long = "min-qty")]
     pub min_qty: Option<String>,
@@ -98,7 +103,10 @@ pub fn load(cfg: &Config, args: &BacktestArgs) -> Result<Tape, String> {
             cfg.tick_size
         )
     })?;
-    Ok(tape)
+    match &args.own_journal {
+        Some(j) => Ok(tape.without_own(&crate::replay::own::own_from_journal(j)?)),
+        None => Ok(tape),
+    }
 }
 
 /// The backtest's settings: the engine's configuration `cfg` plus `args`,

@@ -3,8 +3,14 @@
 //! the library's stages and prints or writes the results.
 //!
 //! - [`backtest`]: `gapmm-hot backtest`.
+//! - [`record`]: `gapmm-hot record`.
+//! - [`fidelity`]: `gapmm-hot fidelity` (live vs backtest on the simulator).
+//! - [`eval`]: `gapmm-hot eval`.
 //!
 //! Contract: command-line code, off the hot path: allocates, blocks on
 //! files and prints.
 
 pub mod backtest;
+pub mod fidelity;
+pub mod record;
+pub mod eval;

@@ -15,6 +15,14 @@
 //! In each of those cases a "pull" update is pushed so the strategy withdraws
 //! the quotes at once.
 //!
+//! Recording (`--record`): every frame read is handed, with its receive
+//! time, to a [`Tee`] (a copy into a byte ring; the file is written by
+//! another thread) before it is decoded, and the stage subscribes to the
+//! symbol's `publicTrade` topic as well, whose frames it records and does
+//! not decode. The receive time is the `CLOCK_REALTIME` reading the poll
+//! takes anyway, moved on by the TSC to the frame's read stamp: no clock
+//! call per frame.
+//!
 //! Our own resting orders (from the order stage, over an SPSC ring) are taken
 //! out of the book for the analytics (`Book::without_own`): the touch, mid,
 //! gaps and depths the strategy sees are the rest of the market's, so our
@@ -34,7 +42,7 @@ use mio::{Events, Poll, Token};
 use crate::analytics::{self, MarketMetrics};
 use crate::book::{Book, BookConfig};
 use crate::codec::public::{
-    orderbook_topic, write_subscribe, Level, PublicDecoder, PublicEvent, SubOp,
+    orderbook_topic, trade_topic, write_subscribe, Level, PublicDecoder, PublicEvent, SubOp,
 };
 use crate::engine::conn::{ConnEvent, ManagedWs};
 use crate::engine::latest::{Latest, Pushed};
@@ -43,13 +51,18 @@ use crate::engine::msg::{MarketUpdate, OwnOrders};
 use crate::engine::status::{inc, Board};
 use crate::engine::topology::Stage;
 use crate::ids::{Symbol, UpdateId};
+use crate::net::txstamp::realtime_ns;
 use crate::net::ws::WsConn;
 use crate::net::Endpoint;
 use crate::net::NetError;
+use crate::record::Tee;
 use crate::time::{wall_ms, Clock, ExchMs, Tsc};
 use crate::units::Step;
 
 const TOKEN: Token = Token(0);
+
+/// How a Bybit `publicTrade` push starts (recorded, not decoded).
+const TRADE_PREFIX: &[u8] = b"{\"topic\":\"publicTrade.";
 
 /// Feed settings.
 #[derive(Debug, Clone)]
@@ -105,6 +118,8 @@ pub struct FeedStage {
     own_changed: bool,
     /// Exchange time of the last applied message.
     last_ts: ExchMs,
+    /// Where received frames are recorded, if anywhere.
+    tee: Option<Tee>,
 }
 
 /// The market update the strategy gets from `book` after message `u` at
@@ -200,7 +215,29 @@ impl FeedStage {
             own: [None; 2],
             own_changed: false,
             last_ts: ExchMs(0),
+            tee: None,
         })
+    }
+
+    /// Records every frame received into `tee`, and subscribes to the
+    /// symbol's trades too (see the module docs).
+    pub fn with_recorder(mut self, tee: Tee, symbol: &Symbol, depth: u16) -> FeedStage {
+        let book = orderbook_topic(depth, symbol);
+        let trades = trade_topic(symbol);
+        let topics = [book.as_str(), trades.as_str()];
+        self.sub.clear();
+        self.unsub.clear();
+        // Both topics fit the subscribe buffers (reserved at 128 bytes, and
+        // grown here, off the hot path, if a symbol needs more).
+        let _ = write_subscribe(SubOp::Subscribe, &topics, Some("gm-sub"), &mut self.sub);
+        let _ = write_subscribe(
+            SubOp::Unsubscribe,
+            &topics,
+            Some("gm-unsub"),
+            &mut self.unsub,
+        );
+        self.tee = Some(tee);
+        self
     }
 
     /// Takes our own resting orders (from the order stage) out of the book
@@ -288,7 +325,8 @@ impl FeedStage {
     /// the socket: the staleness and lag checks have millisecond
     /// thresholds, and no clock call is left between a frame's read and its
     /// market update.
-    fn read(&mut self, now: Instant, wall_now_ms: u64) -> usize {
+    fn read(&mut self, now: Instant, wall_now_ns: u64, t_wall: Tsc) -> usize {
+        let wall_now_ms = wall_now_ns / 1_000_000;
         let FeedStage {
             conn,
             decoder,
@@ -305,6 +343,7 @@ impl FeedStage {
             own,
             own_changed,
             last_ts,
+            tee,
             ..
         } = self;
         let own = *own;
@@ -315,6 +354,13 @@ impl FeedStage {
             if let Some((p, a)) = unrecorded.take() {
                 rec.record(Hop::Parse, p);
                 rec.record(Hop::Apply, a);
+            }
+            if let Some(tee) = tee.as_mut() {
+                let local_ns = wall_now_ns.saturating_add(clock.delta_ns(t_wall, t_read));
+                tee.push(local_ns, frame);
+                if frame.starts_with(TRADE_PREFIX) {
+                    return; // recorded, not needed for the book
+                }
             }
             let update = match decoder.decode(frame) {
                 Ok(PublicEvent::Book(b)) => b,
@@ -450,7 +496,13 @@ impl Stage for FeedStage {
         }
         // The wall clock is read before the socket, not per frame.
         let n = if readable {
-            self.read(now, wall_ms().0)
+            let wall_ns = u64::try_from(realtime_ns()).unwrap_or(0);
+            let t_wall = if self.tee.is_some() {
+                self.clock.stamp()
+            } else {
+                Tsc::default()
+            };
+            self.read(now, wall_ns, t_wall)
         } else {
             0
         };

@@ -77,6 +77,21 @@ pub struct RunOptions {
     pub hist_out: Option<PathBuf>,
     /// Print the status line (once a second) to stderr.
     pub status: bool,
+    /// Record the public stream (book and trades) into this directory
+    /// while trading ([`crate::record`]).
+    pub record: Option<PathBuf>,
+    /// Uncompressed bytes per recording file before it rotates (0: one
+    /// file per UTC day).
+    pub record_rotate_bytes: u64,
+}
+
+/// What a recording made while trading wrote.
+#[derive(Debug, Clone)]
+pub struct RecordReport {
+    /// Files, lines, bytes (or why the writer stopped).
+    pub written: Result<crate::record::RecordStats, String>,
+    /// Frames the feed dropped because the ring was full.
+    pub dropped: u64,
 }
 
 /// What a run ended with.
@@ -113,6 +128,8 @@ pub struct RunReport {
     /// Market updates the feed held back because the strategy ring was full
     /// (see `FeedBoard::ring_full`): the strategy fell behind the feed.
     pub ring_full: u64,
+    /// The recording made with `--record`, if any.
+    pub record: Option<RecordReport>,
 }
 
 /// A start-up or run failure, with a message for the operator.
@@ -581,6 +598,30 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     )
     .map_err(|e| err(format!("feed: {e}")))?
     .with_own_orders(own_c);
+    // The recorder: a tee on the feed thread, a writer thread of its own.
+    let record_stop = Arc::new(AtomicBool::new(false));
+    let mut recorder = None;
+    let feed = match &opts.record {
+        Some(dir) => {
+            let (tee, ring) = crate::record::channel(crate::record::RING_BYTES);
+            let stats = tee.stats();
+            let writer = crate::record::Writer::new(
+                ring,
+                dir,
+                cfg.symbol.as_str(),
+                crate::record::Rotation {
+                    max_bytes: opts.record_rotate_bytes,
+                },
+            )
+            .map_err(|e| err(format!("--record {}: {e}", dir.display())))?;
+            let handle = writer
+                .spawn(record_stop.clone())
+                .map_err(|e| err(format!("--record: spawning the writer: {e}")))?;
+            recorder = Some((handle, stats));
+            feed.with_recorder(tee, &cfg.symbol, cfg.depth)
+        }
+        None => feed,
+    };
     let strat = StrategyStage::new(strategy, md_c, pos_c, tg_p, strat_rec, board.clone());
     let mut orders = OrderStage::new(
         OrderConfig {
@@ -721,6 +762,17 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     for t in threads {
         let _ = t.join();
     }
+    let record = recorder.map(|(handle, stats)| {
+        record_stop.store(true, Relaxed);
+        RecordReport {
+            written: match handle.join() {
+                Ok(Ok(st)) => Ok(st),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("the writer thread panicked".into()),
+            },
+            dropped: stats.dropped.load(Relaxed),
+        }
+    });
     drain_journal_reporting(&mut jr_c, &mut journal_file, &mut journal_failing);
     if !jr_c.is_empty() {
         eprintln!(
@@ -758,6 +810,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
         shutdown_confirmed: board.orders.shutdown_confirmed.load(Relaxed),
         fatal: Fatal::from_code(board.orders.fatal.load(Relaxed)),
         tick_to_wire: total.total(Hop::TickToWire),
+        record,
     })
 }
 
@@ -1054,6 +1107,22 @@ pub fn print_report(r: &RunReport) {
         }
     );
     eprint!("{}", r.hops);
+    if let Some(rec) = &r.record {
+        match &rec.written {
+            Ok(st) => eprintln!(
+                "recorded {} messages ({} bytes before compression) into {}; {} dropped (ring full)",
+                st.lines,
+                st.bytes,
+                st.files
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                rec.dropped
+            ),
+            Err(e) => eprintln!("recording FAILED: {e}; {} frames dropped", rec.dropped),
+        }
+    }
     eprintln!(
         "requests held for a confirmation, the budget or the update interval, sent later (no reaction hops): {}",
         r.held
