@@ -99,9 +99,10 @@ pub struct Report {
     pub stale_pulls: u64,
     /// Order-book sequence breaks (quotes pulled until the next snapshot).
     pub resyncs: u64,
-    /// Final position (base units).
+    /// Final position (base units): the account's holdings, so a spot
+    /// buy's base-coin fee is not in it (those coins never arrive).
     pub final_position: f64,
-    /// Largest absolute position (base units).
+    /// Largest absolute position (base units, as `final_position`).
     pub max_abs_position: f64,
     /// Markouts at [`MARKOUT_HORIZONS_S`].
     pub markouts: Vec<Markout>,
@@ -322,6 +323,7 @@ mod tests {
             price: Ticks(price),
             qty: Lots(qty),
             fee_quote: 0.0,
+            fee_base_lots: 0.0,
             cause: FillCause::Queue,
         }
     }

@@ -2,9 +2,9 @@
 //!
 //! Six kinds of event share one time line, taken in time order; at equal
 //! times the exchange side goes first (a market message the exchange saw,
-//! then a request reaching it), then the engine side (an answer or push
-//! reaching it, our order showing in the public book, a market message
-//! reaching it), then the engine's timers:
+//! then a request reaching it), then the engine side (an answer, our order
+//! showing in the public book, a push, a market message reaching it), then
+//! the engine's timers:
 //!
 //! 1. a recorded message reaches the exchange ([`FeedClock::venue_ns`]):
 //!    the venue's book, queues and fills move;
@@ -137,7 +137,10 @@ struct Accounts {
     mid: Option<HalfTicks>,
     peak: f64,
     max_dd: f64,
-    max_abs_pos: i64,
+    max_abs_pos: f64,
+    /// Base-coin fees paid so far (lots): the holdings are the traded
+    /// position less these.
+    base_fees: f64,
     value_per_tick_lot: f64,
     lot: f64,
     t0: u64,
@@ -162,7 +165,8 @@ impl Accounts {
             mid: None,
             peak: 0.0,
             max_dd: 0.0,
-            max_abs_pos: 0,
+            max_abs_pos: 0.0,
+            base_fees: 0.0,
             value_per_tick_lot: tick * lot,
             lot,
             t0,
@@ -171,6 +175,11 @@ impl Accounts {
             path: Vec::with_capacity(cfg.path_points + 2),
             mids: Vec::with_capacity(ev.len()),
         }
+    }
+
+    /// The position as the account holds it (lots).
+    fn holdings(&self) -> f64 {
+        self.pnl.position.0 as f64 - self.base_fees
     }
 
     fn equity(&self) -> f64 {
@@ -186,7 +195,8 @@ impl Accounts {
         for f in venue.fills().get(self.seen..).unwrap_or(&[]) {
             self.pnl.apply(f.side, f.price, f.qty);
             self.fees += f.fee_quote;
-            self.max_abs_pos = self.max_abs_pos.max(self.pnl.position.0.abs());
+            self.base_fees += f.fee_base_lots;
+            self.max_abs_pos = self.max_abs_pos.max(self.holdings().abs());
         }
         self.seen = venue.fills().len();
         if let Some(m) = mid {
@@ -203,7 +213,7 @@ impl Accounts {
             self.path.push(PathPoint {
                 t_s: t.saturating_sub(self.t0) as f64 / 1e9,
                 equity: e,
-                position: self.pnl.position.0 as f64 * self.lot,
+                position: self.holdings() * self.lot,
             });
         }
     }
@@ -264,8 +274,12 @@ enum Next {
     Venue,
     Request,
     Answer,
-    Push,
+    // Before the push at equal times: with equal latencies, the public book
+    // shows a change no later than the private stream confirms it (the
+    // other order would show the order at its old price, as someone else's,
+    // after the manager learnt it moved: a quote that chases itself).
     Shown,
+    Push,
     Engine,
     Stale,
     Tick,
@@ -647,7 +661,7 @@ impl Runner<'_> {
             path.push(PathPoint {
                 t_s: last.0.saturating_sub(self.acct.t0) as f64 / 1e9,
                 equity: self.acct.equity(),
-                position: self.acct.pnl.position.0 as f64 * lot,
+                position: self.acct.holdings() * lot,
             });
         }
         let mk = |h: &[f64]| -> Vec<Markout> { report::markouts(fills, &self.acct.mids, h) };
@@ -676,8 +690,8 @@ impl Runner<'_> {
             post_only_rejects: vs.post_only_rejects,
             stale_pulls: self.stale_pulls,
             resyncs: self.resyncs,
-            final_position: self.acct.pnl.position.0 as f64 * lot,
-            max_abs_position: self.acct.max_abs_pos as f64 * lot,
+            final_position: self.acct.holdings() * lot,
+            max_abs_position: self.acct.max_abs_pos * lot,
             markouts: mk(&report::MARKOUT_HORIZONS_S),
             markout_curve: mk(&report::MARKOUT_CURVE_S),
             path,

@@ -95,6 +95,9 @@ pub struct FillRecord {
     pub qty: Lots,
     /// Fee in quote currency (a base-coin fee valued at the fill price).
     pub fee_quote: f64,
+    /// The part of the fee charged in the base coin, in lots (a spot buy's:
+    /// those coins never arrive).
+    pub fee_base_lots: f64,
     /// Why.
     pub cause: FillCause,
 }
@@ -534,6 +537,7 @@ impl Venue {
             price: o.price,
             qty,
             fee_quote,
+            fee_base_lots: fee_base_nlots as f64 / 1e9,
             cause,
         });
         let done = o.leaves().0 == 0;
@@ -716,8 +720,10 @@ mod tests {
         create(&mut v, Side::Buy, 101, 1, "b1");
         let m = drained(&mut v);
         assert!(matches!(&m[0], Msg::Ack(a) if a.ret_code == 0 && a.op == AckOp::Create));
-        assert!(matches!(&m[1], Msg::Order(o) if o.status == OrderStatus::Cancelled
-            && o.reject_reason == RejectReason::PostOnlyWillTakeLiquidity));
+        assert!(
+            matches!(&m[1], Msg::Order(o) if o.status == OrderStatus::Cancelled
+            && o.reject_reason == RejectReason::PostOnlyWillTakeLiquidity)
+        );
         assert_eq!(v.open_orders(), 0);
         assert_eq!(v.stats().post_only_rejects, 1);
         // One tick safer rests.
@@ -734,8 +740,10 @@ mod tests {
         drained(&mut v);
         amend(&mut v, Side::Sell, "s1", 100, None);
         let m = drained(&mut v);
-        assert!(matches!(&m[1], Msg::Order(o) if o.status == OrderStatus::Cancelled
-            && o.reject_reason == RejectReason::PostOnlyWillTakeLiquidity));
+        assert!(
+            matches!(&m[1], Msg::Order(o) if o.status == OrderStatus::Cancelled
+            && o.reject_reason == RejectReason::PostOnlyWillTakeLiquidity)
+        );
         assert_eq!(v.open_orders(), 0);
     }
 
@@ -775,8 +783,12 @@ mod tests {
         // 7 traded at our price: 5 ahead, 2 of ours.
         sell_taker(&mut v, 100, 7);
         let m = drained(&mut v);
-        assert!(matches!(&m[0], Msg::Fill(f) if f.qty == Lots(2) && f.price == Ticks(100) && f.is_maker));
-        assert!(matches!(&m[1], Msg::Order(o) if o.status == OrderStatus::PartiallyFilled && o.leaves_qty == Lots(2)));
+        assert!(
+            matches!(&m[0], Msg::Fill(f) if f.qty == Lots(2) && f.price == Ticks(100) && f.is_maker)
+        );
+        assert!(
+            matches!(&m[1], Msg::Order(o) if o.status == OrderStatus::PartiallyFilled && o.leaves_qty == Lots(2))
+        );
         // A trade below our price: we were taken first, all of it.
         sell_taker(&mut v, 99, 1);
         let m = drained(&mut v);
@@ -788,7 +800,14 @@ mod tests {
         book(&mut v, false, 2, &[(100, 0), (99, 2)], &[(100, 1)]);
         assert!(matches!(drained(&mut v)[0], Msg::Fill(f) if f.qty == Lots(3)));
         let causes: Vec<FillCause> = v.fills().iter().map(|f| f.cause).collect();
-        assert_eq!(causes, [FillCause::Queue, FillCause::TradeThrough, FillCause::BookCross]);
+        assert_eq!(
+            causes,
+            [
+                FillCause::Queue,
+                FillCause::TradeThrough,
+                FillCause::BookCross
+            ]
+        );
         // Fee: 0.0002 × 100 × 0.1 × 2 × 0.001 (linear: quote currency).
         assert!((v.fills()[0].fee_quote - 0.0002 * 10.0 * 0.002).abs() < 1e-15);
     }

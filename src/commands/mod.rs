@@ -11,6 +11,6 @@
 //! files and prints.
 
 pub mod backtest;
+pub mod eval;
 pub mod fidelity;
 pub mod record;
-pub mod eval;
