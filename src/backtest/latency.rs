@@ -109,8 +109,9 @@ fn gap(e: &Event) -> i64 {
 /// Per event, `min(0, min over events within `window_ns` of it of
 /// receive − ts)`; events are in receive-time order (0 = one window).
 fn window_offsets(events: &[Event], window_ns: u64) -> Vec<i64> {
+    let gaps: Vec<i64> = events.iter().map(gap).collect();
     if window_ns == 0 {
-        let m = events.iter().map(gap).min().unwrap_or(0).min(0);
+        let m = gaps.iter().copied().min().unwrap_or(0).min(0);
         return vec![m; events.len()];
     }
     let mut out = Vec::with_capacity(events.len());
@@ -123,8 +124,8 @@ fn window_offsets(events: &[Event], window_ns: u64) -> Vec<i64> {
             if n.local_ns > e.local_ns.saturating_add(window_ns) {
                 break;
             }
-            let g = gap(n);
-            while q.back().is_some_and(|&b| gap(&events[b]) >= g) {
+            let g = gaps[hi];
+            while q.back().is_some_and(|&b| gaps[b] >= g) {
                 q.pop_back();
             }
             q.push_back(hi);
@@ -136,7 +137,7 @@ fn window_offsets(events: &[Event], window_ns: u64) -> Vec<i64> {
         {
             q.pop_front();
         }
-        let m = q.front().map(|&f| gap(&events[f])).unwrap_or(0);
+        let m = q.front().map(|&f| gaps[f]).unwrap_or(0);
         out.push(m.min(0));
     }
     out

@@ -122,6 +122,8 @@ pub fn run(tape: &Tape, cfg: &BacktestConfig) -> Result<Report, BacktestError> {
         denied: [0; crate::oms::budget::ENDPOINTS],
         interval_held: 0,
         depth: 0,
+        book_version: 0,
+        bare: None,
     };
     let t0 = Instant::now();
     r.replay();
@@ -192,6 +194,11 @@ impl Accounts {
 
     /// After a venue event at `t`: new fills, the mid, the path.
     fn update(&mut self, venue: &Venue, t: u64, mid: Option<HalfTicks>) {
+        let fresh = venue.fills().len() != self.seen;
+        let moved = mid.is_some_and(|m| self.mid != Some(m));
+        if !fresh && !moved && t < self.next_sample {
+            return; // equity unchanged
+        }
         for f in venue.fills().get(self.seen..).unwrap_or(&[]) {
             self.pnl.apply(f.side, f.price, f.qty);
             self.fees += f.fee_quote;
@@ -264,6 +271,10 @@ struct Runner<'t> {
     denied: [u64; crate::oms::budget::ENDPOINTS],
     /// The manager's update-interval holds at the last check.
     interval_held: u64,
+    /// Book messages applied (the bare-book analytics are cached per value).
+    book_version: u64,
+    /// The bare book's analytics for (book version, u, ts).
+    bare: Option<((u64, UpdateId, ExchMs), Option<MarketUpdate>)>,
     /// Nesting of recomputes (a recompute's decision cannot change our
     /// resting orders, so this stays at most 1; the guard makes sure).
     depth: u8,
@@ -289,6 +300,11 @@ impl Runner<'_> {
     fn replay(&mut self) {
         let events = self.tape.events();
         let (mut iv, mut ie) = (0usize, 0usize);
+        // The next market event's times on each side, computed once per event.
+        let clock = self.clock.clone();
+        let venue_at = |i: usize| events.get(i).map(|e| clock.venue_ns(i, e));
+        let engine_at = |i: usize| events.get(i).map(|e| clock.engine_ns(e));
+        let (mut tv_next, mut te_next) = (venue_at(0), engine_at(0));
         loop {
             let mut best: Option<(u64, Next)> = None;
             let mut offer = |t: Option<u64>, k: Next| {
@@ -298,10 +314,8 @@ impl Runner<'_> {
                     }
                 }
             };
-            let tv = events
-                .get(iv)
-                .map(|e| self.clock.venue_ns(iv, e).max(self.venue_clamp));
-            let te = events.get(ie).map(|e| self.clock.engine_ns(e));
+            let tv = tv_next.map(|t| t.max(self.venue_clamp));
+            let te = te_next;
             if tv.is_none() && te.is_none() {
                 break;
             }
@@ -318,6 +332,7 @@ impl Runner<'_> {
                 Next::Venue => {
                     let e = &events[iv];
                     iv += 1;
+                    tv_next = venue_at(iv);
                     self.venue_clamp = t;
                     self.on_venue_event(e, t);
                 }
@@ -349,6 +364,7 @@ impl Runner<'_> {
                 Next::Engine => {
                     let e = &events[ie];
                     ie += 1;
+                    te_next = engine_at(ie);
                     if matches!(e.kind, EventKind::Book { .. }) {
                         self.on_engine_book(e, t);
                     }
@@ -454,6 +470,7 @@ impl Runner<'_> {
         if self.resyncing && upd.kind == BookKind::Delta {
             return; // waiting for a fresh snapshot
         }
+        self.book_version += 1;
         match self.book.apply(&upd) {
             Ok(_) => self.resyncing = false,
             Err(_) => {
@@ -481,7 +498,21 @@ impl Runner<'_> {
     /// them.
     fn analyse(&mut self, u: UpdateId, ts: ExchMs) -> Option<MarketUpdate> {
         let (shown, own) = (self.shown, self.own.levels);
-        self.book.with_added(shown, |b| analyse(b, own, u, ts))
+        if shown != own {
+            return self.book.with_added(shown, |b| analyse(b, own, u, ts));
+        }
+        // Shown and confirmed agree: adding our orders and taking the same
+        // out again leaves the book as it is, so the analytics are the bare
+        // book's, computed once per book state.
+        let key = (self.book_version, u, ts);
+        match self.bare {
+            Some((k, m)) if k == key => m,
+            _ => {
+                let m = analyse(&mut self.book, [None; 2], u, ts);
+                self.bare = Some((key, m));
+                m
+            }
+        }
     }
 
     /// One of our order changes shows in the public book. The exchange

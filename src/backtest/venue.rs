@@ -261,9 +261,14 @@ impl Venue {
             .map(|o| o.queue.ahead)
     }
 
-    /// Takes the answers and pushes produced since the last call.
+    /// Takes the answers and pushes produced since the last call (appended
+    /// to `into`; an empty `into` trades buffers instead of copying).
     pub fn drain(&mut self, into: &mut Vec<Msg>) {
-        into.append(&mut self.out);
+        if into.is_empty() {
+            std::mem::swap(into, &mut self.out);
+        } else {
+            into.append(&mut self.out);
+        }
     }
 
     /// A recorded book message reaches the exchange at `t_ns`.
