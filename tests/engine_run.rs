@@ -211,10 +211,11 @@ fn trades_quotes_by_the_signal_table_amends_and_stops_clean_on_ctrl_c() {
     sim.set_pace(Pace::Paused).unwrap();
     let checked = settled_quotes(&engine, &sim, &mut rest);
     let mut taker = Rest::new(&sim, TAKER_KEY, TAKER_SECRET);
-    // 5 BTC one tick beyond the market's best ask: far more resistance above
-    // than support below.
+    // A wall one tick beyond the market's best ask, 20 times all the bids in
+    // the engine's view: far more resistance above than support below,
+    // whatever depth the synthetic market happens to show.
     let (_, ask) = market_touch(&sim, &mut rest);
-    let r = taker.limit("Sell", ask + 1, 5_000_000, "PostOnly", "wall-ask");
+    let r = taker.limit("Sell", ask + 1, wall(&sim, 0), "PostOnly", "wall-ask");
     assert_eq!(r["retCode"], 0, "{r}");
     let down = settled_quotes(&engine, &sim, &mut rest);
     assert_eq!(
@@ -226,7 +227,7 @@ fn trades_quotes_by_the_signal_table_amends_and_stops_clean_on_ctrl_c() {
     let r = taker.cancel("wall-ask");
     assert_eq!(r["retCode"], 0, "{r}");
     let (bid, _) = market_touch(&sim, &mut rest);
-    let r = taker.limit("Buy", bid - 1, 5_000_000, "PostOnly", "wall-bid");
+    let r = taker.limit("Buy", bid - 1, wall(&sim, 1), "PostOnly", "wall-bid");
     assert_eq!(r["retCode"], 0, "{r}");
     let up = settled_quotes(&engine, &sim, &mut rest);
     assert_eq!(
@@ -254,6 +255,16 @@ fn trades_quotes_by_the_signal_table_amends_and_stops_clean_on_ctrl_c() {
     let open = rest.open_orders();
     assert!(open.is_empty(), "left open after Ctrl+C: {open:?}");
     sim.shutdown().unwrap();
+}
+
+/// A wall's size in lots: 20 times the whole top 50 of the other book side
+/// (0 = bids, 1 = asks) and at least 5 BTC, so that one side's score
+/// dominates the other's by far more than the HIGH threshold asks.
+fn wall(sim: &gapmm::sim::SimHandle, other: usize) -> i64 {
+    let b = book(sim, 50);
+    let levels = if other == 0 { &b.0 } else { &b.1 };
+    let total: i64 = levels.iter().map(|&(_, q)| q).sum();
+    (20 * total).max(5_000_000)
 }
 
 /// The market's best bid and ask without our own orders (the book the

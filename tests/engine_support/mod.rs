@@ -53,12 +53,21 @@ pub fn start_sim(seed: u64, events_per_sec: u32, extra: &[(&str, &str)]) -> SimH
     let accounts = [(TAKER_KEY, TAKER_SECRET)]
         .into_iter()
         .chain(extra.iter().copied());
+    // The taker builds walls larger than the synthetic market's depth.
+    let taker = vec![
+        ("USDT".to_string(), "10000000000".to_string()),
+        ("BTC".to_string(), "100000".to_string()),
+    ];
     for (uid, (k, s)) in (2001..).zip(accounts) {
         ex.accounts.push(AccountConfig {
             uid,
             api_key: k.to_string(),
             api_secret: s.to_string(),
-            balances: balances.clone(),
+            balances: if k == TAKER_KEY {
+                taker.clone()
+            } else {
+                balances.clone()
+            },
         });
     }
     Sim::start(SimConfig::new(ex)).expect("simulator starts")
