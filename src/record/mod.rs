@@ -30,12 +30,21 @@ pub use writer::{file_name, utc_date, RecordStats, Rotation, Writer};
 /// Bytes of the ring's per-frame header: receive time (8) and length (4).
 pub const HEADER: usize = 12;
 
-/// Capacity of the byte ring between a [`Tee`] and its [`Writer`] (8 MiB:
-/// seconds of a busy book at Bybit's rates while the disk stalls).
-pub const RING_BYTES: usize = 8 << 20;
+/// Capacity of the byte ring between a [`Tee`] and its [`Writer`]: 2 MiB,
+/// several seconds of a busy book and its trades (the writer drains it
+/// every millisecond), small enough to stay mostly in cache.
+pub const RING_BYTES: usize = 2 << 20;
 
-/// A tee and a writer joined by a new ring of `bytes` bytes.
+/// A tee and a writer joined by a new ring of `bytes` bytes. Every page of
+/// the ring is written once here, so that no frame pays a first-touch page
+/// fault on the socket thread.
 pub fn channel(bytes: usize) -> (Tee, rtrb::Consumer<u8>) {
-    let (p, c) = rtrb::RingBuffer::<u8>::new(bytes);
+    let (mut p, mut c) = rtrb::RingBuffer::<u8>::new(bytes);
+    if let Ok(chunk) = p.write_chunk(bytes) {
+        chunk.commit_all();
+    }
+    if let Ok(chunk) = c.read_chunk(bytes) {
+        chunk.commit_all();
+    }
     (Tee::new(p), c)
 }
