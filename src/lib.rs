@@ -10,7 +10,7 @@
 //! - [`oms`]: the order manager (per-side order state machine, rate budget, journal).
 //! - [`book`]: tick-indexed L2 book with occupancy bitsets.
 //! - [`analytics`]: gap analytics and market metrics from the book.
-//! - [`strategy`]: signal, quotes, inventory-aware reservation price, statistics.
+//! - [`strategy`]: signal, quotes, inventory-aware reservation price.
 //! - [`replay`], [`stream`]: recordings (the recorder's layout and Bybit's archive) and the stream mode.
 //! - [`commands`]: the research commands' flags and runs (backtest, eval, record).
 //! - [`backtest`]: the live strategy and order manager replayed against a recording.

@@ -13,8 +13,8 @@ use crate::backtest::{
 use crate::engine::config::{Config, EngineArgs};
 use crate::engine::runtime::{oms_config, sizes, strategy_params};
 use crate::ids::Category;
-use crate::replay::{Tape, TapeSpec};
-use crate::units::{Lots, Step};
+use crate::replay::Tape;
+use crate::units::Lots;
 
 /// Flags of `gapmm-hot backtest`. The strategy, sizes, limits and feed
 /// rules come from the engine's own flags and variables (`--tick-size`,
@@ -87,22 +87,7 @@ pub struct BacktestArgs {
 
 /// Loads the recordings named by `args` with the instrument's steps.
 pub fn load(cfg: &Config, args: &BacktestArgs) -> Result<Tape, String> {
-    let qty = Step::parse(args.qty_step.trim())
-        .map_err(|e| format!("--qty-step {:?}: {e}", args.qty_step))?;
-    let tape = Tape::load(
-        &args.replay,
-        &TapeSpec {
-            price_step: cfg.tick_size,
-            qty_step: qty,
-            symbol: None,
-        },
-    )
-    .map_err(|e| {
-        format!(
-            "{e} (tick size {}, qty step {qty}: set --tick-size / --qty-step to the instrument's)",
-            cfg.tick_size
-        )
-    })?;
+    let tape = super::load_tape(cfg, &args.qty_step, &args.replay)?;
     match &args.own_journal {
         Some(j) => Ok(tape.without_own(&crate::replay::own::own_from_journal(j)?)),
         None => Ok(tape),

@@ -14,8 +14,8 @@ use crate::eval::{
     self, CallStats, EvalConfig, EvalReport, Horizon, HorizonReport, Interval, DEFAULT_HORIZONS,
     DEFAULT_RESAMPLES,
 };
-use crate::replay::{Tape, TapeSpec};
-use crate::units::{Lots, Step};
+use crate::replay::Tape;
+use crate::units::Lots;
 
 /// Flags of `gapmm-hot eval`. The strategy whose quoting rates are reported
 /// is built from the engine's own flags and variables (`--tick-size`,
@@ -45,19 +45,7 @@ pub struct EvalArgs {
 
 /// Loads the recordings named by `args` with the instrument's steps.
 pub fn load(cfg: &Config, args: &EvalArgs) -> Result<Tape, String> {
-    let qty = Step::parse(args.qty_step.trim())
-        .map_err(|e| format!("--qty-step {:?}: {e}", args.qty_step))?;
-    let spec = TapeSpec {
-        price_step: cfg.tick_size,
-        qty_step: qty,
-        symbol: None,
-    };
-    eval::load(&args.replay, &spec).map_err(|e| {
-        format!(
-            "{e} (tick size {}, qty step {qty}: set --tick-size / --qty-step to the instrument's)",
-            cfg.tick_size
-        )
-    })
+    super::load_tape(cfg, &args.qty_step, &args.replay)
 }
 
 /// The evaluation's settings: the engine's configuration `cfg` plus `args`,
