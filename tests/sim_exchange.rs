@@ -300,6 +300,33 @@ fn amend_price_loses_priority_and_qty_down_keeps_it() {
     assert_eq!(t.data_of(PrivateTopic::Execution).len(), 1);
 }
 
+/// Bybit's rule, which the backtest's venue follows too: more size at the
+/// same price goes to the back of the queue.
+#[test]
+fn amend_qty_up_loses_priority() {
+    let mut t = T::new();
+    t.limit(LIN, Side::Sell, P + 10, 5);
+    assert_eq!(
+        t.req(Op::Create, postonly("Buy", "60000.0", "0.002", "c-1"))
+            .ret_code,
+        0
+    );
+    t.limit(LIN, Side::Buy, P, 5);
+    let r = t.req(
+        Op::Amend,
+        json!({"category":"linear","symbol":"BTCUSDT","orderLinkId":"c-1","qty":"0.003"}),
+    );
+    assert_eq!(r.ret_code, 0, "{r:?}");
+    t.pushes();
+    t.take(LIN, Side::Sell, 5);
+    assert!(
+        t.data_of(PrivateTopic::Execution).is_empty(),
+        "behind the 5 synthetic lots after raising qty"
+    );
+    t.take(LIN, Side::Sell, 1);
+    assert_eq!(t.data_of(PrivateTopic::Execution).len(), 1);
+}
+
 #[test]
 fn validation_errors_use_bybit_codes_and_change_nothing() {
     let mut t = T::new();
