@@ -115,29 +115,32 @@ fn window_offsets(events: &[Event], window_ns: u64) -> Vec<i64> {
         return vec![m; events.len()];
     }
     let mut out = Vec::with_capacity(events.len());
-    // Indices whose gaps increase from front to back: the front is the
-    // window's minimum.
-    let mut q: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
+    // Indices whose gaps increase from front (`q[head]`) to back: the front
+    // is the window's minimum. A vector with a moving head: every index is
+    // pushed once and popped at most once.
+    let mut q: Vec<usize> = Vec::with_capacity(events.len().min(1 << 16));
+    let mut head = 0usize;
     let mut hi = 0usize;
     for e in events {
+        let upto = e.local_ns.saturating_add(window_ns);
         while let Some(n) = events.get(hi) {
-            if n.local_ns > e.local_ns.saturating_add(window_ns) {
+            if n.local_ns > upto {
                 break;
             }
             let g = gaps[hi];
-            while q.back().is_some_and(|&b| gaps[b] >= g) {
-                q.pop_back();
+            while q.len() > head && q.last().is_some_and(|&b| gaps[b] >= g) {
+                q.pop();
             }
-            q.push_back(hi);
+            q.push(hi);
             hi += 1;
         }
         while q
-            .front()
+            .get(head)
             .is_some_and(|&f| events[f].local_ns.saturating_add(window_ns) < e.local_ns)
         {
-            q.pop_front();
+            head += 1;
         }
-        let m = q.front().map(|&f| gaps[f]).unwrap_or(0);
+        let m = q.get(head).map(|&f| gaps[f]).unwrap_or(0);
         out.push(m.min(0));
     }
     out
@@ -459,6 +462,38 @@ mod tests {
         );
         let whole = FeedClock::new(&t, FeedLatency::Recorded { window_ns: 0 }, 0);
         assert_eq!(whole.engine_ns(&e[1]) - whole.venue_ns(1, &e[1]), 210 * MS);
+    }
+
+    proptest::proptest! {
+        /// The sliding minimum equals the minimum over each event's window
+        /// taken the slow way.
+        #[test]
+        fn window_offsets_match_a_brute_force_minimum(
+            steps in proptest::collection::vec((0u64..40, 0u64..60), 1..80),
+            window in 0u64..100,
+        ) {
+            let mut local = 1_000u64;
+            let lines: Vec<(u64, u64)> = steps
+                .iter()
+                .map(|&(dt, lag)| {
+                    local += dt * MS;
+                    (local, (local / MS + 30).saturating_sub(lag))
+                })
+                .collect();
+            let t = tape(&lines);
+            let e = t.events();
+            let got = window_offsets(e, window * MS);
+            for (i, ev) in e.iter().enumerate() {
+                let want = e
+                    .iter()
+                    .filter(|o| window == 0 || o.local_ns.abs_diff(ev.local_ns) <= window * MS)
+                    .map(gap)
+                    .min()
+                    .unwrap_or(0)
+                    .min(0);
+                proptest::prop_assert_eq!(got[i], want, "event {}", i);
+            }
+        }
     }
 
     #[test]
