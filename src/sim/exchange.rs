@@ -1614,6 +1614,12 @@ impl Exchange {
         true
     }
 
+    /// How many public frames have been produced since the last
+    /// [`Exchange::drain_public`] (they leave in production order).
+    pub fn pending_public(&self) -> usize {
+        self.pub_batch.len()
+    }
+
     /// Moves the public frames produced since the last call into `out`
     /// (whose old contents are dropped; its buffers are reused next time).
     pub fn drain_public(&mut self, out: &mut PublicBatch) {

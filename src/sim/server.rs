@@ -491,7 +491,19 @@ struct TopicInfo {
     name: String,
     category: Category,
     symbol: String,
-    subs: Vec<usize>,
+    subs: Vec<Sub>,
+}
+
+/// One connection's subscription to a public topic.
+#[derive(Clone, Copy)]
+struct Sub {
+    /// The connection's slot.
+    conn: usize,
+    /// Ordinal (see `Server::pub_drained`) of the first public frame it gets. Frames produced
+    /// before it subscribed may still be queued then (made by a request handled earlier in the
+    /// same pass, or held back by a stall); its snapshot already contains them, so they would
+    /// reach it as deltas as old as the snapshot or older.
+    from: u64,
 }
 
 struct Server {
@@ -520,6 +532,10 @@ struct Server {
     max_events: usize,
     busy_poll: bool,
     pub_scratch: PublicBatch,
+    /// Public frames taken from the exchange so far, i.e. the ordinal of the next one drained.
+    /// Frames leave the exchange in the order they were produced, so with the exchange's pending
+    /// count this numbers every frame and tells which ones predate a subscription.
+    pub_drained: u64,
     priv_scratch: PrivateBatch,
     touched: Vec<usize>,
     to_stamp: Vec<u64>,
@@ -697,6 +713,7 @@ impl Server {
             max_events: cfg.max_events_per_step.max(1),
             busy_poll: cfg.busy_poll,
             pub_scratch: PublicBatch::default(),
+            pub_drained: 0,
             priv_scratch: PrivateBatch::default(),
             touched: Vec::new(),
             to_stamp: Vec::new(),
@@ -796,12 +813,12 @@ impl Server {
         }
         let mut any = false;
         for t in self.topics.values() {
-            for &s in &t.subs {
+            for s in &t.subs {
                 if let Some(Some(Conn {
                     state: State::Ws(w),
                     dead: false,
                     ..
-                })) = self.conns.get(s)
+                })) = self.conns.get(s.conn)
                 {
                     if w.blocked {
                         return false;
@@ -983,7 +1000,7 @@ impl Server {
     fn unsubscribe(&mut self, t: TopicId, i: usize) {
         let empty = match self.topics.get_mut(&t) {
             Some(info) => {
-                info.subs.retain(|&s| s != i);
+                info.subs.retain(|s| s.conn != i);
                 info.subs.is_empty()
             }
             None => false,
@@ -1398,6 +1415,9 @@ impl Server {
         let now = wall();
         let mut bad: Vec<String> = Vec::new();
         let mut fresh: Vec<TopicId> = Vec::new();
+        // This subscriber's stream starts after every frame produced so far, sent or not: its
+        // snapshot below is taken from the current book, which already contains them.
+        let from = self.pub_drained + self.ex.pending_public() as u64;
         for a in args {
             let Some(name) = a.as_str() else {
                 bad.push(a.to_string());
@@ -1431,7 +1451,7 @@ impl Server {
                             })
                         }
                     };
-                    info.subs.push(i);
+                    info.subs.push(Sub { conn: i, from });
                     fresh.push(t);
                 }
                 Err(_) => bad.push(name.to_string()),
@@ -1450,7 +1470,8 @@ impl Server {
             &cid,
         );
         self.ws_reply(i, conn, r, false);
-        // Earlier market output must reach existing subscribers before this snapshot is taken.
+        // Earlier market output goes out before this snapshot: to the existing subscribers, and to
+        // this connection for the topics it already had (not for the new ones: see `Sub::from`).
         self.drain_and_fanout_public(Some((i, &mut *conn)));
         let mut buf = Vec::new();
         for t in fresh {
@@ -1940,7 +1961,10 @@ impl Server {
         }
         let mut touched = std::mem::take(&mut self.touched);
         let mut to_stamp = std::mem::take(&mut self.to_stamp);
-        for o in &outs.items {
+        let first_ordinal = self.pub_drained;
+        self.pub_drained += outs.items.len() as u64;
+        for (k, o) in outs.items.iter().enumerate() {
+            let ordinal = first_ordinal + k as u64;
             let Some(info) = self.topics.get(&o.topic) else {
                 continue;
             };
@@ -1954,7 +1978,12 @@ impl Server {
                 continue;
             };
             let mut first = true;
-            for &s in &info.subs {
+            for sub in &info.subs {
+                if ordinal < sub.from {
+                    // Older than this subscriber's snapshot.
+                    continue;
+                }
+                let s = sub.conn;
                 let conn = match &mut held {
                     Some((hi, c)) if *hi == s => Some(&mut **c),
                     _ => self.conns.get_mut(s).and_then(Option::as_mut),
