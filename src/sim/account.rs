@@ -1,11 +1,18 @@
 //! Simulated UNIFIED accounts: coin balances (spot locks and settlement) and
-//! one-way linear positions with realised PnL.
+//! one-way linear positions with realised PnL; and the account-level answers
+//! (`/v5/user/query-api`, `/v5/account/info`, `/v5/asset/coin/query-info`).
 //!
-//! Contract: pure state, no I/O, no clock. Money is `i128` at
-//! [`MONEY_SCALE`](super::wire::MONEY_SCALE) decimals; position cost is kept
-//! in `ticks × lots` so the average entry price stays exact.
+//! Contract: pure state, no I/O, no clock (times are passed in). Money is
+//! `i128` at [`MONEY_SCALE`](super::wire::MONEY_SCALE) decimals; position
+//! cost is kept in `ticks × lots` so the average entry price stays exact.
 
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
+
+/// Days an API key without an IP whitelist stays valid on Bybit (three months).
+pub const KEY_VALID_DAYS: u64 = 90;
+
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// One coin's balance.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -137,9 +144,174 @@ impl Account {
     }
 }
 
+/// `ms` since the epoch as ISO 8601 UTC to the second (`2022-10-16T02:24:40Z`),
+/// the form of the key's `createdAt` and `expiredAt`.
+pub fn iso8601_utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's days_to_civil).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// The `/v5/user/query-api` result for `acc`'s key: a read-write master key
+/// of a unified account with every trading permission, no IP whitelist,
+/// created when the simulator started (`created_ms`) and so expiring
+/// [`KEY_VALID_DAYS`] later. `key_id` is the key's `id`.
+pub fn key_info(acc: &Account, key_id: &str, created_ms: u64, now_ms: u64) -> Value {
+    let expires = created_ms + KEY_VALID_DAYS * DAY_MS;
+    json!({
+        "id": key_id,
+        "note": "gapmm-sim",
+        "apiKey": acc.api_key,
+        "readOnly": 0,
+        // Bybit never returns the secret.
+        "secret": "",
+        "permissions": {
+            "ContractTrade": ["Order", "Position"],
+            "Spot": ["SpotTrade"],
+            "Wallet": ["AccountTransfer", "SubMemberTransfer"],
+            "Options": ["OptionsTrade"],
+            "Derivatives": ["DerivativesTrade"],
+            "CopyTrading": [],
+            "BlockTrade": [],
+            "Exchange": [],
+            "NFT": [],
+            "Affiliate": [],
+            "Earn": [],
+        },
+        "ips": ["*"],
+        "type": 1,
+        "deadlineDay": expires.saturating_sub(now_ms).div_ceil(DAY_MS),
+        "expiredAt": iso8601_utc(expires),
+        "createdAt": iso8601_utc(created_ms),
+        "unified": 0,
+        "uta": 1,
+        "userID": acc.uid,
+        "inviterID": 0,
+        "vipLevel": "No VIP",
+        "mktMakerLevel": "0",
+        "affiliateID": 0,
+        "rsaPublicKey": "",
+        "isMaster": true,
+        "parentUid": "0",
+        "kycLevel": "LEVEL_DEFAULT",
+        "kycRegion": "",
+    })
+}
+
+/// The `/v5/account/info` result: a unified account 2.0 (Pro, the tier whose
+/// rate limits the simulator applies) in regular cross margin, last changed
+/// at `updated_ms` (the simulator's start).
+pub fn account_info(updated_ms: u64) -> Value {
+    json!({
+        "unifiedMarginStatus": 6,
+        "marginMode": "REGULAR_MARGIN",
+        "isMasterTrader": false,
+        "spotHedgingStatus": "OFF",
+        "updatedTime": updated_ms.to_string(),
+        "dcpStatus": "OFF",
+        "timeWindow": 10,
+        "smpGroup": 0,
+    })
+}
+
+/// One `/v5/asset/coin/query-info` row: the coin with one plausible
+/// deposit/withdrawal chain (the simulator moves no coins on chains; the row
+/// exists so a client that looks its coins up finds them).
+pub fn coin_info(coin: &str) -> Value {
+    // (chain, chainType, confirmations, withdraw fee, min deposit, min withdraw, decimals, contract)
+    let (chain, chain_type, confirm, fee, dep_min, wd_min, accuracy, contract) = match coin {
+        "BTC" => ("BTC", "BTC", "1", "0.0002", "0.0001", "0.001", "8", ""),
+        "ETH" => ("ETH", "ETH", "6", "0.0015", "0.0001", "0.005", "8", ""),
+        "USDT" => (
+            "ETH",
+            "ERC20",
+            "6",
+            "3",
+            "0.1",
+            "10",
+            "6",
+            "0xdac17f958d2ee523a2206206994597c13d831ec7",
+        ),
+        "USDC" => (
+            "ETH",
+            "ERC20",
+            "6",
+            "3",
+            "0.1",
+            "10",
+            "6",
+            "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48",
+        ),
+        "XRP" => ("XRP", "XRP", "1", "0.2", "0.1", "20", "6", ""),
+        other => (other, other, "1", "0", "0", "0", "8", ""),
+    };
+    json!({
+        "name": coin,
+        "coin": coin,
+        "remainAmount": "1000000",
+        "chains": [{
+            "chain": chain,
+            "chainType": chain_type,
+            "confirmation": confirm,
+            "withdrawFee": fee,
+            "depositMin": dep_min,
+            "withdrawMin": wd_min,
+            "minAccuracy": accuracy,
+            "chainDeposit": "1",
+            "chainWithdraw": "1",
+            "withdrawPercentageFee": "0",
+            "contractAddress": contract,
+            "safeConfirmNumber": confirm,
+        }],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso8601_matches_known_instants() {
+        assert_eq!(iso8601_utc(0), "1970-01-01T00:00:00Z");
+        // Bybit's own example: createdAt "2022-10-16T02:24:40Z".
+        assert_eq!(iso8601_utc(1_665_887_080_000), "2022-10-16T02:24:40Z");
+        // A leap day and the turn of a century.
+        assert_eq!(iso8601_utc(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(iso8601_utc(4_107_542_399_999), "2100-02-28T23:59:59Z");
+    }
+
+    #[test]
+    fn the_key_expires_ninety_days_after_it_was_made() {
+        let a = Account {
+            uid: 7,
+            api_key: "k".into(),
+            secret: "s".into(),
+            coins: BTreeMap::new(),
+            positions: BTreeMap::new(),
+            open_by_book: Vec::new(),
+            linear_order_value: 0,
+        };
+        let v = key_info(&a, "1", 1_665_887_080_000, 1_665_887_080_000 + DAY_MS / 2);
+        assert_eq!(v["deadlineDay"], 90);
+        assert_eq!(v["expiredAt"], "2023-01-14T02:24:40Z");
+        assert_eq!(v["userID"], 7);
+        assert_eq!(v["secret"], "");
+    }
 
     #[test]
     fn debug_never_shows_the_secret() {

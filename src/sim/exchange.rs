@@ -16,15 +16,20 @@
 //! maps allocate when a new price level appears. Each account keeps the newest
 //! [`EXEC_HISTORY`] executions it was pushed on `execution` (a ring that grows
 //! to that bound, no allocation per fill after), which `/v5/execution/list`
-//! serves with the pushed ids and values. Never blocks (the trade
-//! listener's mutex is only ever taken by this thread). Throughput: see the
-//! `sim_public_messages` bench (≈ 200k+ frames/s in release).
+//! serves with the pushed ids and values; likewise each book keeps its
+//! newest [`RECENT_TRADES`] trades and per-minute figures of the last 24 h
+//! for `/v5/market/recent-trade` and `/v5/market/tickers`. Ids a client sees
+//! are salted by the [`Instance`] (none for the default one). Never blocks
+//! (the trade listener's mutex is only ever taken by this thread).
+//! Throughput: see the `sim_public_messages` bench (≈ 200k+ frames/s in
+//! release).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use orderbook_rs::{Clock as ObClock, Id, OrderBook, TimeInForce, TimestampMs, TradeResult};
 use pricelevel::{OrderUpdate, Quantity};
@@ -33,7 +38,7 @@ use serde_json::{json, Value};
 use crate::ids::{order_link_id, Category, OrderId, OrderLinkId, Symbol};
 use crate::units::{Side, Step, UnitError};
 
-use super::account::{Account, Position};
+use super::account::{self, Account, Position};
 use super::market::{self, Action, MarketModel, MarketView, ReplayState, SymState, Synth};
 use super::wire::{
     self, put, put_qmoney, put_qstep, put_qstr, put_qu64, put_u64, BookMsg, TradePrint,
@@ -203,6 +208,48 @@ pub struct ExchangeConfig {
     /// 200: 100 ms, 1000: 200 ms), coalescing the changes in between; false
     /// pushes one frame per matching event. `publicTrade` is always real-time.
     pub paced: bool,
+    /// Which start of the exchange this is. Its nonce is mixed into order,
+    /// execution and public trade ids and into the API key's id, so a
+    /// simulator restarted with the same seed (a new account state) never
+    /// hands out an id an earlier start used: a client that journals fills
+    /// by `execId` would otherwise take the new fills for ones it counted.
+    /// [`Instance::default`] (what [`ExchangeConfig::standard`] sets) leaves
+    /// every id as the seed alone makes it, so a core built in a test is
+    /// reproducible; the server draws an [`Instance::fresh`] one at start
+    /// unless the config names one.
+    pub instance: Instance,
+}
+
+/// One start of the exchange (see [`ExchangeConfig::instance`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Instance {
+    /// Mixed into the ids; 0 = nothing mixed in.
+    pub nonce: u64,
+    /// When this start happened (wall ms): the API key's `createdAt` and the
+    /// account's `updatedTime`.
+    pub started_ms: u64,
+}
+
+impl Instance {
+    /// An instance starting now. The nonce mixes the wall clock's
+    /// nanoseconds, the process id and a process-wide count of starts, so
+    /// two starts in the same millisecond, or in two processes, differ.
+    /// This reads the clock: the server calls it, the exchange never does.
+    pub fn fresh() -> Instance {
+        static STARTS: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        let n = STARTS.fetch_add(1, Ordering::Relaxed);
+        let raw = nanos
+            ^ u64::from(std::process::id()).rotate_left(40)
+            ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        Instance {
+            // 0 would mean "nothing mixed in".
+            nonce: market::mix(raw).max(1),
+            started_ms: nanos / 1_000_000,
+        }
+    }
 }
 
 impl ExchangeConfig {
@@ -230,6 +277,7 @@ impl ExchangeConfig {
             leverage: 10,
             max_open_orders: 500,
             paced: false,
+            instance: Instance::default(),
         }
     }
 }
@@ -265,6 +313,18 @@ pub enum Op {
     Orderbook,
     /// `/v5/market/time`.
     Time,
+    /// `/v5/market/tickers`.
+    Tickers,
+    /// `/v5/market/recent-trade`.
+    RecentTrade,
+    /// `/v5/order/history`.
+    OrderHistory,
+    /// `/v5/asset/coin/query-info`.
+    CoinInfo,
+    /// `/v5/user/query-api`.
+    QueryApi,
+    /// `/v5/account/info`.
+    AccountInfo,
 }
 
 /// A business reply; the server wraps it in Bybit's REST or WS-trade envelope.
@@ -452,6 +512,37 @@ struct RawFill {
 
 type FillSink = Arc<Mutex<Vec<RawFill>>>;
 
+/// Trades kept per book for `/v5/market/recent-trade` (its largest `limit`).
+pub const RECENT_TRADES: usize = 1000;
+
+/// Minutes in the 24 h window of `/v5/market/tickers`.
+const DAY_MINUTES: u64 = 24 * 60;
+
+/// One wall-clock minute of a book's trades, for the tickers' 24 h figures
+/// (1440 of these bound the memory whatever the trade rate).
+#[derive(Debug, Clone, Copy)]
+struct MinuteStat {
+    /// Minutes since the epoch.
+    minute: u64,
+    open: i64,
+    high: i64,
+    low: i64,
+    close: i64,
+    /// Lots traded.
+    volume: i64,
+    /// Σ price × qty (ticks × lots).
+    turnover_tl: i128,
+}
+
+/// A book's trade figures over a trailing window, in ticks and lots.
+#[derive(Debug, Clone, Copy)]
+struct WindowStats {
+    high: i64,
+    low: i64,
+    volume: i64,
+    turnover_tl: i128,
+}
+
 #[inline]
 fn si(side: Side) -> usize {
     match side {
@@ -495,6 +586,12 @@ struct Book {
     book_topics: Vec<usize>,
     trade_topic: Option<usize>,
     trades: Vec<TradePrint>,
+    /// The newest [`RECENT_TRADES`] trades, oldest first.
+    recent: VecDeque<TradePrint>,
+    /// Per-minute trade figures of the last 24 h (and one minute more), oldest first.
+    minutes: VecDeque<MinuteStat>,
+    /// The close of the newest minute dropped from `minutes` (0: none yet).
+    before_minutes: i64,
     /// Money per tick×lot: 10^(MONEY_SCALE − tick.scale − lot.scale) × tick.units × lot.units.
     money_per_tl: i128,
     /// Money per lot.
@@ -546,6 +643,102 @@ impl Book {
     }
     fn lots_money(&self, lots: i64) -> i128 {
         i128::from(lots) * self.money_per_lot
+    }
+    /// Keeps a trade for `/v5/market/recent-trade` and the 24 h figures.
+    fn remember(&mut self, t: &TradePrint) {
+        if self.recent.len() >= RECENT_TRADES {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(*t);
+        let minute = t.time_ms / 60_000;
+        let tl = i128::from(t.price) * i128::from(t.qty);
+        match self.minutes.back_mut() {
+            Some(m) if m.minute == minute => {
+                m.high = m.high.max(t.price);
+                m.low = m.low.min(t.price);
+                m.close = t.price;
+                m.volume += t.qty;
+                m.turnover_tl += tl;
+            }
+            _ => self.minutes.push_back(MinuteStat {
+                minute,
+                open: t.price,
+                high: t.price,
+                low: t.price,
+                close: t.price,
+                volume: t.qty,
+                turnover_tl: tl,
+            }),
+        }
+        // One minute beyond the window stays so "the price 24 h ago" is known.
+        while self
+            .minutes
+            .front()
+            .is_some_and(|m| m.minute + DAY_MINUTES < minute)
+        {
+            if let Some(m) = self.minutes.pop_front() {
+                self.before_minutes = m.close;
+            }
+        }
+    }
+    /// The last trade price; before the first trade, the configured start
+    /// price (Bybit always has a last price for a listed symbol).
+    fn last_or_start(&self) -> i64 {
+        if self.last_price > 0 {
+            self.last_price
+        } else {
+            self.start_price
+        }
+    }
+    /// The mid, which the simulator also uses as the mark price of positions;
+    /// the last price while a side is empty.
+    fn mark_price(&self) -> i64 {
+        match (self.best(Side::Buy), self.best(Side::Sell)) {
+            (Some(b), Some(a)) => (b + a) / 2,
+            _ => self.last_or_start(),
+        }
+    }
+    /// The trailing `span` minutes (the current one included) ending at `now_ms`.
+    fn window(&self, now_ms: u64, span: u64) -> impl Iterator<Item = &MinuteStat> + '_ {
+        let now = now_ms / 60_000;
+        self.minutes.iter().filter(move |m| m.minute + span > now)
+    }
+    /// The price `span` minutes ago: the last trade before the window, else
+    /// the first one in it (the simulator has not run that long), else the
+    /// last price.
+    fn price_ago(&self, now_ms: u64, span: u64) -> i64 {
+        let now = now_ms / 60_000;
+        self.minutes
+            .iter()
+            .rev()
+            .find(|m| m.minute + span <= now)
+            .map(|m| m.close)
+            .or_else(|| (self.before_minutes > 0).then_some(self.before_minutes))
+            .or_else(|| self.window(now_ms, span).next().map(|m| m.open))
+            .unwrap_or_else(|| self.last_or_start())
+    }
+    /// High, low, volume and turnover of the last 24 h; with no trade in it,
+    /// high and low are the last price.
+    fn day_stats(&self, now_ms: u64) -> WindowStats {
+        let mut st: Option<WindowStats> = None;
+        for m in self.window(now_ms, DAY_MINUTES) {
+            let s = st.get_or_insert(WindowStats {
+                high: m.high,
+                low: m.low,
+                volume: 0,
+                turnover_tl: 0,
+            });
+            s.high = s.high.max(m.high);
+            s.low = s.low.min(m.low);
+            s.volume += m.volume;
+            s.turnover_tl += m.turnover_tl;
+        }
+        st.unwrap_or(WindowStats {
+            high: self.last_or_start(),
+            low: self.last_or_start(),
+            volume: 0,
+            turnover_tl: 0,
+        })
     }
 }
 
@@ -810,6 +1003,10 @@ enum MarketState {
 /// The simulated exchange. See the module docs for the contract.
 pub struct Exchange {
     seed: u64,
+    /// The seed with this start's nonce mixed in: the salt of every id a
+    /// client sees (equal to `seed` when the instance is the default).
+    id_salt: u64,
+    instance: Instance,
     fees: Fees,
     leverage: i128,
     max_open: u32,
@@ -883,6 +1080,60 @@ fn pstr<'a>(p: &'a Value, k: &str) -> Option<&'a str> {
         Some(Value::String(s)) if !s.is_empty() => Some(s.as_str()),
         _ => None,
     }
+}
+
+/// The category a public market query names.
+enum MarketCategory {
+    /// One the simulator lists symbols in.
+    Listed(Category),
+    /// `inverse` or `option`: Bybit's, but the simulator lists nothing there.
+    Unlisted(&'static str),
+}
+
+/// `category` when it names one of Bybit's categories the simulator lists
+/// no products of (the answer there is an empty list, not an error).
+fn unlisted_category(p: &Value) -> Option<&'static str> {
+    match pstr(p, "category") {
+        Some("inverse") => Some("inverse"),
+        Some("option") => Some("option"),
+        _ => None,
+    }
+}
+
+/// A scaled integer as a decimal string, trailing zeros trimmed.
+fn scaled_str(v: i128, scale: u8) -> String {
+    let mut b = Vec::with_capacity(48);
+    wire::put_scaled_i128(&mut b, v, scale);
+    String::from_utf8(b).unwrap_or_default()
+}
+
+/// Money (at [`wire::MONEY_SCALE`]) as a decimal string.
+fn money_str(v: i128) -> String {
+    scaled_str(v, wire::MONEY_SCALE)
+}
+
+/// A UUID-looking id as a bare string (see [`wire::put_quuid`]).
+fn uuid_str(hi: u64, lo: u64) -> String {
+    let mut b = Vec::with_capacity(40);
+    wire::put_quuid(&mut b, hi, lo);
+    String::from_utf8(b)
+        .map(|s| s.trim_matches('"').to_string())
+        .unwrap_or_default()
+}
+
+/// A public trade's id as `publicTrade` writes it (`i`, from the same two
+/// words as [`wire::put_trade_msg`]), so a REST row and its push match.
+fn trade_uuid(trade_id: u64) -> String {
+    uuid_str(trade_id.wrapping_mul(0x9e37_79b9_7f4a_7c15), trade_id)
+}
+
+/// `(last − prev) / prev` with `scale` decimals, truncated toward zero.
+fn change_ratio(last: i64, prev: i64, scale: u8) -> String {
+    if prev <= 0 {
+        return "0".into();
+    }
+    let v = i128::from(last - prev) * pow10(scale) / i128::from(prev);
+    scaled_str(v, scale)
 }
 
 impl Exchange {
@@ -962,6 +1213,9 @@ impl Exchange {
                 book_topics: Vec::new(),
                 trade_topic: None,
                 trades: Vec::new(),
+                recent: VecDeque::new(),
+                minutes: VecDeque::new(),
+                before_minutes: 0,
                 money_per_tl,
                 money_per_lot,
             });
@@ -1025,6 +1279,9 @@ impl Exchange {
         };
         let mut ex = Exchange {
             seed: cfg.seed,
+            // mix(0) = 0: the default instance salts nothing.
+            id_salt: cfg.seed ^ market::mix(cfg.instance.nonce),
+            instance: cfg.instance,
             fees: cfg.fees,
             leverage: i128::from(cfg.leverage.max(1)),
             max_open: cfg.max_open_orders,
@@ -1184,15 +1441,17 @@ impl Exchange {
                 book.last_price = f.price;
                 let tid = self.next_trade;
                 self.next_trade += 1;
-                book.trades.push(TradePrint {
+                let print = TradePrint {
                     time_ms: now,
                     price: f.price,
                     qty: f.qty,
                     taker_side: f.taker_side,
-                    trade_id: tid ^ (self.seed << 20),
+                    trade_id: tid ^ (self.id_salt << 20),
                     seq,
                     tick_dir: dir,
-                });
+                };
+                book.remember(&print);
+                book.trades.push(print);
             }
             match self.owners.get(&f.maker).copied() {
                 Some(Owner::Client(k)) => self.client_fill(k, f.price, f.qty, true),
@@ -1891,7 +2150,31 @@ impl Exchange {
             }
             Op::InstrumentsInfo => return self.instruments(p),
             Op::Orderbook => return self.rest_orderbook(p),
+            Op::Tickers => return self.tickers(p),
+            Op::RecentTrade => return self.recent_trades(p),
             _ => {}
+        }
+        let known = uid.filter(|u| self.acct_by_uid.contains_key(u));
+        // Account-wide endpoints: no category.
+        if matches!(op, Op::CoinInfo | Op::QueryApi | Op::AccountInfo) {
+            let Some(uid) = known else {
+                return Reply::err(rej(10003, "API key is invalid."));
+            };
+            return match op {
+                Op::CoinInfo => self.coin_info(p),
+                Op::QueryApi => self.query_api(uid),
+                _ => Reply::ok(account::account_info(self.instance.started_ms)),
+            };
+        }
+        // The account holds nothing in the categories the simulator lists no
+        // products of: its order history there is empty.
+        if op == Op::OrderHistory {
+            if let Some(other) = unlisted_category(p) {
+                if known.is_none() {
+                    return Reply::err(rej(10003, "API key is invalid."));
+                }
+                return Reply::ok(json!({"category": other, "nextPageCursor": "", "list": []}));
+            }
         }
         let cat = match pstr(p, "category").and_then(|c| Category::parse(c.as_bytes())) {
             Some(c) => c,
@@ -1899,7 +2182,7 @@ impl Exchange {
             None => return Reply::err(rej(10001, "params error: category invalid")),
         };
         let c = codes(cat);
-        let Some(uid) = uid.filter(|u| self.acct_by_uid.contains_key(u)) else {
+        let Some(uid) = known else {
             return Reply::err(rej(10003, "API key is invalid."));
         };
         match op {
@@ -1977,10 +2260,18 @@ impl Exchange {
             }
             Op::CancelAll => self.cancel_all(uid, cat, p),
             Op::OrderRealtime => self.realtime(uid, cat, p),
+            Op::OrderHistory => self.order_history(uid, cat, p),
             Op::PositionList => self.position_list(uid, cat, p),
             Op::ExecutionList => self.execution_list(uid, cat, p),
             Op::WalletBalance => self.wallet_balance(uid, p),
-            Op::Time | Op::InstrumentsInfo | Op::Orderbook => Reply::err(rej(10001, "unreachable")),
+            Op::Time
+            | Op::InstrumentsInfo
+            | Op::Orderbook
+            | Op::Tickers
+            | Op::RecentTrade
+            | Op::CoinInfo
+            | Op::QueryApi
+            | Op::AccountInfo => Reply::err(rej(10001, "unreachable")),
         }
     }
 
@@ -2553,15 +2844,18 @@ impl Exchange {
         let mut buf = Vec::with_capacity(40);
         match cat {
             Category::Linear => {
-                let hi = market::mix(self.seed ^ key.wrapping_mul(0x2545_f491_4f6c_dd1d));
+                let hi = market::mix(self.id_salt ^ key.wrapping_mul(0x2545_f491_4f6c_dd1d));
                 wire::put_quuid(&mut buf, hi, key);
                 let s = buf.get(1..buf.len().saturating_sub(1)).unwrap_or(&[]);
                 OrderId::new(s).unwrap_or_default()
             }
             Category::Spot => {
+                // A 19-digit decimal like Bybit's; the instance shifts the
+                // whole sequence (by 0 for the default instance).
+                let shift = market::mix(self.instance.nonce) % 100_000_000_000_000_000;
                 wire::put_u64(
                     &mut buf,
-                    1_900_000_000_000_000_000 + key * 7919 + (self.seed % 7),
+                    1_900_000_000_000_000_000 + shift + key * 7919 + (self.seed % 7),
                 );
                 OrderId::new(&buf).unwrap_or_default()
             }
@@ -2838,6 +3132,46 @@ impl Exchange {
     }
 
     fn realtime(&mut self, uid: u64, cat: Category, p: &Value) -> Reply {
+        let open_only = pstr(p, "openOnly").unwrap_or("0") == "0"
+            && !matches!(p.get("openOnly"), Some(Value::Number(n)) if n.as_u64() == Some(1));
+        self.order_page(uid, cat, p, open_only, |_| true)
+    }
+
+    /// `/v5/order/history`: the caller's orders in `cat` of every status
+    /// (open, filled, cancelled, PostOnly killed for crossing) created in
+    /// the time window (see [`Exchange::time_window`]), newest first, with
+    /// the `/v5/order/realtime` rows, filters and pages, plus `orderStatus`,
+    /// `baseCoin` and `orderFilter`. Reaches back as far as the simulator
+    /// keeps closed orders (the newest [`MAX_CLOSED_KEPT`]).
+    fn order_history(&mut self, uid: u64, cat: Category, p: &Value) -> Reply {
+        let (from, to) = match self.time_window(p) {
+            Ok(w) => w,
+            Err(r) => return r,
+        };
+        let status = pstr(p, "orderStatus");
+        let base = pstr(p, "baseCoin");
+        // Only plain orders exist here: asking for conditional or TP/SL
+        // orders finds none.
+        let plain = matches!(pstr(p, "orderFilter"), None | Some("Order"));
+        self.order_page(uid, cat, p, false, |o| {
+            plain
+                && (from..=to).contains(&o.created)
+                && status.is_none_or(|s| s == o.status.as_str())
+                && base.is_none_or(|c| c == self.books[o.book].base)
+        })
+    }
+
+    /// One page of the caller's orders in `cat` that pass `keep` (and
+    /// `open_only`), filtered by `symbol` and `orderId` (wins) or
+    /// `orderLinkId`, newest created first, `limit` 1..=50 (default 20).
+    fn order_page(
+        &self,
+        uid: u64,
+        cat: Category,
+        p: &Value,
+        open_only: bool,
+        keep: impl Fn(&Order) -> bool,
+    ) -> Reply {
         let c = codes(cat);
         let sym_book = match pstr(p, "symbol") {
             Some(s) => match self.find_book(cat, s) {
@@ -2846,8 +3180,6 @@ impl Exchange {
             },
             None => None,
         };
-        let open_only = pstr(p, "openOnly").unwrap_or("0") == "0"
-            && !matches!(p.get("openOnly"), Some(Value::Number(n)) if n.as_u64() == Some(1));
         let limit = pstr(p, "limit")
             .and_then(|l| l.parse::<usize>().ok())
             .or_else(|| p.get("limit").and_then(|l| l.as_u64()).map(|l| l as usize))
@@ -2868,6 +3200,7 @@ impl Exchange {
                     && (o.status.open() || !open_only)
                     && want_id.is_none_or(|i| i == o.order_id.as_str())
                     && (want_id.is_some() || want_link.is_none_or(|l| l == o.link.as_str()))
+                    && keep(o)
             })
             .collect();
         v.sort_by_key(|o| std::cmp::Reverse((o.created, o.key)));
@@ -2900,7 +3233,6 @@ impl Exchange {
     /// 1..=100 (default 50). The cursor names the last row served
     /// (`<execTime>%3A<n>`, pre-encoded like Bybit's); `""` means no more.
     fn execution_list(&mut self, uid: u64, cat: Category, p: &Value) -> Reply {
-        const SPAN: u64 = 7 * 24 * 60 * 60 * 1000;
         let bad = |m: &'static str| Reply::err(rej(10001, m));
         let book = match pstr(p, "symbol") {
             Some(s) => match self.find_book(cat, s) {
@@ -2922,19 +3254,9 @@ impl Exchange {
             Ok(Some(l)) if (1..=100).contains(&l) => l as usize,
             _ => return bad("params error: limit must be 1..=100"),
         };
-        let (Ok(start), Ok(end)) = (num("startTime"), num("endTime")) else {
-            return bad("params error: startTime/endTime invalid");
-        };
-        let (from, to) = match (start, end) {
-            (Some(s), Some(e)) => {
-                if e < s || e - s > SPAN {
-                    return bad("params error: the time range must be 0..=7 days");
-                }
-                (s, e)
-            }
-            (Some(s), None) => (s, s.saturating_add(SPAN)),
-            (None, Some(e)) => (e.saturating_sub(SPAN), e),
-            (None, None) => (self.now.saturating_sub(SPAN), self.now),
+        let (from, to) = match self.time_window(p) {
+            Ok(w) => w,
+            Err(r) => return r,
         };
         let after = match pstr(p, "cursor").filter(|c| !c.is_empty()) {
             None => None,
@@ -2983,6 +3305,34 @@ impl Exchange {
             })
             .collect();
         Reply::ok(json!({"category": cat.as_str(), "nextPageCursor": next, "list": list}))
+    }
+
+    /// The `startTime ..= endTime` (ms) of a history query: only
+    /// `startTime` → the following 7 days, only `endTime` → the preceding 7,
+    /// neither → the last 7; a longer or inverted range is refused.
+    fn time_window(&self, p: &Value) -> Result<(u64, u64), Reply> {
+        const SPAN: u64 = 7 * 24 * 60 * 60 * 1000;
+        let bad = |m: &'static str| Reply::err(rej(10001, m));
+        let num = |k: &str| -> Result<Option<u64>, ()> {
+            match pstr(p, k) {
+                None => Ok(None),
+                Some(v) => v.parse::<u64>().map(Some).map_err(|_| ()),
+            }
+        };
+        let (Ok(start), Ok(end)) = (num("startTime"), num("endTime")) else {
+            return Err(bad("params error: startTime/endTime invalid"));
+        };
+        Ok(match (start, end) {
+            (Some(s), Some(e)) => {
+                if e < s || e - s > SPAN {
+                    return Err(bad("params error: the time range must be 0..=7 days"));
+                }
+                (s, e)
+            }
+            (Some(s), None) => (s, s.saturating_add(SPAN)),
+            (None, Some(e)) => (e.saturating_sub(SPAN), e),
+            (None, None) => (self.now.saturating_sub(SPAN), self.now),
+        })
     }
 
     fn position_list(&mut self, uid: u64, cat: Category, p: &Value) -> Reply {
@@ -3046,6 +3396,9 @@ impl Exchange {
     }
 
     fn instruments(&self, p: &Value) -> Reply {
+        if let Some(other) = unlisted_category(p) {
+            return Reply::ok(json!({"category": other, "list": [], "nextPageCursor": ""}));
+        }
         let Some(cat) = pstr(p, "category").and_then(|c| Category::parse(c.as_bytes())) else {
             return Reply::err(rej(10001, "params error: category invalid"));
         };
@@ -3131,6 +3484,225 @@ impl Exchange {
             "s": book.symbol.as_str(), "b": lv(Side::Buy), "a": lv(Side::Sell),
             "ts": self.now, "u": book.seq, "seq": book.seq, "cts": self.now
         }))
+    }
+
+    /// The category of a public market query; no or an unknown category is
+    /// refused.
+    fn market_category(p: &Value) -> Result<MarketCategory, Reply> {
+        if let Some(other) = unlisted_category(p) {
+            return Ok(MarketCategory::Unlisted(other));
+        }
+        pstr(p, "category")
+            .and_then(|c| Category::parse(c.as_bytes()))
+            .map(MarketCategory::Listed)
+            .ok_or_else(|| Reply::err(rej(10001, "params error: category invalid")))
+    }
+
+    /// `/v5/market/tickers`: one row per listed symbol of `category` (or the
+    /// one `symbol`), priced off the simulator's own book and trades: best
+    /// levels, last trade, 24 h figures from the trades it has matched (per
+    /// wall-clock minute, so the window moves in whole minutes), and for
+    /// linear the mid as mark and index price (the simulator has no external
+    /// index), the clients' open interest and a zero funding rate (it settles
+    /// no funding).
+    fn tickers(&self, p: &Value) -> Reply {
+        let cat = match Self::market_category(p) {
+            Ok(MarketCategory::Listed(c)) => c,
+            Ok(MarketCategory::Unlisted(other)) => {
+                return Reply::ok(json!({"category": other, "list": []}))
+            }
+            Err(r) => return r,
+        };
+        let sym = pstr(p, "symbol");
+        if sym.is_some_and(|s| self.find_book(cat, s).is_none()) {
+            return Reply::err(rej(10001, "params error: symbol invalid"));
+        }
+        let list: Vec<Value> = (0..self.books.len())
+            .filter(|&b| {
+                self.books[b].cat == cat && sym.is_none_or(|s| s == self.books[b].symbol.as_str())
+            })
+            .map(|b| self.ticker_row(b))
+            .collect();
+        Reply::ok(json!({"category": cat.as_str(), "list": list}))
+    }
+
+    fn ticker_row(&self, b: usize) -> Value {
+        const FUNDING_MS: u64 = 8 * 60 * 60 * 1000;
+        let book = &self.books[b];
+        let now = self.now;
+        let px = |v: i64| book.tick.display(v).to_string();
+        let qty = |v: i64| book.lot.display(v).to_string();
+        // An empty side has no best level: "" like any absent price.
+        let top = |side: Side| match book.level_at(side, 0) {
+            Some((p, q)) => (px(p), qty(q)),
+            None => (String::new(), String::new()),
+        };
+        let (bid, bid_size) = top(Side::Buy);
+        let (ask, ask_size) = top(Side::Sell);
+        let last = book.last_or_start();
+        let prev24 = book.price_ago(now, DAY_MINUTES);
+        let day = book.day_stats(now);
+        let mark = book.mark_price();
+        match book.cat {
+            Category::Spot => {
+                let usd_quoted = book.quote == "USDT" || book.quote == "USDC";
+                json!({
+                    "symbol": book.symbol.as_str(),
+                    "bid1Price": bid, "bid1Size": bid_size,
+                    "ask1Price": ask, "ask1Size": ask_size,
+                    "lastPrice": px(last),
+                    "prevPrice24h": px(prev24),
+                    "price24hPcnt": change_ratio(last, prev24, 4),
+                    "highPrice24h": px(day.high),
+                    "lowPrice24h": px(day.low),
+                    "turnover24h": money_str(book.tl_money(day.turnover_tl)),
+                    "volume24h": qty(day.volume),
+                    // Stablecoin-quoted: the mid is the USD price.
+                    "usdIndexPrice": if usd_quoted { px(mark) } else { String::new() },
+                })
+            }
+            Category::Linear => {
+                // Open interest counts one side. The synthetic flow keeps no
+                // positions: taken as one account, it holds whatever the
+                // clients' longs and shorts leave unmatched, so the market's
+                // longs are the larger of the clients' longs and shorts.
+                let (longs, shorts) = self
+                    .accounts
+                    .iter()
+                    .filter_map(|a| a.positions.get(&b))
+                    .fold((0i64, 0i64), |(l, s), pos| {
+                        (l + pos.size.max(0), s + (-pos.size).max(0))
+                    });
+                let oi = longs.max(shorts);
+                json!({
+                    "symbol": book.symbol.as_str(),
+                    "lastPrice": px(last),
+                    "indexPrice": px(mark),
+                    "markPrice": px(mark),
+                    "prevPrice24h": px(prev24),
+                    "price24hPcnt": change_ratio(last, prev24, 6),
+                    "highPrice24h": px(day.high),
+                    "lowPrice24h": px(day.low),
+                    "prevPrice1h": px(book.price_ago(now, 60)),
+                    "openInterest": qty(oi),
+                    "openInterestValue": money_str(book.tl_money(i128::from(mark) * i128::from(oi))),
+                    "turnover24h": money_str(book.tl_money(day.turnover_tl)),
+                    "volume24h": qty(day.volume),
+                    "fundingRate": "0",
+                    "nextFundingTime": ((now / FUNDING_MS + 1) * FUNDING_MS).to_string(),
+                    "predictedDeliveryPrice": "",
+                    "basisRate": "",
+                    "deliveryFeeRate": "",
+                    // A perpetual: no delivery.
+                    "deliveryTime": "0",
+                    "ask1Size": ask_size, "bid1Price": bid,
+                    "ask1Price": ask, "bid1Size": bid_size,
+                    "basis": "",
+                    "preOpenPrice": "",
+                    "preQty": "",
+                    "curPreListingPhase": "",
+                    // As instruments-info says: 480 min, cap ±0.00375.
+                    "fundingIntervalHour": "8",
+                    "basisRateYear": "",
+                    "fundingCap": "0.00375",
+                })
+            }
+        }
+    }
+
+    /// `/v5/market/recent-trade`: the newest trades of `symbol`, newest
+    /// first; `limit` spot 1..=60 (default 60), linear 1..=1000 (default
+    /// 500). `execId` is the trade's id on `publicTrade` (`i`).
+    fn recent_trades(&self, p: &Value) -> Reply {
+        let cat = match Self::market_category(p) {
+            Ok(MarketCategory::Listed(c)) => c,
+            Ok(MarketCategory::Unlisted(other)) => {
+                return Reply::ok(json!({"category": other, "list": []}))
+            }
+            Err(r) => return r,
+        };
+        // A market-data query, not an order: 10001 in every category (the
+        // 170xxx codes are spot trading's).
+        let bad = |m: &'static str| Reply::err(rej(10001, m));
+        let Some(sym) = pstr(p, "symbol") else {
+            return bad("params error: symbol is required");
+        };
+        let Some(b) = self.find_book(cat, sym) else {
+            return bad("params error: symbol invalid");
+        };
+        let (default, max) = match cat {
+            Category::Spot => (60, 60),
+            Category::Linear => (500, RECENT_TRADES),
+        };
+        let limit = match pstr(p, "limit").map(str::parse::<usize>) {
+            None => default,
+            Some(Ok(l)) if (1..=max).contains(&l) => l,
+            Some(_) => return bad("params error: limit out of range"),
+        };
+        let book = &self.books[b];
+        let list: Vec<Value> = book
+            .recent
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|t| {
+                json!({
+                    "execId": trade_uuid(t.trade_id),
+                    "symbol": book.symbol.as_str(),
+                    "price": book.tick.display(t.price).to_string(),
+                    "size": book.lot.display(t.qty).to_string(),
+                    "side": t.taker_side.as_str(),
+                    "time": t.time_ms.to_string(),
+                    "isBlockTrade": false,
+                    "isRPITrade": false,
+                })
+            })
+            .collect();
+        Reply::ok(json!({"category": cat.as_str(), "list": list}))
+    }
+
+    /// `/v5/asset/coin/query-info`: every coin the simulator knows (its
+    /// symbols' coins and the accounts' balances), or the one `coin`.
+    fn coin_info(&self, p: &Value) -> Reply {
+        let want = pstr(p, "coin");
+        let mut coins: BTreeSet<&str> = BTreeSet::new();
+        for b in &self.books {
+            coins.insert(b.base.as_str());
+            coins.insert(b.quote.as_str());
+        }
+        for a in &self.accounts {
+            coins.extend(a.coins.keys().map(String::as_str));
+        }
+        let rows: Vec<Value> = coins
+            .into_iter()
+            .filter(|c| want.is_none_or(|w| w == *c))
+            .map(account::coin_info)
+            .collect();
+        Reply::ok(json!({"rows": rows}))
+    }
+
+    /// The calling key's id: new for every start of the exchange (an
+    /// engine takes `(userID, id)` as "the same account and key", and a
+    /// restarted simulator is a new account state), the same within one.
+    fn key_id(&self, uid: u64) -> String {
+        market::mix(self.instance.nonce ^ market::mix(uid)).to_string()
+    }
+
+    /// `/v5/user/query-api`.
+    fn query_api(&self, uid: u64) -> Reply {
+        let Some(a) = self
+            .acct_by_uid
+            .get(&uid)
+            .and_then(|&i| self.accounts.get(i))
+        else {
+            return Reply::err(rej(10003, "API key is invalid."));
+        };
+        Reply::ok(account::key_info(
+            a,
+            &self.key_id(uid),
+            self.instance.started_ms,
+            self.now,
+        ))
     }
 
     // ------------------------------------------------------------------
@@ -3435,7 +4007,7 @@ impl Exchange {
         put(out, b"\",\"symbol\":\"");
         put(out, book.symbol.as_bytes());
         put(out, b"\",\"execId\":");
-        wire::put_quuid(out, market::mix(self.seed ^ e.exec_id), e.exec_id);
+        wire::put_quuid(out, market::mix(self.id_salt ^ e.exec_id), e.exec_id);
         put(out, b",\"execPrice\":");
         put_qstep(out, book.tick, e.price);
         put(out, b",\"execQty\":");
@@ -3496,7 +4068,7 @@ impl Exchange {
         put(out, b",\"feeCurrency\":");
         put_qstr(out, fee_coin);
         put(out, b",\"execId\":");
-        wire::put_quuid(out, market::mix(self.seed ^ e.exec_id), e.exec_id);
+        wire::put_quuid(out, market::mix(self.id_salt ^ e.exec_id), e.exec_id);
         put(out, b",\"execPrice\":");
         put_qstep(out, book.tick, e.price);
         put(out, b",\"execQty\":");

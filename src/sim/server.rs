@@ -13,7 +13,7 @@
 
 use super::auth;
 use super::exchange::{
-    Exchange, ExchangeConfig, Op, PrivateBatch, PrivateTopic, PublicBatch, Reply, TopicId,
+    Exchange, ExchangeConfig, Instance, Op, PrivateBatch, PrivateTopic, PublicBatch, Reply, TopicId,
 };
 use super::faults::{ConnKind, Fault, FaultState};
 use super::http::{self, Limits, Method, Request};
@@ -617,6 +617,8 @@ fn rest_route(path: &[u8]) -> Option<(Method, Op, Option<Endpoint>)> {
         b"/v5/market/time" => (Method::Get, Op::Time, None),
         b"/v5/market/instruments-info" => (Method::Get, Op::InstrumentsInfo, None),
         b"/v5/market/orderbook" => (Method::Get, Op::Orderbook, None),
+        b"/v5/market/tickers" => (Method::Get, Op::Tickers, None),
+        b"/v5/market/recent-trade" => (Method::Get, Op::RecentTrade, None),
         b"/v5/order/create" => (Method::Post, Op::Create, Some(Endpoint::Create)),
         b"/v5/order/amend" => (Method::Post, Op::Amend, Some(Endpoint::Amend)),
         b"/v5/order/cancel" => (Method::Post, Op::Cancel, Some(Endpoint::Cancel)),
@@ -636,6 +638,10 @@ fn rest_route(path: &[u8]) -> Option<(Method, Op, Option<Endpoint>)> {
             Op::WalletBalance,
             Some(Endpoint::WalletBalance),
         ),
+        b"/v5/order/history" => (Method::Get, Op::OrderHistory, Some(Endpoint::OrderHistory)),
+        b"/v5/asset/coin/query-info" => (Method::Get, Op::CoinInfo, Some(Endpoint::CoinInfo)),
+        b"/v5/user/query-api" => (Method::Get, Op::QueryApi, Some(Endpoint::QueryApi)),
+        b"/v5/account/info" => (Method::Get, Op::AccountInfo, Some(Endpoint::AccountInfo)),
         _ => return None,
     })
 }
@@ -672,7 +678,13 @@ impl Server {
         cmds: Receiver<Cmd>,
         stats: Arc<SimStats>,
     ) -> Result<Server, SimError> {
-        let ex = Exchange::new(cfg.exchange).map_err(SimError::Exchange)?;
+        let mut xc = cfg.exchange;
+        // Each start is a new exchange instance: ids and the key id change
+        // (see `ExchangeConfig::instance`) unless the config fixed them.
+        if xc.instance == Instance::default() {
+            xc.instance = Instance::fresh();
+        }
+        let ex = Exchange::new(xc).map_err(SimError::Exchange)?;
         let mut listener = TcpListener::from_std(std_listener);
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)
