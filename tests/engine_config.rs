@@ -173,3 +173,48 @@ fn the_secret_appears_in_no_output_or_journal() {
     assert!(!j.contains(secret), "the journal shows the secret");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A key the exchange refuses stops start-up before any order, with the
+/// variable to fix and the exchange's own code and words; a secret that does
+/// not belong to the key points at the secret. The secret is never printed.
+#[test]
+fn a_refused_key_is_named_with_the_exchange_reason() {
+    let sim = start_sim(7, 200, &[("rightkey", "rightsecret")]);
+    for (key, secret, var, reason) in [
+        (
+            "no-such-key",
+            "whatever-s3cr3t",
+            "BYBIT_API_KEY",
+            "10003 API key is invalid.",
+        ),
+        ("rightkey", "wrong-s3cr3t-9f", "BYBIT_API_SECRET", "10004 "),
+    ] {
+        let f = run_env(
+            "refused-key",
+            &[("BYBIT_API_KEY", key), ("BYBIT_API_SECRET", secret)],
+            &[
+                "--sim-url",
+                &sim.http_url(),
+                "--idle",
+                "park",
+                "--duration",
+                "5",
+            ],
+        );
+        assert!(!f.status.success(), "{key}: started anyway\n{}", f.stderr);
+        let line = f
+            .stderr
+            .lines()
+            .find(|l| l.contains(reason))
+            .unwrap_or_else(|| panic!("{key}: no line with {reason:?}\n{}", f.stderr));
+        assert!(line.contains(var), "{key}: {line:?} does not name {var}");
+        assert!(!f.stderr.contains(secret) && !f.stdout.contains(secret));
+    }
+    assert!(
+        Rest::new(&sim, "rightkey", "rightsecret")
+            .open_orders()
+            .is_empty(),
+        "an order was placed"
+    );
+    sim.shutdown().unwrap();
+}

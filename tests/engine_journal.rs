@@ -284,3 +284,94 @@ fn leftovers_behind_a_page_of_foreign_orders_are_found_at_restart() {
     sim.shutdown().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Buys our resting bid with a sweep of the whole bid side down to it (IOC:
+/// nothing of the taker's rests), so that the engine gets a fill.
+fn sweep_our_bid(sim: &gapmm::sim::SimHandle, rest: &mut Rest) {
+    let mut taker = Rest::new(sim, TAKER_KEY, TAKER_SECRET);
+    let bid = rest
+        .open_orders()
+        .into_iter()
+        .find(|o| o.side == "Buy")
+        .expect("our bid");
+    let (bids, _) = book(sim, 200);
+    let depth: i64 = bids
+        .iter()
+        .filter(|(px, _)| *px >= bid.price)
+        .map(|(_, q)| q)
+        .sum();
+    let r = taker.limit("Sell", bid.price, depth + 100_000, "IOC", "sweep");
+    assert_eq!(r["retCode"], 0, "{r}");
+}
+
+/// A journal is replayed only into the account and key (and exchange
+/// instance) that wrote it. A simulator started again on the same port, with
+/// the same seed, is a new account state: run 2 restores nothing of run 1's
+/// position, counts the new instance's fills (their execution ids are new,
+/// not taken for run 1's) and ends with the exchange's record. Switching to
+/// another account's keys on the same journal is a new session too.
+#[test]
+fn a_journal_is_replayed_only_into_its_own_account_and_exchange_instance() {
+    let other = ("otheraccountkey", "otheraccountsecret");
+    let first = start_sim(53, 1000, &[other]);
+    let port = first.addr().port();
+    let dir = scratch("journal-instances");
+    let journal = dir.join("j.jsonl");
+    let jarg = journal.to_str().unwrap();
+    let quoting = |s: &Status| s.working.0.is_some() && s.working.1.is_some();
+
+    // Run 1 on the first instance: a fill, then a clean stop.
+    let engine = Engine::spawn(&first, "instances-run1", &["--journal", jarg], &[]);
+    engine.wait_status("both quotes working", Duration::from_secs(10), quoting);
+    sweep_our_bid(&first, &mut Rest::new(&first, KEY, SECRET));
+    engine.wait_status("the fill counted", Duration::from_secs(10), |s| {
+        s.fills >= 1
+    });
+    let fin = engine.interrupt(Duration::from_secs(30));
+    assert!(fin.status.success(), "{}", fin.stderr);
+    let run1_position = lots_after(&fin.stderr, "final position");
+    assert_ne!(run1_position, 0, "{}", fin.stderr);
+    first.shutdown().unwrap();
+
+    // The same port and seed again: the same keys, the same uid.
+    let second = start_sim_on(53, 1000, &[other], port);
+    let mut rest = Rest::new(&second, KEY, SECRET);
+    let engine = Engine::spawn(&second, "instances-run2", &["--journal", jarg], &[]);
+    let note = engine.wait_line("the journal note", Duration::from_secs(10), |l| {
+        l.starts_with("journal ")
+    });
+    assert_eq!(lots_after(&note, "(position"), 0, "{note}");
+    assert!(lots_after(&note, "skipped") > 0, "{note}");
+    engine.wait_status("both quotes working", Duration::from_secs(10), quoting);
+    sweep_our_bid(&second, &mut rest);
+    engine.wait_status("the fill counted", Duration::from_secs(10), |s| {
+        s.fills >= 1
+    });
+    let fin = engine.interrupt(Duration::from_secs(30));
+    assert!(fin.status.success(), "{}", fin.stderr);
+    let (net, n) = rest.net_filled_lots();
+    assert!(n >= 1);
+    assert_eq!(
+        lots_after(&fin.stderr, "final position"),
+        net,
+        "run 2's position vs the new instance's fills; {}",
+        fin.stderr
+    );
+
+    // Another account's keys on the same journal and exchange: nothing of
+    // the first account's lines is restored.
+    let engine = Engine::spawn(
+        &second,
+        "instances-run3",
+        &["--journal", jarg],
+        &[("BYBIT_API_KEY", other.0), ("BYBIT_API_SECRET", other.1)],
+    );
+    let note = engine.wait_line("the journal note", Duration::from_secs(10), |l| {
+        l.starts_with("journal ")
+    });
+    assert_eq!(lots_after(&note, "(position"), 0, "{note}");
+    let fin = engine.interrupt(Duration::from_secs(30));
+    assert!(fin.status.success(), "{}", fin.stderr);
+    second.shutdown().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -937,6 +937,12 @@ impl RestCodec {
         self.get(out, "/v5/position/list", ts, &p, true)
     }
 
+    /// `GET /v5/user/query-api`: the calling key's account (`userID`), key id
+    /// and permissions; signed, no parameters.
+    pub fn query_api(&self, out: &mut Vec<u8>, ts: ExchMs) -> Result<(), RestError> {
+        self.get(out, "/v5/user/query-api", ts, &[], true)
+    }
+
     /// `GET /v5/account/wallet-balance?accountType=UNIFIED[&coin=..]` (`coin` may be `USDT,BTC`).
     pub fn wallet_balance(
         &self,

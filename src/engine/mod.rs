@@ -11,6 +11,7 @@
 //! - [`strat`]: market updates → signal, reservation price, quotes → ring (conflated).
 //! - [`status`]: relaxed-atomic status board read by the monitor thread.
 
+pub mod account;
 pub mod config;
 pub mod conn;
 pub mod feed;

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use crate::codec::rest::{InstrumentSpec, RestCodec, RestDecoder};
 use crate::codec::sign::Credentials;
+use crate::engine::account::{parse_query_api, Account, AccountError};
 use crate::engine::config::{Config, Transport, Venue as VenueKind};
 use crate::engine::feed::{FeedConfig, FeedStage};
 use crate::engine::metrics::{fmt_ns, hop_channel, Hop, HopCollector};
@@ -357,6 +358,22 @@ impl Control {
     }
 }
 
+/// Reads the account and key behind the credentials (`/v5/user/query-api`);
+/// a refused or read-only key is an error naming the variable, with the
+/// exchange's `retCode` and `retMsg`.
+fn fetch_account(ctl: &mut Control) -> Result<Account, RunError> {
+    let mut req = Vec::new();
+    ctl.codec
+        .query_api(&mut req, wall_ms())
+        .map_err(|e| err(format!("query-api request: {e}")))?;
+    let body = ctl.call(&req, "the key's information (query-api)")?;
+    let account = parse_query_api(&body).map_err(|e| err(e.to_string()))?;
+    if account.read_only {
+        return Err(err(AccountError::ReadOnly.to_string()));
+    }
+    Ok(account)
+}
+
 /// Reads the instrument from instruments-info; a configured `TICK_SIZE` that
 /// disagrees with the exchange is an error naming both values.
 fn fetch_instrument(ctl: &mut Control, cfg: &Config) -> Result<InstrumentSpec, RunError> {
@@ -491,6 +508,8 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     let setup = setup_venue(cfg)?;
     let mut ctl = Control::new(&setup, cfg.recv_window_ms)?;
 
+    // The key first: a refused one stops here with the exchange's reason.
+    let account = fetch_account(&mut ctl)?;
     let inst = fetch_instrument(&mut ctl, cfg)?;
     let (max_position, quote_qty) = sizes(cfg, inst.qty_step, inst.min_qty)?;
 
@@ -498,7 +517,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     let run_id = LinkIdGen::run_from_wall_ms(wall_ms().0);
     let ocfg = oms_config(cfg, run_id, max_position, quote_qty);
     let mut oms = Oms::new(ocfg).map_err(|e| err(format!("order manager: {e}")))?;
-    let (mut journal_file, recovered) = open_journal(cfg, &inst, &mut oms, embedded_sim)?;
+    let (mut journal_file, recovered) = open_journal(cfg, &inst, &account, &mut oms, embedded_sim)?;
     // Fills from here on are the private stream's to deliver, once it is
     // subscribed; the order stage's first query reads the execution list
     // from here for those made before that (overlaps are recognised by
@@ -827,6 +846,7 @@ fn step_f64(s: Step) -> f64 {
 fn open_journal(
     cfg: &Config,
     inst: &InstrumentSpec,
+    account: &Account,
     oms: &mut Oms,
     embedded_sim: bool,
 ) -> Result<(std::fs::File, Option<journal::RecoveredState>), RunError> {
@@ -842,8 +862,10 @@ fn open_journal(
         }
     };
     let (tick, lot) = (inst.price_step.to_string(), inst.qty_step.to_string());
+    let key = account.journal_key();
     let session = journal::Session {
         venue: &venue,
+        account: &key,
         category: inst.category,
         symbol: inst.symbol.as_str(),
         tick: &tick,

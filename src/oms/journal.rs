@@ -18,12 +18,14 @@
 //! exactly once.
 //!
 //! Each run opens its part of the journal with a `session` line naming the
-//! venue, category, symbol and the price and quantity steps (the units of
-//! `price_ticks` and `qty_lots`). [`recover_session`] applies only the lines
-//! of sessions with the same identity: a journal written against testnet is
-//! never taken for mainnet's, nor one of another symbol or of an instrument
-//! whose tick size has changed since. Lines of other sessions are counted
-//! and skipped.
+//! venue, the account and API key, category, symbol and the price and
+//! quantity steps (the units of `price_ticks` and `qty_lots`).
+//! [`recover_session`] applies only the lines of sessions with the same
+//! identity: a journal written against testnet is never taken for
+//! mainnet's, nor one of another account or key (or of a simulator started
+//! again on the same port), of another symbol or of an instrument whose
+//! tick size has changed since. Lines of other sessions are counted and
+//! skipped; a journal from before the account was recorded is one of them.
 //!
 //! Contract: [`encode`] is hot-path safe (no allocation beyond the buffer's
 //! capacity, no panic). [`recover`] runs once at start-up and allocates.
@@ -242,6 +244,11 @@ pub fn encode(rec: &Record<'_>, out: &mut Vec<u8>) {
 pub struct Session<'a> {
     /// `mainnet`, `testnet`, or `sim@host:port` for a simulator at a URL.
     pub venue: &'a str,
+    /// The account and API key (`uid/key id` from `/v5/user/query-api`):
+    /// another account, another key or another exchange instance (a
+    /// simulator restarted on the same port issues new key ids) is another
+    /// session.
+    pub account: &'a str,
     /// Category.
     pub category: Category,
     /// Symbol.
@@ -277,6 +284,7 @@ fn kv_clean(out: &mut Vec<u8>, key: &str, v: &str) {
 pub fn encode_session(s: &Session<'_>, wall_ms: u64, out: &mut Vec<u8>) {
     start(out, "session");
     kv_clean(out, "venue", s.venue);
+    kv_clean(out, "account", s.account);
     kv_clean(out, "category", s.category.as_str());
     kv_clean(out, "symbol", s.symbol);
     kv_clean(out, "tick", s.tick);
@@ -287,6 +295,7 @@ pub fn encode_session(s: &Session<'_>, wall_ms: u64, out: &mut Vec<u8>) {
 fn same_session(line: &[u8], s: &Session<'_>) -> bool {
     let is = |key: &str, v: &str| field(line, key).is_some_and(|f| f.iter().copied().eq(clean(v)));
     is("venue", s.venue)
+        && is("account", s.account)
         && is("category", s.category.as_str())
         && is("symbol", s.symbol)
         && is("tick", s.tick)
@@ -627,6 +636,7 @@ mod tests {
 
     const TESTNET: Session<'static> = Session {
         venue: "testnet",
+        account: "24617703/13770661",
         category: Category::Linear,
         symbol: "BTCUSDT",
         tick: "0.1",
@@ -639,7 +649,7 @@ mod tests {
         encode_session(&TESTNET, 1_764_000_000_000, &mut out);
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
-            "{\"t\":\"session\",\"venue\":\"testnet\",\"category\":\"linear\",\"symbol\":\"BTCUSDT\",\"tick\":\"0.1\",\"lot\":\"0.001\",\"ts\":1764000000000}\n"
+            "{\"t\":\"session\",\"venue\":\"testnet\",\"account\":\"24617703/13770661\",\"category\":\"linear\",\"symbol\":\"BTCUSDT\",\"tick\":\"0.1\",\"lot\":\"0.001\",\"ts\":1764000000000}\n"
         );
         let odd = Session {
             venue: "sim@[::1]:80\"x\\\n",
@@ -706,6 +716,16 @@ mod tests {
             (Lots(0), 0, 4)
         );
         for other in [
+            // Another account, or another key of the same account (also
+            // what a simulator started again on the same port looks like).
+            Session {
+                account: "99/13770661",
+                ..TESTNET
+            },
+            Session {
+                account: "24617703/555",
+                ..TESTNET
+            },
             Session {
                 symbol: "ETHUSDT",
                 ..TESTNET

@@ -41,6 +41,16 @@ pub fn lot() -> Step {
 /// A simulator with synthetic flow at `events_per_sec`, the engine's account and a
 /// taker account; extra accounts as (key, secret).
 pub fn start_sim(seed: u64, events_per_sec: u32, extra: &[(&str, &str)]) -> SimHandle {
+    start_sim_on(seed, events_per_sec, extra, 0)
+}
+
+/// [`start_sim`] on a given port (0: any free port).
+pub fn start_sim_on(
+    seed: u64,
+    events_per_sec: u32,
+    extra: &[(&str, &str)],
+    port: u16,
+) -> SimHandle {
     let params = SyntheticParams {
         events_per_sec,
         ..SyntheticParams::default()
@@ -70,7 +80,9 @@ pub fn start_sim(seed: u64, events_per_sec: u32, extra: &[(&str, &str)]) -> SimH
             },
         });
     }
-    Sim::start(SimConfig::new(ex)).expect("simulator starts")
+    let mut cfg = SimConfig::new(ex);
+    cfg.port = port;
+    Sim::start(cfg).expect("simulator starts")
 }
 
 /// A unique scratch directory for one engine run.
