@@ -81,6 +81,15 @@ struct Args {
     /// not pay for waking the simulator, as against a remote exchange.
     #[arg(long)]
     busy_poll: bool,
+    /// Most connections held at once; a new one beyond it closes the one silent the longest.
+    #[arg(long, default_value_t = 4096)]
+    max_connections: usize,
+    /// Seconds an HTTP connection may stay silent (idle keep-alive or unfinished request).
+    #[arg(long, default_value_t = 60)]
+    http_idle_s: u64,
+    /// Seconds a WebSocket may stay silent (no message, no ping) before it is closed.
+    #[arg(long, default_value_t = 600)]
+    ws_idle_s: u64,
     /// Start the built-in echo client (WS trade) on this linear symbol's orderbook.50 topic.
     #[arg(long)]
     echo: Option<String>,
@@ -160,6 +169,9 @@ fn run() -> Result<(), String> {
     cfg.pace = parse_pace(&a.pace)?;
     cfg.rate_limit_scale = a.rate_limit_scale;
     cfg.busy_poll = a.busy_poll;
+    cfg.max_connections = a.max_connections;
+    cfg.http_idle = Duration::from_secs(a.http_idle_s);
+    cfg.ws_idle = Duration::from_secs(a.ws_idle_s);
     install_signals();
     let sim = Sim::start(cfg).map_err(|e| e.to_string())?;
     println!("gapmm-sim listening");

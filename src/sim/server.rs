@@ -48,6 +48,8 @@ const TIMER: Token = Token(2);
 const FIRST_CONN: usize = 3;
 /// Cap on one WebSocket's queued output before the connection is dropped as too slow.
 const MAX_WS_BACKLOG: usize = 64 * 1024 * 1024;
+/// How often silent connections are looked for.
+const IDLE_CHECK: Duration = Duration::from_millis(100);
 
 /// How market events are scheduled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +91,15 @@ pub struct SimConfig {
     /// `write` ends at the device queue; this switch gives a client that peer so its own latency can
     /// be measured without the simulator's wake-up in it.
     pub busy_poll: bool,
+    /// Most connections held at once. A new connection beyond it closes the one silent the
+    /// longest, so that held or abandoned sockets never lock a new client out.
+    pub max_connections: usize,
+    /// An HTTP connection that sends nothing for this long (an idle keep-alive, or a request
+    /// left unfinished) is closed.
+    pub http_idle: Duration,
+    /// A WebSocket that sends nothing (not even a ping) for this long is closed, as Bybit
+    /// closes a connection without a heartbeat (10 minutes by default).
+    pub ws_idle: Duration,
 }
 
 impl SimConfig {
@@ -103,6 +114,9 @@ impl SimConfig {
             http_limits: Limits::default(),
             max_events_per_step: 4096,
             busy_poll: false,
+            max_connections: 4096,
+            http_idle: Duration::from_secs(60),
+            ws_idle: Duration::from_secs(600),
         }
     }
 }
@@ -164,6 +178,10 @@ pub struct SimStats {
     pub rate_limited: AtomicU64,
     /// Market events applied.
     pub market_events: AtomicU64,
+    /// Connections closed to make room under [`SimConfig::max_connections`].
+    pub evicted: AtomicU64,
+    /// Connections closed for silence ([`SimConfig::http_idle`], [`SimConfig::ws_idle`]).
+    pub idle_closed: AtomicU64,
 }
 
 /// A plain copy of [`SimStats`].
@@ -185,6 +203,10 @@ pub struct StatsSnapshot {
     pub rate_limited: u64,
     /// See [`SimStats::market_events`].
     pub market_events: u64,
+    /// See [`SimStats::evicted`].
+    pub evicted: u64,
+    /// See [`SimStats::idle_closed`].
+    pub idle_closed: u64,
 }
 
 /// Book levels as returned by [`Exchange::book_levels`]: (bids best-first, asks best-first) of (price, qty).
@@ -340,6 +362,8 @@ impl SimHandle {
             bad_requests: l(&s.bad_requests),
             rate_limited: l(&s.rate_limited),
             market_events: l(&s.market_events),
+            evicted: l(&s.evicted),
+            idle_closed: l(&s.idle_closed),
         }
     }
 
@@ -467,6 +491,8 @@ struct Conn {
     id: String,
     state: State,
     dead: bool,
+    /// When the peer last sent anything (accepted, bytes, a frame).
+    last_in: Instant,
 }
 
 impl Conn {
@@ -531,6 +557,10 @@ struct Server {
     limits: Limits,
     max_events: usize,
     busy_poll: bool,
+    max_connections: usize,
+    http_idle: Duration,
+    ws_idle: Duration,
+    next_idle_check: Instant,
     pub_scratch: PublicBatch,
     /// Public frames taken from the exchange so far, i.e. the ordinal of the next one drained.
     /// Frames leave the exchange in the order they were produced, so with the exchange's pending
@@ -724,6 +754,10 @@ impl Server {
             limits: cfg.http_limits,
             max_events: cfg.max_events_per_step.max(1),
             busy_poll: cfg.busy_poll,
+            max_connections: cfg.max_connections.max(1),
+            http_idle: cfg.http_idle,
+            ws_idle: cfg.ws_idle,
+            next_idle_check: Instant::now() + IDLE_CHECK,
             pub_scratch: PublicBatch::default(),
             pub_drained: 0,
             priv_scratch: PrivateBatch::default(),
@@ -774,6 +808,7 @@ impl Server {
             self.pump_market();
             self.fanout_private();
             self.reap();
+            self.close_idle(Instant::now());
         }
     }
 
@@ -781,6 +816,9 @@ impl Server {
     fn arm_next_deadline(&mut self) -> Option<Duration> {
         let now = Instant::now();
         let mut deadline: Option<Instant> = self.delayed.front().map(|d| d.0);
+        if self.conns.iter().any(Option::is_some) {
+            deadline = Some(deadline.map_or(self.next_idle_check, |d| d.min(self.next_idle_check)));
+        }
         let mut min = |t: Instant| deadline = Some(deadline.map_or(t, |d| d.min(t)));
         if let Some(s) = self.faults.stall_until {
             min(s);
@@ -844,6 +882,9 @@ impl Server {
 
     fn accept(&mut self) {
         loop {
+            if self.conns.iter().flatten().count() >= self.max_connections && !self.evict_idlest() {
+                return;
+            }
             match self.listener.accept() {
                 Ok((mut sock, _)) => {
                     self.stats.accepted.fetch_add(1, Ordering::Relaxed);
@@ -882,6 +923,7 @@ impl Server {
                             eof: false,
                         })),
                         dead: false,
+                        last_in: Instant::now(),
                     };
                     if let Some(slot) = self.conns.get_mut(idx) {
                         *slot = Some(conn);
@@ -891,8 +933,60 @@ impl Server {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // Out of descriptors: the listener is edge-triggered, so a connection left in
+                // the backlog now would wait for the next one to arrive. Make room and retry.
+                Err(e)
+                    if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+                        && self.evict_idlest() =>
+                {
+                    continue
+                }
                 Err(_) => return,
             }
+        }
+    }
+
+    /// Closes the connection silent the longest; false if there is none.
+    fn evict_idlest(&mut self) -> bool {
+        let idlest = self
+            .conns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.as_ref().filter(|c| !c.dead).map(|c| (c.last_in, i)))
+            .min();
+        let Some((_, i)) = idlest else {
+            return false;
+        };
+        if let Some(c) = self.conns.get_mut(i).and_then(Option::as_mut) {
+            c.dead = true;
+        }
+        self.stats.evicted.fetch_add(1, Ordering::Relaxed);
+        self.reap();
+        true
+    }
+
+    /// Closes every connection silent for longer than its kind allows (checked a few times a
+    /// second, not on every pass).
+    fn close_idle(&mut self, now: Instant) {
+        if now < self.next_idle_check {
+            return;
+        }
+        self.next_idle_check = now + IDLE_CHECK;
+        let (http, ws) = (self.http_idle, self.ws_idle);
+        let mut any = false;
+        for c in self.conns.iter_mut().flatten() {
+            let limit = match c.state {
+                State::Ws(_) => ws,
+                _ => http,
+            };
+            if !c.dead && now.saturating_duration_since(c.last_in) > limit {
+                c.dead = true;
+                any = true;
+                self.stats.idle_closed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if any {
+            self.reap();
         }
     }
 
@@ -1104,6 +1198,7 @@ impl Server {
                 Ok(n) => {
                     if read_at.is_none() {
                         read_at = Some(self.clock.stamp());
+                        conn.last_in = Instant::now();
                     }
                     h.inbuf.extend_from_slice(chunk.get(..n).unwrap_or(&[]));
                 }
@@ -1246,14 +1341,17 @@ impl Server {
                 Ok(Message::Text(t)) => {
                     let read_at = w.ws.get_ref().last_read();
                     self.stats.ws_in.fetch_add(1, Ordering::Relaxed);
+                    conn.last_in = Instant::now();
                     self.handle_ws_text(i, conn, t.as_bytes(), read_at);
                 }
                 Ok(Message::Binary(b)) => {
                     let read_at = w.ws.get_ref().last_read();
                     self.stats.ws_in.fetch_add(1, Ordering::Relaxed);
+                    conn.last_in = Instant::now();
                     self.handle_ws_text(i, conn, &b, read_at);
                 }
-                Ok(_) => {}
+                // A protocol-level ping (or any other frame) is a heartbeat too.
+                Ok(_) => conn.last_in = Instant::now(),
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {
                     continue
