@@ -329,8 +329,26 @@ fn a_journal_is_replayed_only_into_its_own_account_and_exchange_instance() {
     });
     let fin = engine.interrupt(Duration::from_secs(30));
     assert!(fin.status.success(), "{}", fin.stderr);
+    // Whatever run 1 ended with (both quotes may have filled), its part of
+    // the journal holds a position: 700 more lots bought under its session.
     let run1_position = lots_after(&fin.stderr, "final position");
-    assert_ne!(run1_position, 0, "{}", fin.stderr);
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let session = text
+        .lines()
+        .find(|l| l.starts_with("{\"t\":\"session\""))
+        .expect("run 1 wrote a session line")
+        .to_string();
+    assert!(session.contains("\"account\":\"1001/"), "{session}");
+    let extra = format!(
+        "{session}\n{}",
+        fill_line("instances-extra", "Buy", 600_000, 700)
+    );
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&journal)
+        .unwrap();
+    std::io::Write::write_all(&mut f, extra.as_bytes()).unwrap();
+    assert_ne!(run1_position + 700, 0);
     first.shutdown().unwrap();
 
     // The same port and seed again: the same keys, the same uid.

@@ -62,7 +62,7 @@ use crate::codec::private::{
 };
 use crate::codec::public::Level;
 use crate::codec::rest::{
-    Amend, InstrumentSpec, NewOrder, OrderRef as WireRef, RestCodec, RestDecoder,
+    Amend, InstrumentSpec, NewOrder, OrderRef as WireRef, RestCodec, RestDecoder, RestError,
 };
 use crate::codec::sign::Credentials;
 use crate::codec::trade::{TradeCodec, TradeDecoder, TradeOp};
@@ -519,7 +519,7 @@ pub fn open_orders_blocking(
     codec: &RestCodec,
     dec: &mut RestDecoder,
     inst: &InstrumentSpec,
-) -> Option<Vec<OrderUpdate>> {
+) -> Result<Vec<OrderUpdate>, OpenOrdersError> {
     let mut all = Vec::new();
     let mut cursor: Option<String> = None;
     // Every page (Bybit pages 50 orders): an order of ours on a later page
@@ -529,22 +529,59 @@ pub fn open_orders_blocking(
         let mut req = Vec::new();
         codec
             .order_realtime(&mut req, wall_ms(), inst, true, cursor.as_deref())
-            .ok()?;
+            .map_err(OpenOrdersError::Rest)?;
         let mut body = conn
             .request_blocking(&req, CONTROL_TIMEOUT)
-            .ok()?
+            .map_err(|e| OpenOrdersError::Net(e.to_string()))?
             .body
             .to_vec();
-        let page = dec.decode_orders(&mut body, inst).ok()?;
+        let page = dec
+            .decode_orders(&mut body, inst)
+            .map_err(OpenOrdersError::Rest)?;
         let rows = page.orders.len() + page.skipped;
         let next = next_page(rows, page.next_cursor.as_deref()).map(str::to_owned);
         all.extend(page.orders);
         match next {
             Some(c) => cursor = Some(c),
-            None => return Some(all),
+            None => return Ok(all),
         }
     }
-    None
+    Err(OpenOrdersError::TooManyPages)
+}
+
+/// Why the exchange's open-order list could not be read.
+#[derive(Debug)]
+pub enum OpenOrdersError {
+    /// Encoding the request or decoding the answer; an exchange refusal is
+    /// [`RestError::Api`] with its `retCode` and `retMsg`.
+    Rest(RestError),
+    /// The connection failed or timed out.
+    Net(String),
+    /// More than `QUERY_PAGES` pages.
+    TooManyPages,
+}
+
+impl std::fmt::Display for OpenOrdersError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // A key or permission refusal names what to fix.
+            OpenOrdersError::Rest(RestError::Api { code, msg }) => {
+                write!(f, "the exchange refused: {code} {msg}")?;
+                if matches!(code, 10003 | 10004 | 10005 | 10010 | 33004) {
+                    write!(
+                        f,
+                        " (check BYBIT_API_KEY / BYBIT_API_SECRET and the key's permissions)"
+                    )?;
+                }
+                Ok(())
+            }
+            OpenOrdersError::Rest(e) => write!(f, "{e}"),
+            OpenOrdersError::Net(e) => write!(f, "{e}"),
+            OpenOrdersError::TooManyPages => {
+                write!(f, "more than {QUERY_PAGES} pages of open orders")
+            }
+        }
+    }
 }
 
 /// Cancel-all for the instrument over `conn` (blocking; the answer comes back
@@ -569,7 +606,7 @@ pub fn cancel_all_confirmed(
     for _ in 0..5 {
         cancel_all_request(conn, codec, inst);
         let open = open_orders_blocking(conn, codec, dec, inst);
-        if open.is_some_and(|o| !o.iter().any(|o| crate::oms::is_ours(&o.order_link_id))) {
+        if open.is_ok_and(|o| !o.iter().any(|o| crate::oms::is_ours(&o.order_link_id))) {
             return true;
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -2327,5 +2364,32 @@ mod tests {
         assert_eq!(tick_to_tx(&wait(20_000, 1_000_000), 900_000), None);
         // Within the clocks' read jitter of the frame read.
         assert_eq!(tick_to_tx(&wait(20_000, 1_000_000), 979_500), Some(1));
+    }
+}
+
+#[cfg(test)]
+mod open_orders_error_tests {
+    use super::*;
+    use crate::codec::rest::ApiMsg;
+
+    #[test]
+    fn a_refusal_passes_the_exchange_words_on_and_names_the_keys() {
+        let e = OpenOrdersError::Rest(RestError::Api {
+            code: 10005,
+            msg: ApiMsg::from_str("Permission denied, please check your API key permissions.")
+                .unwrap(),
+        });
+        assert_eq!(
+            e.to_string(),
+            "the exchange refused: 10005 Permission denied, please check your API key permissions. (check BYBIT_API_KEY / BYBIT_API_SECRET and the key's permissions)"
+        );
+        let other = OpenOrdersError::Rest(RestError::Api {
+            code: 10016,
+            msg: ApiMsg::from_str("Server error.").unwrap(),
+        });
+        assert_eq!(
+            other.to_string(),
+            "the exchange refused: 10016 Server error."
+        );
     }
 }

@@ -536,8 +536,12 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
             eprintln!("journal: {n} fills from the exchange's execution list were missing from the journal; counted now");
         }
     }
-    let open = open_orders_blocking(&mut ctl.conn, &ctl.codec, &mut ctl.dec, &inst)
-        .ok_or_else(|| err("open orders: the exchange's list could not be read"))?;
+    let open =
+        open_orders_blocking(&mut ctl.conn, &ctl.codec, &mut ctl.dec, &inst).map_err(|e| {
+            err(format!(
+                "open orders: the exchange's list could not be read: {e}"
+            ))
+        })?;
     let events: Vec<_> = open.iter().map(order_event).collect();
     let initial: Vec<_> = oms.adopt_open_orders(&events, 0).to_vec();
     if cfg.category == crate::ids::Category::Linear {
