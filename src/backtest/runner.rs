@@ -472,6 +472,8 @@ impl Runner<'_> {
         }
         self.book_version += 1;
         match self.book.apply(&upd) {
+            // Older than the book: nothing changed (the feed stage's rule).
+            Ok(crate::book::Applied::Stale) => return,
             Ok(_) => self.resyncing = false,
             Err(_) => {
                 self.resyncs += 1;

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Poll, Token};
 
 use crate::analytics::{self, MarketMetrics};
-use crate::book::{Book, BookConfig};
+use crate::book::{Applied, Book, BookConfig};
 use crate::codec::public::{
     orderbook_topic, trade_topic, write_subscribe, Level, PublicDecoder, PublicEvent, SubOp,
 };
@@ -92,8 +92,7 @@ pub struct FeedStage {
     poll: Poll,
     events: Events,
     conn: ManagedWs,
-    decoder: PublicDecoder,
-    book: Book,
+    rules: FeedRules,
     out: Latest<MarketUpdate>,
     rec: HopRecorder,
     clock: Clock,
@@ -101,12 +100,8 @@ pub struct FeedStage {
     sub: Vec<u8>,
     unsub: Vec<u8>,
     stale: Duration,
-    max_lag_ms: u64,
     last_msg: Instant,
     tradable: bool,
-    /// A resubscribe was sent; deltas until the next snapshot are ignored.
-    resyncing: bool,
-    last_u: UpdateId,
     last_rotate: Instant,
     /// The last message's `parse` and `apply` times, recorded on the next
     /// message or poll: recording is not on the tick-to-wire path.
@@ -116,8 +111,6 @@ pub struct FeedStage {
     own: [Option<Level>; 2],
     /// Our resting orders changed since the analytics last ran.
     own_changed: bool,
-    /// Exchange time of the last applied message.
-    last_ts: ExchMs,
     /// Where received frames are recorded, if anywhere.
     tee: Option<Tee>,
 }
@@ -163,6 +156,119 @@ fn market_update(m: &MarketMetrics, u: UpdateId, ts: ExchMs) -> MarketUpdate {
     }
 }
 
+/// What one public frame did to the feed (see [`FeedRules::on_frame`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FrameOutcome {
+    /// A book message was applied: the update for the strategy, tradable
+    /// unless the exchange time lags the wall clock by more than the limit.
+    Market(MarketUpdate),
+    /// Applied, but the rest of the market is not two-sided: pull.
+    OneSided,
+    /// A sequence gap, a `u` going back or a crossed book: the book is
+    /// invalid until a fresh snapshot; pull and resubscribe.
+    Broken,
+    /// Not for the book (another topic), or a delta while waiting for the
+    /// snapshot of a resubscription.
+    Skipped,
+    /// Not a message the decoder understands; the book is unchanged.
+    Undecodable,
+}
+
+/// The feed's rules without its I/O: decode, sequence, apply, analyse and
+/// judge one frame. The stage feeds it the frames its socket reads; tests
+/// feed it byte buffers.
+///
+/// Contract: no allocation (decoder and book sized at construction), no
+/// lock, no syscall, no panic. Clock: the TSC stamps of the update, taken
+/// with the given [`Clock`]; the lag rule compares the message's exchange
+/// time with the wall-clock ms the caller read.
+pub struct FeedRules {
+    decoder: PublicDecoder,
+    book: Book,
+    max_lag_ms: u64,
+    /// A resubscribe was sent; deltas until the next snapshot are ignored.
+    pub resyncing: bool,
+    /// `u` of the last applied message.
+    pub last_u: UpdateId,
+    /// Exchange time of the last applied message.
+    pub last_ts: ExchMs,
+}
+
+impl FeedRules {
+    /// Rules for one symbol's book; `max_lag` is the exchange-time lag
+    /// beyond which the market is untradable.
+    pub fn new(symbol: Symbol, price_step: Step, qty_step: Step, max_lag: Duration) -> FeedRules {
+        FeedRules {
+            decoder: PublicDecoder::new(symbol, price_step, qty_step),
+            book: Book::new(BookConfig::default()),
+            max_lag_ms: u64::try_from(max_lag.as_millis()).unwrap_or(u64::MAX),
+            resyncing: false,
+            last_u: UpdateId(0),
+            last_ts: ExchMs(0),
+        }
+    }
+
+    /// A new connection: the book is invalid until its snapshot.
+    pub fn reset(&mut self) {
+        self.book.invalidate();
+        self.resyncing = false;
+    }
+
+    /// The book as the rules hold it.
+    pub fn book(&self) -> &Book {
+        &self.book
+    }
+
+    /// One frame read at `t_read`, with our own resting orders `own` and the
+    /// wall clock `wall_now_ms` read before the socket.
+    pub fn on_frame(
+        &mut self,
+        frame: &[u8],
+        own: [Option<Level>; 2],
+        wall_now_ms: u64,
+        clock: &Clock,
+        t_read: Tsc,
+    ) -> FrameOutcome {
+        let update = match self.decoder.decode(frame) {
+            Ok(PublicEvent::Book(b)) => b,
+            Ok(_) => return FrameOutcome::Skipped,
+            Err(_) => return FrameOutcome::Undecodable,
+        };
+        let t_parsed = clock.stamp();
+        let (u, ts) = (update.u, update.ts);
+        if self.resyncing && update.kind == crate::codec::public::BookKind::Delta {
+            return FrameOutcome::Skipped; // waiting for the fresh snapshot
+        }
+        match self.book.apply(&update) {
+            // A delta older than the book (`u` not above the last): nothing
+            // changed, and `u` must not go back with it.
+            Ok(Applied::Stale) => return FrameOutcome::Skipped,
+            Ok(_) => self.resyncing = false,
+            Err(_) => return FrameOutcome::Broken,
+        }
+        self.last_u = u;
+        self.last_ts = ts;
+        let Some(m) = analyse(&mut self.book, own, u, ts) else {
+            return FrameOutcome::OneSided;
+        };
+        FrameOutcome::Market(MarketUpdate {
+            tradable: !lagging(wall_now_ms, ts, self.max_lag_ms),
+            tick: true,
+            t_read,
+            t_parsed,
+            t_applied: clock.stamp(),
+            ..m
+        })
+    }
+}
+
+/// Whether no message for longer than `stale` since `last_msg` (the feed
+/// then marks the market untradable).
+#[inline]
+pub fn stale(now: Instant, last_msg: Instant, stale: Duration) -> bool {
+    now.saturating_duration_since(last_msg) > stale
+}
+
 impl FeedStage {
     /// Builds the stage; the connection opens on the first polls.
     pub fn new(
@@ -195,8 +301,7 @@ impl FeedStage {
             poll,
             events: Events::with_capacity(16),
             conn: ManagedWs::new(ws, cfg.seed).with_heartbeat(cfg.ping),
-            decoder: PublicDecoder::new(cfg.symbol, cfg.price_step, cfg.qty_step),
-            book: Book::new(BookConfig::default()),
+            rules: FeedRules::new(cfg.symbol, cfg.price_step, cfg.qty_step, cfg.max_lag),
             out: Latest::new(out),
             rec,
             clock: Clock::new(),
@@ -204,17 +309,13 @@ impl FeedStage {
             sub,
             unsub,
             stale: cfg.stale,
-            max_lag_ms: cfg.max_lag.as_millis() as u64,
             last_msg: Instant::now(),
             tradable: false,
-            resyncing: false,
-            last_u: UpdateId(0),
             last_rotate: Instant::now(),
             unrecorded: None,
             own_in: None,
             own: [None; 2],
             own_changed: false,
-            last_ts: ExchMs(0),
             tee: None,
         })
     }
@@ -269,7 +370,7 @@ impl FeedStage {
         // supersedes it): it is never lost.
         if self
             .out
-            .push(MarketUpdate::pull(self.last_u, self.clock.stamp()))
+            .push(MarketUpdate::pull(self.rules.last_u, self.clock.stamp()))
             == Pushed::Held
         {
             inc(&self.board.feed.ring_full);
@@ -277,8 +378,7 @@ impl FeedStage {
     }
 
     fn on_opened(&mut self) {
-        self.book.invalidate();
-        self.resyncing = false;
+        self.rules.reset();
         self.last_msg = Instant::now();
         if let Err(e) = self.conn.ws().send_text(&self.sub) {
             let _ = self.conn.lost(e, Instant::now());
@@ -287,7 +387,7 @@ impl FeedStage {
 
     fn resubscribe(&mut self) {
         inc(&self.board.feed.resyncs);
-        self.resyncing = true;
+        self.rules.resyncing = true;
         let ws = self.conn.ws();
         let r = ws
             .send_text(&self.unsub)
@@ -300,12 +400,12 @@ impl FeedStage {
     /// Runs the analytics again on the current book after our own resting
     /// orders changed, and pushes the result as a non-tick update.
     fn recompute(&mut self) {
-        if !self.tradable || !self.book.is_valid() {
+        if !self.tradable || !self.rules.book.is_valid() {
             return;
         }
         let t0 = self.clock.stamp();
-        let (own, ts) = (self.own, self.last_ts);
-        let Some(m) = analyse(&mut self.book, own, self.last_u, ts) else {
+        let r = &mut self.rules;
+        let Some(m) = analyse(&mut r.book, self.own, r.last_u, r.last_ts) else {
             return;
         };
         let mu = MarketUpdate {
@@ -329,20 +429,15 @@ impl FeedStage {
         let wall_now_ms = wall_now_ns / 1_000_000;
         let FeedStage {
             conn,
-            decoder,
-            book,
+            rules,
             out,
             rec,
             clock,
             board,
-            max_lag_ms,
             tradable,
-            resyncing,
-            last_u,
             unrecorded,
             own,
             own_changed,
-            last_ts,
             tee,
             ..
         } = self;
@@ -362,62 +457,38 @@ impl FeedStage {
                     return; // recorded, not needed for the book
                 }
             }
-            let update = match decoder.decode(frame) {
-                Ok(PublicEvent::Book(b)) => b,
-                Ok(_) => return,
-                Err(_) => {
-                    inc(&board.feed.decode_errors);
-                    return;
+            match rules.on_frame(frame, own, wall_now_ms, clock, t_read) {
+                FrameOutcome::Market(mu) => {
+                    *own_changed = false;
+                    if mu.tradable != *tradable {
+                        *tradable = mu.tradable;
+                        board
+                            .feed
+                            .tradable
+                            .store(mu.tradable, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    if out.push(mu) == Pushed::Held {
+                        inc(&board.feed.ring_full);
+                    }
+                    // Bookkeeping after the update is on its way.
+                    note_applied(board, mu.u);
+                    *unrecorded = Some((
+                        clock.delta_ns(mu.t_read, mu.t_parsed),
+                        clock.delta_ns(mu.t_parsed, mu.t_applied),
+                    ));
                 }
-            };
-            let t_parsed = clock.stamp();
-            let ts = update.ts;
-            let u = update.u;
-            if *resyncing && update.kind == crate::codec::public::BookKind::Delta {
-                return; // waiting for the fresh snapshot
-            }
-            match book.apply(&update) {
-                Ok(_) => *resyncing = false,
-                Err(_) => {
+                FrameOutcome::OneSided => {
+                    *own_changed = false;
+                    note_applied(board, rules.last_u);
+                    went_untradable = true;
+                }
+                FrameOutcome::Broken => {
                     need_resync = true;
                     went_untradable = true;
-                    return;
                 }
+                FrameOutcome::Skipped => {}
+                FrameOutcome::Undecodable => inc(&board.feed.decode_errors),
             }
-            *last_u = u;
-            *last_ts = ts;
-            *own_changed = false;
-            let Some(m) = analyse(book, own, u, ts) else {
-                note_applied(board, u);
-                went_untradable = true;
-                return;
-            };
-            let t_applied = clock.stamp();
-            let ok = !lagging(wall_now_ms, ts, *max_lag_ms);
-            if ok != *tradable {
-                *tradable = ok;
-                board
-                    .feed
-                    .tradable
-                    .store(ok, std::sync::atomic::Ordering::Relaxed);
-            }
-            let mu = MarketUpdate {
-                tradable: ok,
-                tick: true,
-                t_read,
-                t_parsed,
-                t_applied,
-                ..m
-            };
-            if out.push(mu) == Pushed::Held {
-                inc(&board.feed.ring_full);
-            }
-            // Bookkeeping after the update is on its way.
-            note_applied(board, u);
-            *unrecorded = Some((
-                clock.delta_ns(t_read, t_parsed),
-                clock.delta_ns(t_parsed, t_applied),
-            ));
         });
         match res {
             Ok(n) => {
@@ -434,7 +505,7 @@ impl FeedStage {
             }
             Err(e) => {
                 let _ = self.conn.lost(e, now);
-                self.book.invalidate();
+                self.rules.book.invalidate();
                 self.pull();
                 0
             }
@@ -466,7 +537,7 @@ impl Stage for FeedStage {
             // A failed connect, or the open connection lost (ping write
             // failed, or dead link: nothing received for its timeout).
             ConnEvent::Failed(_) => {
-                self.book.invalidate();
+                self.rules.book.invalidate();
                 self.pull();
             }
             ConnEvent::Idle => {}
@@ -518,10 +589,10 @@ impl Stage for FeedStage {
             // that stopped short of it would never be woken again, leaving a
             // dead connection that looks open. No data can follow: reconnect.
             let _ = self.conn.lost(NetError::Closed { code: 1006 }, now);
-            self.book.invalidate();
+            self.rules.book.invalidate();
             self.pull();
         }
-        if n == 0 && self.tradable && now.duration_since(self.last_msg) > self.stale {
+        if n == 0 && self.tradable && stale(now, self.last_msg, self.stale) {
             self.pull();
         }
         // A value still held for room is work left: do not let an idle
@@ -544,4 +615,165 @@ fn inc_reconnect(board: &Board, reconnects: u64) {
         .feed
         .reconnects
         .store(reconnects, std::sync::atomic::Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod rules_tests {
+    //! The feed's rules on byte buffers: what a frame does to the book and
+    //! whether the strategy may trade on it.
+    use super::*;
+
+    const LAG: u64 = 5_000;
+
+    fn rules() -> FeedRules {
+        FeedRules::new(
+            Symbol::from_str("BTCUSDT").unwrap(),
+            Step::parse("0.1").unwrap(),
+            Step::parse("0.001").unwrap(),
+            Duration::from_millis(LAG),
+        )
+    }
+
+    /// A Bybit book message: `(price, size)` levels as text.
+    fn msg(kind: &str, u: u64, ts: u64, bids: &[(&str, &str)], asks: &[(&str, &str)]) -> Vec<u8> {
+        let side = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(p, q)| format!("[\"{p}\",\"{q}\"]"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        format!(
+            "{{\"topic\":\"orderbook.50.BTCUSDT\",\"type\":\"{kind}\",\"ts\":{ts},\"data\":{{\"s\":\"BTCUSDT\",\"b\":[{}],\"a\":[{}],\"u\":{u},\"seq\":{u}}},\"cts\":{ts}}}",
+            side(bids),
+            side(asks)
+        )
+        .into_bytes()
+    }
+
+    fn snapshot(u: u64, ts: u64) -> Vec<u8> {
+        msg(
+            "snapshot",
+            u,
+            ts,
+            &[("100.0", "1"), ("99.9", "2")],
+            &[("100.2", "1"), ("100.3", "2")],
+        )
+    }
+
+    fn feed(r: &mut FeedRules, frame: &[u8], wall_ms: u64) -> FrameOutcome {
+        let clock = Clock::new();
+        let t = clock.stamp();
+        r.on_frame(frame, [None; 2], wall_ms, &clock, t)
+    }
+
+    fn market(o: FrameOutcome) -> MarketUpdate {
+        match o {
+            FrameOutcome::Market(m) => m,
+            other => panic!("expected a market update, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_snapshot_and_its_deltas_in_sequence_are_tradable() {
+        let mut r = rules();
+        let m = market(feed(&mut r, &snapshot(10, 1_000), 1_000));
+        assert!(m.tradable && m.tick);
+        assert_eq!((m.u, m.bid.0, m.ask.0), (UpdateId(10), 1000, 1002));
+        let m = market(feed(
+            &mut r,
+            &msg("delta", 11, 1_010, &[("100.1", "1")], &[]),
+            1_010,
+        ));
+        assert_eq!((m.u, m.bid.0), (UpdateId(11), 1001));
+    }
+
+    #[test]
+    fn a_gap_in_u_breaks_the_book_until_a_fresh_snapshot() {
+        let mut r = rules();
+        market(feed(&mut r, &snapshot(10, 1_000), 1_000));
+        let gap = msg("delta", 12, 1_010, &[("100.1", "1")], &[]);
+        assert_eq!(feed(&mut r, &gap, 1_010), FrameOutcome::Broken);
+        assert!(!r.book().is_valid());
+        // The stage resubscribes: deltas until the snapshot are skipped.
+        r.resyncing = true;
+        let next = msg("delta", 13, 1_020, &[("100.1", "2")], &[]);
+        assert_eq!(feed(&mut r, &next, 1_020), FrameOutcome::Skipped);
+        let m = market(feed(&mut r, &snapshot(40, 1_030), 1_030));
+        assert!(m.tradable && !r.resyncing);
+        assert_eq!(m.u, UpdateId(40));
+    }
+
+    #[test]
+    fn a_delta_older_than_the_book_changes_nothing() {
+        let mut r = rules();
+        market(feed(&mut r, &snapshot(10, 1_000), 1_000));
+        let old = msg("delta", 9, 1_010, &[("100.1", "5")], &[]);
+        assert_eq!(feed(&mut r, &old, 1_010), FrameOutcome::Skipped);
+        assert_eq!(r.last_u, UpdateId(10), "u never goes back");
+        assert_eq!(r.book().best_bid().unwrap().price.0, 1000);
+        // The sequence goes on from the book's u.
+        market(feed(
+            &mut r,
+            &msg("delta", 11, 1_020, &[], &[("100.2", "0")]),
+            1_020,
+        ));
+    }
+
+    #[test]
+    fn a_crossed_book_breaks_it() {
+        let mut r = rules();
+        market(feed(&mut r, &snapshot(10, 1_000), 1_000));
+        let cross = msg("delta", 11, 1_010, &[("100.5", "1")], &[]);
+        assert_eq!(feed(&mut r, &cross, 1_010), FrameOutcome::Broken);
+        assert!(!r.book().is_valid());
+    }
+
+    #[test]
+    fn exchange_time_lagging_the_wall_clock_is_untradable() {
+        let mut r = rules();
+        let m = market(feed(&mut r, &snapshot(10, 1_000), 1_000 + LAG));
+        assert!(m.tradable, "exactly the limit is still tradable");
+        let m = market(feed(
+            &mut r,
+            &msg("delta", 11, 1_010, &[("100.1", "1")], &[]),
+            1_010 + LAG + 1,
+        ));
+        assert!(!m.tradable, "one ms beyond the limit is not");
+    }
+
+    #[test]
+    fn no_message_for_longer_than_stale_is_stale() {
+        let t = Instant::now();
+        let s = Duration::from_secs(3);
+        assert!(!stale(t + s, t, s));
+        assert!(stale(t + s + Duration::from_millis(1), t, s));
+        assert!(!stale(t, t + s, s), "a clock read before the message");
+    }
+
+    #[test]
+    fn a_one_sided_market_or_garbage_does_not_trade() {
+        let mut r = rules();
+        let bids_only = msg("snapshot", 10, 1_000, &[("100.0", "1")], &[]);
+        assert_eq!(feed(&mut r, &bids_only, 1_000), FrameOutcome::OneSided);
+        let mut r = rules();
+        market(feed(&mut r, &snapshot(10, 1_000), 1_000));
+        assert_eq!(
+            feed(
+                &mut r,
+                b"{\"topic\":\"orderbook.50.BTCUSDT\",\"type\":\"delta\",\"da",
+                1_000
+            ),
+            FrameOutcome::Undecodable
+        );
+        assert_eq!(
+            feed(&mut r, b"{\"op\":\"pong\",\"success\":true}", 1_000),
+            FrameOutcome::Skipped
+        );
+        // Neither touched the book: the next delta is in sequence.
+        market(feed(
+            &mut r,
+            &msg("delta", 11, 1_010, &[("100.1", "1")], &[]),
+            1_010,
+        ));
+    }
 }
