@@ -259,12 +259,13 @@ fn trades_quotes_by_the_signal_table_amends_and_stops_clean_on_ctrl_c() {
 
 /// A wall's size in lots: 20 times the whole top 50 of the other book side
 /// (0 = bids, 1 = asks) and at least 5 BTC, so that one side's score
-/// dominates the other's by far more than the HIGH threshold asks.
+/// dominates the other's by far more than the HIGH threshold asks (2.33x);
+/// at most the simulator's largest BTCUSDT spot order, 83 BTC.
 fn wall(sim: &gapmm::sim::SimHandle, other: usize) -> i64 {
     let b = book(sim, 50);
     let levels = if other == 0 { &b.0 } else { &b.1 };
     let total: i64 = levels.iter().map(|&(_, q)| q).sum();
-    (20 * total).max(5_000_000)
+    (20 * total).clamp(5_000_000, 83_000_000)
 }
 
 /// The market's best bid and ask without our own orders (the book the
