@@ -204,11 +204,14 @@ impl Decimal {
     pub fn parse(s: &[u8]) -> Result<Decimal, UnitError> {
         let (neg, digits) = split_sign(s)?;
         let (m, scale) = parse_unsigned(digits)?;
-        let mantissa = i64::try_from(m).map_err(|_| UnitError::Overflow)?;
-        Ok(Decimal {
-            mantissa: if neg { -mantissa } else { mantissa },
-            scale,
-        })
+        // A negative magnitude may be one more than i64::MAX (i64::MIN).
+        let mantissa = if neg {
+            0i64.checked_sub_unsigned(m)
+        } else {
+            i64::try_from(m).ok()
+        }
+        .ok_or(UnitError::Overflow)?;
+        Ok(Decimal { mantissa, scale })
     }
 
     /// Lossy conversion for reporting only (PnL in a status line); never used
@@ -267,6 +270,11 @@ impl Step {
         if scale > MAX_SCALE {
             return Err(UnitError::BadStep);
         }
+        // Prices and sizes are i64 counts of steps: a step beyond that range
+        // could not even be shown as itself.
+        if i64::try_from(units).is_err() {
+            return Err(UnitError::Overflow);
+        }
         Ok(Step { units, scale })
     }
 
@@ -274,6 +282,9 @@ impl Step {
     pub fn new(units: u64, scale: u8) -> Result<Step, UnitError> {
         if units == 0 || scale > MAX_SCALE {
             return Err(UnitError::BadStep);
+        }
+        if i64::try_from(units).is_err() {
+            return Err(UnitError::Overflow);
         }
         let mut s = Step { units, scale };
         while s.scale > 0 && s.units.is_multiple_of(10) {

@@ -95,14 +95,22 @@ pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
     if d.is_empty() || d.len() > 19 {
         return None;
     }
+    // Accumulated towards the sign, so that i64::MIN (whose magnitude is
+    // one more than i64::MAX) is read too.
     let mut v: i64 = 0;
     for &b in d {
         if !b.is_ascii_digit() {
             return None;
         }
-        v = v.checked_mul(10)?.checked_add(i64::from(b - b'0'))?;
+        let digit = i64::from(b - b'0');
+        v = v.checked_mul(10)?;
+        v = if neg {
+            v.checked_sub(digit)?
+        } else {
+            v.checked_add(digit)?
+        };
     }
-    Some(if neg { -v } else { v })
+    Some(v)
 }
 
 /// Parses an unsigned decimal integer.
