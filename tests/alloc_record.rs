@@ -1,6 +1,7 @@
 //! Recording keeps the feed's per-frame path allocation-free: every frame
 //! of the real BTCUSDT recording (book messages and trades) goes through
-//! the recorder's tee, then book frames through decode, book and the feed
+//! the recorder's tee, then book frames through the feed stage's own rules
+//! ([`FeedRules::on_frame`]: decode, sequence, book, analytics, lag)
 //! stage's analytics, counted by a global allocator on this thread, while
 //! the writer thread (not counted: it may allocate) drains the ring into a
 //! gzip file. Nothing is dropped and the file holds every frame.
@@ -11,12 +12,11 @@ mod support_alloc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
-use gapmm::book::Book;
-use gapmm::codec::public::{PublicDecoder, PublicEvent};
-use gapmm::engine::feed::analyse;
+use gapmm::engine::feed::{FeedRules, FrameOutcome};
 use gapmm::ids::Symbol;
 use gapmm::record::{channel, Rotation, Writer};
 use gapmm::replay::{split_line, Recording};
+use gapmm::time::Clock;
 use gapmm::units::Step;
 use support_alloc::counted;
 
@@ -35,12 +35,13 @@ fn the_feed_path_with_recording_on_allocates_nothing() {
         frames.push((l.local_ns.unwrap(), l.json.to_vec()));
     }
     let symbol = Symbol::from_str("BTCUSDT").unwrap();
-    let mut decoder = PublicDecoder::new(
+    let mut rules = FeedRules::new(
         symbol,
         Step::parse("0.01").unwrap(),
         Step::parse("0.00001").unwrap(),
+        std::time::Duration::from_secs(5),
     );
-    let mut book = Book::new(gapmm::book::BookConfig::default());
+    let clock = Clock::new();
     let dir = std::env::temp_dir().join(format!("gapmm-alloc-rec-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let (mut tee, ring) = channel(gapmm::record::RING_BYTES);
@@ -55,31 +56,27 @@ fn the_feed_path_with_recording_on_allocates_nothing() {
     // engine drops such a frame; here it retries, so that the file can be
     // compared frame by frame).
     let mut refused = 0u64;
-    let mut feed = |ns: u64, frame: &[u8], book: &mut Book| -> bool {
+    let mut feed = |ns: u64, frame: &[u8]| -> bool {
         // The feed stage's order: record first, then decode what the book needs.
         while !tee.push(ns, frame) {
             refused += 1;
             std::hint::spin_loop(); // the writer catches up (never in the engine)
         }
-        match decoder.decode(frame) {
-            Ok(PublicEvent::Book(u)) => {
-                book.apply(&u).expect("in sequence");
-                analyse(book, [None; 2], u.u, u.ts).is_some()
-            }
-            _ => false,
+        // The recording's own clock is the wall clock: never lagging.
+        let wall_ms = ns / 1_000_000;
+        match rules.on_frame(frame, [None; 2], wall_ms, &clock, clock.stamp()) {
+            FrameOutcome::Market(_) => true,
+            FrameOutcome::Skipped => false,
+            other => panic!("a real recording gave {other:?}"),
         }
     };
     // Warm-up: the snapshot and the first frames size every reused buffer.
     let warm = 200;
     for (ns, f) in &frames[..warm] {
-        feed(*ns, f, &mut book);
+        feed(*ns, f);
     }
-    let (analysed, allocs) = counted(|| {
-        frames[warm..]
-            .iter()
-            .filter(|(ns, f)| feed(*ns, f, &mut book))
-            .count()
-    });
+    let (analysed, allocs) =
+        counted(|| frames[warm..].iter().filter(|(ns, f)| feed(*ns, f)).count());
     assert!(analysed > 5_000, "{analysed}");
     assert_eq!(allocs, 0, "allocations on the feed path with recording on");
     stop.store(true, Relaxed);
