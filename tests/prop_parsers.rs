@@ -1431,8 +1431,9 @@ proptest! {
     /// Any value of any one variable (the others at their defaults) gives a
     /// configuration or an error that names that variable — never a panic
     /// and never an error blamed on a variable the operator did not touch.
-    /// (A bad `GAPMM_TIGHT_TICKS` is reported as the tight/wide pair under
-    /// `GAPMM_WIDE_TICKS`, with both names in the message.)
+    /// (A `GAPMM_TIGHT_TICKS` above the wide distance is reported as the
+    /// tight/wide pair under `GAPMM_WIDE_TICKS`, with both names in the
+    /// message.)
     #[test]
     fn every_variable_is_validated_and_named(
         which in any::<prop::sample::Index>(),

@@ -523,7 +523,14 @@ impl Config {
         };
         let tight_ticks: u32 = parse_num("GAPMM_TIGHT_TICKS", &a.tight_ticks)?;
         let wide_ticks: u32 = parse_num("GAPMM_WIDE_TICKS", &a.wide_ticks)?;
-        if tight_ticks == 0 || wide_ticks < tight_ticks || wide_ticks > 100_000 {
+        if tight_ticks == 0 {
+            return Err(bad(
+                "GAPMM_TIGHT_TICKS",
+                &a.tight_ticks,
+                "need at least 1 tick from the mid",
+            ));
+        }
+        if wide_ticks < tight_ticks || wide_ticks > 100_000 {
             return Err(bad(
                 "GAPMM_WIDE_TICKS",
                 &a.wide_ticks,
@@ -746,6 +753,21 @@ mod tests {
         assert_eq!(c.depth, 50);
         assert_eq!(c.transport, Transport::Ws);
         assert_eq!((c.tight_ticks, c.wide_ticks), (1, 100));
+    }
+
+    #[test]
+    fn quote_distances_are_blamed_on_the_variable_that_is_wrong() {
+        let e =
+            Config::parse(&args(&["--tight-ticks", "0"]), &KeyVars::default(), true).unwrap_err();
+        assert_eq!(e.var, "GAPMM_TIGHT_TICKS", "{e}");
+        let e = Config::parse(
+            &args(&["--tight-ticks", "5", "--wide-ticks", "3"]),
+            &KeyVars::default(),
+            true,
+        )
+        .unwrap_err();
+        assert_eq!(e.var, "GAPMM_WIDE_TICKS", "{e}");
+        assert!(e.to_string().contains("GAPMM_TIGHT_TICKS (5)"), "{e}");
     }
 
     #[test]
