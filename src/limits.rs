@@ -1,12 +1,13 @@
 //! Bybit's default per-UID request limits (protocol.md §4.1, the "UTA2.0 Pro"
-//! table): one table for the order manager's local budget and for the
-//! simulator's limiter.
+//! table, and Bybit's rate-limit page for the asset and user groups): one
+//! table for the order manager's local budget and for the simulator's limiter.
 //!
 //! Contract: pure, allocation-free.
 
 use crate::ids::Category;
 
 /// Endpoints with a per-UID limit (the order endpoints and the private GETs).
+/// The order manager budgets the order endpoints; the simulator limits all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Endpoint {
     /// `/v5/order/create`, WS `order.create`.
@@ -31,6 +32,14 @@ pub enum Endpoint {
     ExecutionList,
     /// `GET /v5/account/wallet-balance`.
     WalletBalance,
+    /// `GET /v5/order/history`.
+    OrderHistory,
+    /// `GET /v5/asset/coin/query-info`.
+    CoinInfo,
+    /// `GET /v5/user/query-api`.
+    QueryApi,
+    /// `GET /v5/account/info`.
+    AccountInfo,
 }
 
 /// Bybit's default per-second limit (protocol.md §4.1, "UTA2.0 Pro" table). `category` None means the
@@ -53,7 +62,19 @@ pub fn default_limit(ep: Endpoint, category: Option<Category>) -> u32 {
                 10
             }
         }
-        Endpoint::Realtime | Endpoint::PositionList | Endpoint::ExecutionList => 50,
+        // Order history shares the row of /v5/order/realtime and
+        // /v5/execution/list, every category.
+        Endpoint::Realtime
+        | Endpoint::PositionList
+        | Endpoint::ExecutionList
+        | Endpoint::OrderHistory => 50,
         Endpoint::WalletBalance => 50,
+        // The asset table: 5 req/s.
+        Endpoint::CoinInfo => 5,
+        // The user table: 10 req/s.
+        Endpoint::QueryApi => 10,
+        // Not in Bybit's tables; the account group's GETs (wallet-balance
+        // etc.) are 50/s.
+        Endpoint::AccountInfo => 50,
     }
 }

@@ -3,76 +3,11 @@
 //! Contract: single-threaded (owned by the server thread); each bucket keeps the timestamps (ms) of
 //! the units it granted in the last second, so `take` is O(expired + granted). Allocates only when a
 //! bucket is first used. Time is wall-clock ms supplied by the caller.
-//!
-//! The order endpoints and the private GETs the engine budgets take their numbers from
-//! [`crate::limits`] (one table for the engine and the simulator); the GETs only the simulator
-//! serves have theirs here.
 
 use crate::ids::Category;
-use crate::limits::Endpoint as Budgeted;
 use std::collections::{HashMap, VecDeque};
 
-/// An endpoint with a per-UID limit on the simulator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Endpoint {
-    /// `/v5/order/create`, WS `order.create`.
-    Create,
-    /// `/v5/order/amend`, WS `order.amend`.
-    Amend,
-    /// `/v5/order/cancel`, WS `order.cancel`.
-    Cancel,
-    /// `/v5/order/cancel-all`.
-    CancelAll,
-    /// `/v5/order/create-batch`, WS `order.create-batch`.
-    CreateBatch,
-    /// `/v5/order/amend-batch`.
-    AmendBatch,
-    /// `/v5/order/cancel-batch`.
-    CancelBatch,
-    /// `GET /v5/order/realtime`.
-    Realtime,
-    /// `GET /v5/position/list`.
-    PositionList,
-    /// `GET /v5/execution/list`.
-    ExecutionList,
-    /// `GET /v5/account/wallet-balance`.
-    WalletBalance,
-    /// `GET /v5/order/history`.
-    OrderHistory,
-    /// `GET /v5/asset/coin/query-info`.
-    CoinInfo,
-    /// `GET /v5/user/query-api`.
-    QueryApi,
-    /// `GET /v5/account/info`.
-    AccountInfo,
-}
-
-/// Bybit's default per-second limit for `ep` (protocol.md §4.1 and Bybit's rate-limit page, the
-/// "UTA2.0 Pro" columns). `category` None means the request named no (valid) category.
-pub fn default_limit(ep: Endpoint, category: Option<Category>) -> u32 {
-    let shared = |b: Budgeted| crate::limits::default_limit(b, category);
-    match ep {
-        Endpoint::Create => shared(Budgeted::Create),
-        Endpoint::Amend => shared(Budgeted::Amend),
-        Endpoint::Cancel => shared(Budgeted::Cancel),
-        Endpoint::CancelAll => shared(Budgeted::CancelAll),
-        Endpoint::CreateBatch => shared(Budgeted::CreateBatch),
-        Endpoint::AmendBatch => shared(Budgeted::AmendBatch),
-        Endpoint::CancelBatch => shared(Budgeted::CancelBatch),
-        Endpoint::Realtime => shared(Budgeted::Realtime),
-        Endpoint::PositionList => shared(Budgeted::PositionList),
-        Endpoint::ExecutionList => shared(Budgeted::ExecutionList),
-        Endpoint::WalletBalance => shared(Budgeted::WalletBalance),
-        // The same row as /v5/order/realtime and /v5/execution/list, every category.
-        Endpoint::OrderHistory => 50,
-        // The asset table: 5 req/s.
-        Endpoint::CoinInfo => 5,
-        // The user table: 10 req/s.
-        Endpoint::QueryApi => 10,
-        // Not in Bybit's tables; the account group's GETs (wallet-balance etc.) are 50/s.
-        Endpoint::AccountInfo => 50,
-    }
-}
+pub use crate::limits::{default_limit, Endpoint};
 
 /// The outcome of asking for `n` units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,11 +124,8 @@ mod tests {
                 .limit,
             50
         );
-        // The shared rows still come from the engine's table.
-        assert_eq!(
-            default_limit(Endpoint::Create, Some(Category::Spot)),
-            crate::limits::default_limit(Budgeted::Create, Some(Category::Spot))
-        );
+        // The order rows are the engine's budget's: spot create 20/s.
+        assert_eq!(default_limit(Endpoint::Create, Some(Category::Spot)), 20);
     }
 
     #[test]
