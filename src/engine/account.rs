@@ -47,17 +47,23 @@ pub enum AccountError {
     ReadOnly,
 }
 
-/// The variables a refusal points at, by Bybit's error code.
-fn culprit(code: i64) -> &'static str {
-    match code {
+/// The variable a refusal of the key points at, by Bybit's error code;
+/// `None` for a code that is not about the key.
+pub fn key_culprit(code: i64) -> Option<&'static str> {
+    Some(match code {
         // API key is invalid; key expired.
         10003 | 33004 => "BYBIT_API_KEY",
         // Signature mismatch: the secret does not belong to the key.
         10004 => "BYBIT_API_SECRET",
         // Permission denied; IP not in the key's whitelist.
         10005 | 10010 => "BYBIT_API_KEY (its permissions or IP whitelist)",
-        _ => "BYBIT_API_KEY / BYBIT_API_SECRET",
-    }
+        _ => return None,
+    })
+}
+
+/// The variables a refusal of query-api points at.
+fn culprit(code: i64) -> &'static str {
+    key_culprit(code).unwrap_or("BYBIT_API_KEY / BYBIT_API_SECRET")
 }
 
 impl fmt::Display for AccountError {

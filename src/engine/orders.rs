@@ -567,7 +567,7 @@ impl std::fmt::Display for OpenOrdersError {
             // A key or permission refusal names what to fix.
             OpenOrdersError::Rest(RestError::Api { code, msg }) => {
                 write!(f, "the exchange refused: {code} {msg}")?;
-                if matches!(code, 10003 | 10004 | 10005 | 10010 | 33004) {
+                if crate::engine::account::key_culprit(*code).is_some() {
                     write!(
                         f,
                         " (check BYBIT_API_KEY / BYBIT_API_SECRET and the key's permissions)"
