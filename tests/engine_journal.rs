@@ -131,7 +131,6 @@ fn restart_restores_only_its_own_venues_lines() {
 fn a_fill_missed_during_a_crash_is_counted_once_after_the_restart() {
     let sim = start_sim(41, 1000, &[]);
     let mut rest = Rest::new(&sim, KEY, SECRET);
-    let mut taker = Rest::new(&sim, TAKER_KEY, TAKER_SECRET);
     let dir = scratch("journal-crash");
     let journal = dir.join("j.jsonl");
     let jarg = journal.to_str().unwrap();
@@ -142,22 +141,8 @@ fn a_fill_missed_during_a_crash_is_counted_once_after_the_restart() {
     });
     engine.crash();
 
-    // Our quotes stay on the exchange. Sell into our bid with more than the
-    // whole bid side down to it (IOC: nothing of the taker's rests).
-    let open = rest.open_orders();
-    let bid = open
-        .iter()
-        .find(|o| o.side == "Buy")
-        .expect("our bid survives the crash")
-        .clone();
-    let (bids, _) = book(&sim, 200);
-    let depth: i64 = bids
-        .iter()
-        .filter(|(px, _)| *px >= bid.price)
-        .map(|(_, q)| q)
-        .sum();
-    let r = taker.limit("Sell", bid.price, depth + 100_000, "IOC", "crash-sweep");
-    assert_eq!(r["retCode"], 0, "{r}");
+    // Our quotes stay on the exchange: sell into our bid.
+    let bid = sweep_our_bid(&sim, &mut rest);
     assert!(
         !rest
             .open_orders()
@@ -285,15 +270,15 @@ fn leftovers_behind_a_page_of_foreign_orders_are_found_at_restart() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Buys our resting bid with a sweep of the whole bid side down to it (IOC:
-/// nothing of the taker's rests), so that the engine gets a fill.
-fn sweep_our_bid(sim: &gapmm::sim::SimHandle, rest: &mut Rest) {
+/// Buys our resting bid (returned) with a sweep of the whole bid side down to
+/// it from the taker account (IOC: nothing of the taker's rests).
+fn sweep_our_bid(sim: &gapmm::sim::SimHandle, rest: &mut Rest) -> Open {
     let mut taker = Rest::new(sim, TAKER_KEY, TAKER_SECRET);
     let bid = rest
         .open_orders()
         .into_iter()
         .find(|o| o.side == "Buy")
-        .expect("our bid");
+        .expect("our bid is on the exchange");
     let (bids, _) = book(sim, 200);
     let depth: i64 = bids
         .iter()
@@ -302,6 +287,7 @@ fn sweep_our_bid(sim: &gapmm::sim::SimHandle, rest: &mut Rest) {
         .sum();
     let r = taker.limit("Sell", bid.price, depth + 100_000, "IOC", "sweep");
     assert_eq!(r["retCode"], 0, "{r}");
+    bid
 }
 
 /// A journal is replayed only into the account and key (and exchange
