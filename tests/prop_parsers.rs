@@ -890,6 +890,8 @@ fn default_args() -> EngineArgs {
         sim_seed: "7".into(),
         sim_rate: "200".into(),
         sim_busy_poll: false,
+        metrics: String::new(),
+        metrics_any_host: false,
     }
 }
 

@@ -242,6 +242,18 @@ pub struct EngineArgs {
         default_value_t = false
     )]
     pub sim_busy_poll: bool,
+    /// Serve Prometheus metrics at `http://ADDR/metrics` from the monitor
+    /// thread (empty: off). Loopback only unless `--metrics-any-host`.
+    #[arg(global = true, long, env = "GAPMM_METRICS", default_value = "")]
+    pub metrics: String,
+    /// Allow `--metrics` on an address other hosts can reach.
+    #[arg(
+        global = true,
+        long = "metrics-any-host",
+        env = "GAPMM_METRICS_ANY_HOST",
+        default_value_t = false
+    )]
+    pub metrics_any_host: bool,
 }
 
 /// What was wrong with the configuration: the variable and the reason.
@@ -280,8 +292,14 @@ pub struct ApiKeys {
 
 impl fmt::Debug for ApiKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shown: String = self.key.chars().take(4).collect();
-        write!(f, "ApiKeys {{ key: \"{shown}…\", secret: <redacted> }}")
+        // The first 4 characters tell keys apart; a key so short that they
+        // would be most of it is not shown at all.
+        if self.key.chars().count() > 12 {
+            let shown: String = self.key.chars().take(4).collect();
+            write!(f, "ApiKeys {{ key: \"{shown}…\", secret: <redacted> }}")
+        } else {
+            f.write_str("ApiKeys { key: <redacted>, secret: <redacted> }")
+        }
     }
 }
 
@@ -349,6 +367,8 @@ pub struct Config {
     pub sim_rate: u32,
     /// The embedded simulator busy-polls (benchmark only).
     pub sim_busy_poll: bool,
+    /// Where the metrics endpoint listens (`None`: off).
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 fn parse_num<T: std::str::FromStr>(var: &'static str, v: &str) -> Result<T, ConfigError>
@@ -647,8 +667,29 @@ impl Config {
             sim_seed: parse_num("GAPMM_SIM_SEED", &a.sim_seed)?,
             sim_rate: parse_num("GAPMM_SIM_RATE", &a.sim_rate)?,
             sim_busy_poll: a.sim_busy_poll,
+            metrics: metrics_addr(&a.metrics, a.metrics_any_host)?,
         })
     }
+}
+
+/// `GAPMM_METRICS`: empty is off; otherwise `ip:port`, on loopback unless
+/// `any_host` (the endpoint shows position and PnL, and has no auth).
+fn metrics_addr(v: &str, any_host: bool) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let addr: std::net::SocketAddr = v
+        .parse()
+        .map_err(|_| bad("GAPMM_METRICS", v, "expected ip:port, e.g. 127.0.0.1:9464"))?;
+    if !addr.ip().is_loopback() && !any_host {
+        return Err(bad(
+            "GAPMM_METRICS",
+            v,
+            "not a loopback address; set GAPMM_METRICS_ANY_HOST=true to serve other hosts",
+        ));
+    }
+    Ok(Some(addr))
 }
 
 /// Loads `.env` from the working directory if present (never overriding
@@ -674,6 +715,28 @@ mod tests {
     struct T {
         #[command(flatten)]
         a: EngineArgs,
+    }
+
+    #[test]
+    fn debug_never_shows_a_short_key_whole() {
+        // Found by the `config` fuzz target: a 4-character key was shown
+        // entire as its "prefix".
+        for key in ["abcd", "abcdefgh", "abcdefghijkl"] {
+            let k = ApiKeys {
+                key: key.into(),
+                secret: "s3cr3t-value".into(),
+            };
+            let shown = format!("{k:?}");
+            assert!(!shown.contains(key) && !shown.contains("s3cr3t"), "{shown}");
+        }
+        let long = ApiKeys {
+            key: "XXXXfB6pUBS8NREtxy".into(),
+            secret: "s3cr3t-value".into(),
+        };
+        assert_eq!(
+            format!("{long:?}"),
+            "ApiKeys { key: \"XXXX…\", secret: <redacted> }"
+        );
     }
 
     #[test]

@@ -471,7 +471,7 @@ impl FeedStage {
                         inc(&board.feed.ring_full);
                     }
                     // Bookkeeping after the update is on its way.
-                    note_applied(board, mu.u);
+                    note_applied(board, mu.u, rules.last_ts);
                     *unrecorded = Some((
                         clock.delta_ns(mu.t_read, mu.t_parsed),
                         clock.delta_ns(mu.t_parsed, mu.t_applied),
@@ -479,7 +479,7 @@ impl FeedStage {
                 }
                 FrameOutcome::OneSided => {
                     *own_changed = false;
-                    note_applied(board, rules.last_u);
+                    note_applied(board, rules.last_u, rules.last_ts);
                     went_untradable = true;
                 }
                 FrameOutcome::Broken => {
@@ -601,12 +601,12 @@ impl Stage for FeedStage {
     }
 }
 
-/// Status board: one more message applied, the newest `u`.
-fn note_applied(board: &Board, u: UpdateId) {
-    board
-        .feed
-        .last_u
-        .store(u.0, std::sync::atomic::Ordering::Relaxed);
+/// Status board: one more message applied, the newest `u` and its
+/// exchange time.
+fn note_applied(board: &Board, u: UpdateId, ts: ExchMs) {
+    use std::sync::atomic::Ordering::Relaxed;
+    board.feed.last_u.store(u.0, Relaxed);
+    board.feed.last_exch_ms.store(ts.0, Relaxed);
     inc(&board.feed.messages);
 }
 

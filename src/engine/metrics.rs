@@ -283,6 +283,11 @@ impl HopCollector {
         Summary::of(&self.total.hist[hop as usize])
     }
 
+    /// The histogram of a hop over the whole run so far.
+    pub fn total_histogram(&self, hop: Hop) -> &Histogram<u64> {
+        &self.total.hist[hop as usize]
+    }
+
     /// Summary of a hop over the last completed interval.
     pub fn last_interval(&self, hop: Hop) -> Summary {
         Summary::of(&self.last.hist[hop as usize])

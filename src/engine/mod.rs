@@ -19,6 +19,7 @@ pub mod latest;
 pub mod metrics;
 pub mod msg;
 pub mod orders;
+pub mod prom;
 pub mod runtime;
 pub mod status;
 pub mod strat;

@@ -31,6 +31,7 @@ use crate::engine::orders::{
     cancel_all_confirmed, open_orders_blocking, order_event, OrderConfig, OrderStage,
     OrderTransport,
 };
+use crate::engine::prom::{self, MetricsServer};
 use crate::engine::status::{get, getu, unpack_signal, Board, Fatal};
 use crate::engine::strat::StrategyStage;
 use crate::engine::topology::{available_cores, pin_current, Layout, Runner, Stage};
@@ -732,6 +733,16 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
         let _ = strat_col.log_intervals_to(dir, "strategy", wall_ms().0);
         let _ = ord_col.log_intervals_to(dir, "orders", wall_ms().0);
     }
+    let mut metrics = match cfg.metrics {
+        Some(addr) => {
+            let m = MetricsServer::bind(addr)
+                .map_err(|e| err(format!("GAPMM_METRICS={addr}: cannot listen: {e}")))?;
+            let at = m.local_addr().unwrap_or(addr);
+            eprintln!("metrics: http://{at}/metrics");
+            Some(m)
+        }
+        None => None,
+    };
     let mut last_status = Instant::now();
     let mut last_actions = 0u64;
     let units = (inst.price_step, inst.qty_step);
@@ -760,6 +771,20 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
             if board.orders.shutdown_done.load(Relaxed) || t.elapsed() > Duration::from_secs(20) {
                 break;
             }
+        }
+        if let Some(m) = &mut metrics {
+            m.serve_pending(|| {
+                prom::render(
+                    &board,
+                    &prom::View {
+                        symbol: inst.symbol.as_str(),
+                        steps: units,
+                        hops: &[&feed_col, &strat_col, &ord_col],
+                        wall_now_ms: wall_ms().0,
+                        uptime_s: start.elapsed().as_secs_f64(),
+                    },
+                )
+            });
         }
         if last_status.elapsed() >= Duration::from_secs(1) {
             let now = wall_ms().0;

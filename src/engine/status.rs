@@ -23,6 +23,9 @@ pub struct FeedBoard {
     pub tradable: AtomicBool,
     /// Last update id applied.
     pub last_u: AtomicU64,
+    /// Exchange time (`ts`, ms) of the last book message applied; 0 before
+    /// the first.
+    pub last_exch_ms: AtomicU64,
     /// Market updates held back because the strategy ring was full (each
     /// goes in when there is room, unless a newer one supersedes it).
     pub ring_full: AtomicU64,
