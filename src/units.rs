@@ -304,6 +304,12 @@ impl Step {
         self.scale
     }
 
+    /// Lossy value for reporting only (PnL in the status line and the
+    /// metrics); never used for prices or quantities on the wire.
+    pub fn to_f64(self) -> f64 {
+        self.units() as f64 / 10f64.powi(i32::from(self.scale()))
+    }
+
     /// Converts a non-negative decimal string to a whole number of steps.
     /// Extra trailing zeros are fine (`"1.95310"` with step 0.0001); any
     /// non-zero digit finer than the step, or a value between grid points, is

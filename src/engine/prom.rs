@@ -40,10 +40,6 @@ pub struct View<'a> {
     pub uptime_s: f64,
 }
 
-fn step_f64(s: Step) -> f64 {
-    s.display(1).to_string().parse().unwrap_or(0.0)
-}
-
 struct Out<'a> {
     text: String,
     labels: &'a str,
@@ -72,7 +68,7 @@ pub fn render(board: &Board, view: &View<'_>) -> String {
         labels: &labels,
     };
     let (f, s, r) = (&board.feed, &board.strategy, &board.orders);
-    let (price, qty) = (step_f64(view.steps.0), step_f64(view.steps.1));
+    let (price, qty) = (view.steps.0.to_f64(), view.steps.1.to_f64());
     let counter = "counter";
     let gauge = "gauge";
 

@@ -862,10 +862,6 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
     })
 }
 
-fn step_f64(s: Step) -> f64 {
-    s.units() as f64 / 10f64.powi(i32::from(s.scale()))
-}
-
 /// Opens the journal for appending, restores from it what earlier runs
 /// against the same venue and instrument recorded, and starts this run's
 /// part with a session line ([`journal::Session`]). A journal written
@@ -1104,7 +1100,7 @@ fn status_line(
         }
     };
     // PnL is in tick·lots; its quote-currency value is for display only.
-    let pnl_unit = step_f64(price) * step_f64(qty);
+    let pnl_unit = price.to_f64() * qty.to_f64();
     let t2w = orders.last_interval(Hop::TickToWire);
     let t2w_total = orders.total(Hop::TickToWire);
     let t = if t2w.n > 0 { t2w } else { t2w_total };
