@@ -1395,3 +1395,47 @@ fn paced_mode_coalesces_book_changes_into_bybit_intervals() {
     assert_eq!(as_ticks(&local[0], tick, lot, true), b);
     assert_eq!(as_ticks(&local[1], tick, lot, false), a);
 }
+
+#[test]
+fn the_audit_counts_a_second_order_on_one_side_and_every_execution() {
+    let mut t = T::new();
+    two_sided(&mut t);
+    let audit = |t: &T| {
+        t.ex.audit("simkey", LIN, "BTCUSDT")
+            .expect("account and book")
+    };
+    assert_eq!(audit(&t).book.placed, 0);
+    // One bid and one ask: no duplicate.
+    for (side, px, link) in [("Buy", "59999.0", "a1"), ("Sell", "60002.0", "a2")] {
+        let r = t.req(Op::Create, postonly(side, px, "0.010", link));
+        assert_eq!(r.ret_code, 0, "{r:?}");
+    }
+    let a = audit(&t);
+    assert_eq!((a.book.placed, a.book.placed_beside_open), (2, 0));
+    assert_eq!(a.book.max_open_per_side, 1);
+    // A second bid while the first is open is a duplicate.
+    let r = t.req(Op::Create, postonly("Buy", "59998.0", "0.010", "a3"));
+    assert_eq!(r.ret_code, 0, "{r:?}");
+    let a = audit(&t);
+    assert_eq!((a.book.placed, a.book.placed_beside_open), (3, 1));
+    assert_eq!(a.book.open_per_side, [2, 1]);
+    // Cancelling it ends the overlap; a new bid after that is not one.
+    let r = t.req(
+        Op::Cancel,
+        json!({"category":"linear","symbol":"BTCUSDT","orderLinkId":"a3"}),
+    );
+    assert_eq!(r.ret_code, 0, "{r:?}");
+    assert_eq!(audit(&t).book.open_per_side, [1, 1]);
+    // A taker sweeps our ask: one execution, net short, ids as the pushes carry them.
+    t.pushes();
+    t.take(LIN, Side::Buy, 10_000);
+    let execs = t.data_of(PrivateTopic::Execution);
+    let a = audit(&t);
+    let ours: Vec<&str> = execs.iter().filter_map(|e| e["execId"].as_str()).collect();
+    assert!(!ours.is_empty(), "the ask traded");
+    assert_eq!(a.exec_ids, ours);
+    assert_eq!(a.book.net_lots, -10);
+    assert_eq!(a.book.max_abs_net_lots, 10);
+    assert_eq!(a.book.open_per_side, [1, 0]);
+    assert!(t.ex.audit("nobody", LIN, "BTCUSDT").is_none());
+}

@@ -111,6 +111,54 @@ pub struct Account {
     /// Σ price × leaves (money) of the open linear orders, kept in step by the
     /// exchange so the margin check does not scan the orders.
     pub linear_order_value: i128,
+    /// What an auditor of this account would want to know, per book index.
+    pub audit: Vec<BookAudit>,
+}
+
+/// The exchange's own record of one account's activity on one book, kept for
+/// soak runs and tests: exact where sampling the open orders would miss a
+/// short overlap.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BookAudit {
+    /// Orders accepted.
+    pub placed: u64,
+    /// Orders accepted while the account already had an open order on the
+    /// same side of this book (a market maker quoting one order per side
+    /// should never do this).
+    pub placed_beside_open: u64,
+    /// Open orders now, per side (buy, sell).
+    pub open_per_side: [u32; 2],
+    /// Most orders open at once on one side.
+    pub max_open_per_side: u32,
+    /// Executions, in the order they happened (the exchange's numbering;
+    /// render them with the exchange's id salt to compare with pushes).
+    pub execs: Vec<u64>,
+    /// Net filled quantity since start, buys minus sells, in lots.
+    pub net_lots: i64,
+    /// Largest absolute `net_lots` reached.
+    pub max_abs_net_lots: i64,
+}
+
+impl BookAudit {
+    /// An order was accepted on side `s` (0 = buy, 1 = sell).
+    pub fn on_open(&mut self, s: usize) {
+        self.placed += 1;
+        if self.open_per_side[s] > 0 {
+            self.placed_beside_open += 1;
+        }
+        self.open_per_side[s] += 1;
+        self.max_open_per_side = self.max_open_per_side.max(self.open_per_side[s]);
+    }
+    /// An open order on side `s` ended (filled, cancelled or rejected).
+    pub fn on_close(&mut self, s: usize) {
+        self.open_per_side[s] = self.open_per_side[s].saturating_sub(1);
+    }
+    /// An execution of `signed_lots` (positive = bought).
+    pub fn on_exec(&mut self, exec: u64, signed_lots: i64) {
+        self.execs.push(exec);
+        self.net_lots += signed_lots;
+        self.max_abs_net_lots = self.max_abs_net_lots.max(self.net_lots.abs());
+    }
 }
 
 impl std::fmt::Debug for Account {
@@ -296,6 +344,7 @@ mod tests {
             positions: BTreeMap::new(),
             open_by_book: Vec::new(),
             linear_order_value: 0,
+            audit: Vec::new(),
         };
         let v = key_info(&a, "1", 1_665_887_080_000, 1_665_887_080_000 + DAY_MS / 2);
         assert_eq!(v["deadlineDay"], 90);
@@ -314,6 +363,7 @@ mod tests {
             positions: BTreeMap::new(),
             open_by_book: Vec::new(),
             linear_order_value: 0,
+            audit: Vec::new(),
         };
         assert!(!format!("{a:?}").contains("topsecret"));
     }

@@ -38,7 +38,7 @@ use serde_json::{json, Value};
 use crate::ids::{order_link_id, Category, OrderId, OrderLinkId, Symbol};
 use crate::units::{Side, Step, UnitError};
 
-use super::account::{self, Account, Position};
+use super::account::{self, Account, BookAudit, Position};
 use super::market::{self, Action, MarketModel, MarketView, ReplayState, SymState, Synth};
 use super::wire::{
     self, put, put_qmoney, put_qstep, put_qstr, put_qu64, put_u64, BookMsg, TradePrint,
@@ -903,6 +903,22 @@ impl HistExec {
     }
 }
 
+/// [`Exchange::audit`]'s answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountAudit {
+    /// The counters.
+    pub book: BookAudit,
+    /// `book.execs` as the `execId` strings the private stream carried.
+    pub exec_ids: Vec<String>,
+}
+
+fn side_index(s: Side) -> usize {
+    match s {
+        Side::Buy => 0,
+        Side::Sell => 1,
+    }
+}
+
 /// Executions kept per account for `/v5/execution/list` (oldest dropped first).
 pub const EXEC_HISTORY: usize = 10_000;
 
@@ -1235,6 +1251,7 @@ impl Exchange {
                 positions: BTreeMap::new(),
                 open_by_book: vec![0; books.len()],
                 linear_order_value: 0,
+                audit: vec![BookAudit::default(); books.len()],
             };
             for (coin, amt) in &a.balances {
                 acc.coin(coin).wallet += money_of(amt)?;
@@ -1610,6 +1627,26 @@ impl Exchange {
         self.synth_take(b, side, qty);
         self.end_event();
         true
+    }
+
+    /// The exchange's audit of one account on one book (see [`BookAudit`]),
+    /// with the executions rendered as the `execId`s its pushes carried.
+    pub fn audit(&self, api_key: &str, category: Category, symbol: &str) -> Option<AccountAudit> {
+        let b = self.find_book(category, symbol)?;
+        let a = self.accounts.get(*self.acct_by_key.get(api_key)?)?;
+        let book = a.audit.get(b)?.clone();
+        let mut buf = Vec::with_capacity(40);
+        let exec_ids = book
+            .execs
+            .iter()
+            .map(|&e| {
+                buf.clear();
+                wire::put_quuid(&mut buf, market::mix(self.id_salt ^ e), e);
+                String::from_utf8_lossy(buf.get(1..buf.len().saturating_sub(1)).unwrap_or(&[]))
+                    .into_owned()
+            })
+            .collect();
+        Some(AccountAudit { book, exec_ids })
     }
 
     /// The exchange's own view of a book: best-first (price ticks, lots), up to `depth`.
@@ -2566,6 +2603,9 @@ impl Exchange {
         if let Some(n) = self.accounts[ai].open_by_book.get_mut(b) {
             *n += 1;
         }
+        if let Some(a) = self.accounts[ai].audit.get_mut(b) {
+            a.on_open(side_index(side));
+        }
         self.pend_orders.push(key);
         if cat == Category::Linear {
             self.pend_pos.push((uid, b));
@@ -2651,6 +2691,7 @@ impl Exchange {
         o.updated = now;
         o.resting = false;
         let (uid, b, ob_id, locked, lock_base) = (o.uid, o.book, o.ob_id, o.locked, o.lock_base);
+        let side = o.side;
         o.locked = 0;
         self.owners.remove(&ob_id);
         if locked != 0 {
@@ -2663,8 +2704,12 @@ impl Exchange {
             self.pend_wallet.push(uid);
         }
         if was_open {
-            if let Some(n) = self.acct(uid).open_by_book.get_mut(b) {
+            let acc = self.acct(uid);
+            if let Some(n) = acc.open_by_book.get_mut(b) {
                 *n = n.saturating_sub(1);
+            }
+            if let Some(a) = acc.audit.get_mut(b) {
+                a.on_close(side_index(side));
             }
         }
         self.pend_orders.push(key);
@@ -2773,6 +2818,9 @@ impl Exchange {
         self.pend_wallet.push(uid);
         let exec_id = self.next_exec;
         self.next_exec += 1;
+        if let Some(a) = self.acct(uid).audit.get_mut(b) {
+            a.on_exec(exec_id, side.sign() * qty);
+        }
         let (leaves, filled) = {
             let o = &self.orders[&key];
             (o.qty - o.cum, o.cum >= o.qty)

@@ -13,7 +13,8 @@
 
 use super::auth;
 use super::exchange::{
-    Exchange, ExchangeConfig, Instance, Op, PrivateBatch, PrivateTopic, PublicBatch, Reply, TopicId,
+    AccountAudit, Exchange, ExchangeConfig, Instance, Op, PrivateBatch, PrivateTopic, PublicBatch,
+    Reply, TopicId,
 };
 use super::faults::{ConnKind, Fault, FaultState};
 use super::http::{self, Limits, Method, Request};
@@ -221,6 +222,7 @@ enum Cmd {
     ResetReactions(Sender<()>),
     Book(String, Category, usize, Sender<Option<Levels>>),
     Pace(Pace, Sender<()>),
+    Audit(String, Category, String, Sender<Option<AccountAudit>>),
     Shutdown,
 }
 
@@ -394,6 +396,15 @@ impl SimHandle {
         depth: usize,
     ) -> Result<Option<Levels>, SimError> {
         self.ask(|tx| Cmd::Book(symbol.to_string(), category, depth, tx))
+    }
+    /// The exchange's audit of one account (by API key) on one book.
+    pub fn audit(
+        &self,
+        api_key: &str,
+        category: Category,
+        symbol: &str,
+    ) -> Result<Option<AccountAudit>, SimError> {
+        self.ask(|tx| Cmd::Audit(api_key.to_string(), category, symbol.to_string(), tx))
     }
     /// Changes the market pacing.
     pub fn set_pace(&self, pace: Pace) -> Result<(), SimError> {
@@ -1007,6 +1018,9 @@ impl Server {
                 }
                 Cmd::Book(sym, cat, depth, tx) => {
                     let _ = tx.send(self.ex.book_levels(&sym, cat, depth));
+                }
+                Cmd::Audit(key, cat, sym, tx) => {
+                    let _ = tx.send(self.ex.audit(&key, cat, &sym));
                 }
                 Cmd::Pace(p, tx) => {
                     self.pace = p;
