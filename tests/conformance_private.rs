@@ -382,6 +382,21 @@ fn amend_cancel_and_cancel_all_match_doc_bodies() {
     assert_same_fields(&ours, &fx, &["category", "symbol", "orderId"]);
     assert!(fx["orderLinkId"].is_null() && ours.get("orderLinkId").is_none());
 
+    // The simulator-only tagged form: the doc's orderId, and the measuring
+    // tag as an orderLinkId beside it (Bybit takes the orderId).
+    let oid = OrderId::from_str(fx["orderId"].as_str().unwrap()).unwrap();
+    let tagged = OrderRef::Tagged(oid, link("gm1-r7-12345"));
+    codec
+        .cancel_order(&mut out, ExchMs(1), &i, &tagged)
+        .unwrap();
+    let ours = body_of(&out);
+    assert_same_fields(&ours, &fx, &["category", "symbol", "orderId"]);
+    assert_eq!(ours["orderLinkId"], "gm1-r7-12345");
+    let untagged = OrderRef::Tagged(OrderId::default(), link("gm1-r7-1"));
+    assert!(codec
+        .cancel_order(&mut out, ExchMs(1), &i, &untagged)
+        .is_err());
+
     // The doc sample cancels by settleCoin; ours always names the symbol (required for linear).
     let fx = js(&ex("rest_order_cancel_all_request.json"));
     codec.cancel_all(&mut out, ExchMs(1), &i).unwrap();

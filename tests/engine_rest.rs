@@ -2,7 +2,8 @@
 //! simulator: the engine quotes both sides over its keep-alive REST
 //! connection, amends as prices move, never has two orders on a side, and
 //! Ctrl+C cancels everything of ours even while an order request may be in
-//! flight (queries and cancel-all use a connection of their own).
+//! flight (queries and cancel-all use a connection of their own). Its
+//! amends carry the simulator's measuring tag.
 
 mod engine_support;
 mod sim_common;
@@ -28,6 +29,29 @@ fn trades_amends_and_stops_clean_over_rest() {
             break;
         }
         assert!(Instant::now() < deadline, "{amends} amends in 20 s");
+        engine.wait_status("a status line", Duration::from_secs(3), |_| true);
+    }
+    // Every REST amend carries its reaction tag (orderLinkId beside the
+    // orderId, on the simulator only): the measuring point files each one,
+    // as a reaction to its market message or, if it was not sent on the
+    // tick it reacts to, as unattributed.
+    let amends = of_type(&engine.journal(), "amend").len() as u64;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        // The simulator reads a request a moment after the journal has it.
+        let (hists, unattributed) = sim.reactions().unwrap();
+        let timed: u64 = hists
+            .iter()
+            .filter(|(k, _)| k.starts_with("rest/"))
+            .map(|(_, h)| h.len())
+            .sum();
+        if timed > 0 && timed + unattributed >= amends {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{timed} timed + {unattributed} untimed REST requests < {amends} amends: {hists:?}"
+        );
         engine.wait_status("a status line", Duration::from_secs(3), |_| true);
     }
     let fin = engine.interrupt(Duration::from_secs(30));

@@ -320,6 +320,11 @@ pub enum OrderRef {
     OrderId(OrderId),
     /// By client id.
     LinkId(OrderLinkId),
+    /// By exchange id, with a client tag beside it: Bybit takes `orderId`
+    /// when both are given, and the simulator reads the `orderLinkId` as
+    /// the measuring tag of a REST request (`sim::measure`). The engine
+    /// sends this form to the simulator only.
+    Tagged(OrderId, OrderLinkId),
 }
 
 /// An amend: new price and/or new total quantity.
@@ -441,6 +446,16 @@ fn push_ref(out: &mut Vec<u8>, id: &OrderRef) -> Result<(), RestError> {
             }
             check_link(l)?;
             push_kv(out, false, "orderLinkId", l.as_bytes());
+        }
+        OrderRef::Tagged(i, l) => {
+            if i.is_empty() {
+                return Err(RestError::BadParam("orderId"));
+            }
+            check_link(l)?;
+            push_kv(out, false, "orderId", i.as_bytes());
+            if !l.is_empty() {
+                push_kv(out, false, "orderLinkId", l.as_bytes());
+            }
         }
     }
     Ok(())

@@ -139,6 +139,11 @@ pub struct OrderConfig {
     /// Heartbeat interval of the private and trade streams
     /// ([`ManagedWs::with_heartbeat`]).
     pub ping: Duration,
+    /// Tag REST amends and cancels with the market message they react to
+    /// (as an `orderLinkId` beside the `orderId`, see
+    /// [`crate::codec::rest::OrderRef::Tagged`]). The simulator only: the
+    /// measuring point reads it; a real venue is sent the plain form.
+    pub tag_rest: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -308,6 +313,8 @@ enum Shutdown {
 
 /// The order stage.
 pub struct OrderStage {
+    /// See [`OrderConfig::tag_rest`].
+    tag_rest: bool,
     poll: Poll,
     events: Events,
     trade: Option<ManagedWs>,
@@ -754,6 +761,7 @@ impl OrderStage {
             hand_back(&mut oms, &board, &mut lost, 0);
         }
         Ok(OrderStage {
+            tag_rest: cfg.tag_rest,
             poll,
             events: Events::with_capacity(16),
             trade,
@@ -1113,6 +1121,19 @@ impl OrderStage {
                     return false;
                 }
                 let inst = self.inst;
+                // On the simulator, an amend or cancel by orderId carries the
+                // reaction tag as its orderLinkId (orderId wins, as on Bybit):
+                // `-u` for a reaction to market message u, `-0` otherwise.
+                let tag = if self.tag_rest {
+                    let reaction = self.fresh && self.current.is_some_and(|q| q.u == u);
+                    Some(self.next_req_id(if reaction { u } else { UpdateId(0) }))
+                } else {
+                    None
+                };
+                let tagged = |r: WireRef| match (r, tag) {
+                    (WireRef::OrderId(id), Some(t)) => WireRef::Tagged(id, t),
+                    (r, _) => r,
+                };
                 let r = match a {
                     Action::Create {
                         side,
@@ -1127,8 +1148,9 @@ impl OrderStage {
                         &NewOrder::post_only(side, price, qty, link_id),
                     ),
                     Action::Amend { req, .. } => {
-                        self.rest_codec
-                            .amend_order(&mut self.wire, ts, &inst, &wire_amend(&req))
+                        let mut w = wire_amend(&req);
+                        w.id = tagged(w.id);
+                        self.rest_codec.amend_order(&mut self.wire, ts, &inst, &w)
                     }
                     Action::AmendBatch { reqs, .. } => self.rest_codec.amend_batch(
                         &mut self.wire,
@@ -1136,10 +1158,12 @@ impl OrderStage {
                         &inst,
                         &[wire_amend(&reqs[0]), wire_amend(&reqs[1])],
                     ),
-                    Action::Cancel { order, .. } => {
-                        self.rest_codec
-                            .cancel_order(&mut self.wire, ts, &inst, &wire_ref(&order))
-                    }
+                    Action::Cancel { order, .. } => self.rest_codec.cancel_order(
+                        &mut self.wire,
+                        ts,
+                        &inst,
+                        &tagged(wire_ref(&order)),
+                    ),
                     _ => return true,
                 };
                 if r.is_err() {

@@ -664,6 +664,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunReport, RunError> {
             warm_every: cfg.warm_every,
             fills_from,
             ping: cfg.ping,
+            tag_rest: cfg.venue == VenueKind::Sim,
         },
         oms,
         tg_c,
