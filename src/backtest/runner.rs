@@ -44,8 +44,8 @@ use super::report::{self, Markout, PathPoint, Report};
 use super::venue::{Msg, Venue};
 use super::{BacktestConfig, BacktestError, Rule};
 use crate::book::Book;
-use crate::codec::public::{BookKind, Level};
-use crate::engine::feed::{analyse, lagging};
+use crate::codec::public::Level;
+use crate::engine::feed::{analyse, lagging, sequence, Sequenced};
 use crate::engine::msg::{MarketUpdate, OwnOrders, QuoteTarget};
 use crate::engine::orders::{decide, own_orders};
 use crate::engine::strat::{quote, TargetFilter};
@@ -467,15 +467,10 @@ impl Runner<'_> {
             return;
         };
         self.stale_at = Some(t.saturating_add(self.cfg.stale_ns));
-        if self.resyncing && upd.kind == BookKind::Delta {
-            return; // waiting for a fresh snapshot
-        }
-        self.book_version += 1;
-        match self.book.apply(&upd) {
-            // Older than the book: nothing changed (the feed stage's rule).
-            Ok(crate::book::Applied::Stale) => return,
-            Ok(_) => self.resyncing = false,
-            Err(_) => {
+        match sequence(&mut self.book, &mut self.resyncing, &upd) {
+            Sequenced::Applied => self.book_version += 1,
+            Sequenced::Skipped => return,
+            Sequenced::Broken => {
                 self.resyncs += 1;
                 self.resyncing = true;
                 self.pull(t);

@@ -42,7 +42,8 @@ use mio::{Events, Poll, Token};
 use crate::analytics::{self, MarketMetrics};
 use crate::book::{Applied, Book, BookConfig};
 use crate::codec::public::{
-    orderbook_topic, trade_topic, write_subscribe, Level, PublicDecoder, PublicEvent, SubOp,
+    orderbook_topic, trade_topic, write_subscribe, BookUpdate, Level, PublicDecoder, PublicEvent,
+    SubOp,
 };
 use crate::engine::conn::{ConnEvent, ManagedWs};
 use crate::engine::latest::{Latest, Pushed};
@@ -236,15 +237,10 @@ impl FeedRules {
         };
         let t_parsed = clock.stamp();
         let (u, ts) = (update.u, update.ts);
-        if self.resyncing && update.kind == crate::codec::public::BookKind::Delta {
-            return FrameOutcome::Skipped; // waiting for the fresh snapshot
-        }
-        match self.book.apply(&update) {
-            // A delta older than the book (`u` not above the last): nothing
-            // changed, and `u` must not go back with it.
-            Ok(Applied::Stale) => return FrameOutcome::Skipped,
-            Ok(_) => self.resyncing = false,
-            Err(_) => return FrameOutcome::Broken,
+        match sequence(&mut self.book, &mut self.resyncing, &update) {
+            Sequenced::Applied => {}
+            Sequenced::Skipped => return FrameOutcome::Skipped,
+            Sequenced::Broken => return FrameOutcome::Broken,
         }
         self.last_u = u;
         self.last_ts = ts;
@@ -259,6 +255,37 @@ impl FeedRules {
             t_applied: clock.stamp(),
             ..m
         })
+    }
+}
+
+/// What the sequencing rule made of one book message ([`sequence`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sequenced {
+    /// Applied: the book changed.
+    Applied,
+    /// Nothing changed: a delta while waiting for a resubscription's
+    /// snapshot, or a delta older than the book (`u` must not go back).
+    Skipped,
+    /// A sequence gap or a crossed book: the book is invalid until a fresh
+    /// snapshot.
+    Broken,
+}
+
+/// The feed's sequencing rule for one decoded book message, shared by the
+/// live feed ([`FeedRules`]) and the backtest, so both judge a recording's
+/// messages alike. `resyncing` (a resubscribe was sent) ends with the first
+/// message applied. No allocation, no panic.
+pub fn sequence(book: &mut Book, resyncing: &mut bool, update: &BookUpdate<'_>) -> Sequenced {
+    if *resyncing && update.kind == crate::codec::public::BookKind::Delta {
+        return Sequenced::Skipped; // waiting for the fresh snapshot
+    }
+    match book.apply(update) {
+        Ok(Applied::Stale) => Sequenced::Skipped,
+        Ok(_) => {
+            *resyncing = false;
+            Sequenced::Applied
+        }
+        Err(_) => Sequenced::Broken,
     }
 }
 
