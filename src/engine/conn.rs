@@ -206,6 +206,17 @@ impl ManagedWs {
         ConnEvent::Failed(e)
     }
 
+    /// The open connection did its job (authenticated and subscribed, or
+    /// delivered a book snapshot): the next drop starts the backoff from
+    /// its first delay. Without this only a connection up for the
+    /// backoff's `stable_after` resets it, so a link cut every few seconds
+    /// would wait up to the backoff's maximum (30 s) to come back, blind
+    /// all that time. A server that accepts a connection and then refuses
+    /// it never gets here, so its backoff keeps growing.
+    pub fn proven(&mut self) {
+        self.backoff.reset();
+    }
+
     /// Time until the next reconnect attempt, if one is scheduled.
     pub fn retry_in(&self, now: Instant) -> Option<Duration> {
         self.retry_at.map(|t| t.saturating_duration_since(now))

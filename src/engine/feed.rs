@@ -114,6 +114,9 @@ pub struct FeedStage {
     own_changed: bool,
     /// Where received frames are recorded, if anywhere.
     tee: Option<Tee>,
+    /// The connection opened and has not yet delivered a valid book (see
+    /// [`ManagedWs::proven`]).
+    unproven: bool,
 }
 
 /// The market update the strategy gets from `book` after message `u` at
@@ -344,6 +347,7 @@ impl FeedStage {
             own: [None; 2],
             own_changed: false,
             tee: None,
+            unproven: false,
         })
     }
 
@@ -406,6 +410,7 @@ impl FeedStage {
 
     fn on_opened(&mut self) {
         self.rules.reset();
+        self.unproven = true;
         self.last_msg = Instant::now();
         if let Err(e) = self.conn.ws().send_text(&self.sub) {
             let _ = self.conn.lost(e, Instant::now());
@@ -604,6 +609,10 @@ impl Stage for FeedStage {
         } else {
             0
         };
+        if self.unproven && n > 0 && self.rules.book().is_valid() {
+            self.unproven = false;
+            self.conn.proven();
+        }
         if self.own_changed {
             // No message used the new own orders yet: the signal must not
             // wait for the next tick (with a quiet market it could wait long).

@@ -1435,6 +1435,9 @@ impl OrderStage {
                 TradeOp::Auth => {
                     if ret_code == 0 {
                         self.trade_authed = true;
+                        if let Some(t) = self.trade.as_mut() {
+                            t.proven();
+                        }
                         let acts = self.oms.on_reconnected(Link::Trade, now);
                         Self::enqueue(&mut self.queue, &mut self.queued, &mut self.lost, acts);
                         self.hand_back_lost();
@@ -1540,6 +1543,7 @@ impl OrderStage {
                 }
                 Ok(PrivateEvent::Subscribed(_)) => {
                     *private_ready = true;
+                    private.proven();
                     let acts = oms.on_reconnected(Link::Private, now);
                     Self::enqueue(queue, queued, lost, acts);
                     hand_back(oms, board, lost, now);
