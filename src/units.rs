@@ -459,15 +459,50 @@ fn split_sign(s: &[u8]) -> Result<(bool, &[u8]), UnitError> {
     if s.len() > MAX_DECIMAL_LEN {
         return Err(UnitError::TooLong);
     }
+    // No `+`: Bybit never writes one, and `Step::count` (the hot path's
+    // parser) takes digits and one point only, so every parser refuses it.
     match s[0] {
         b'-' => Ok((true, &s[1..])),
-        b'+' => Ok((false, &s[1..])),
         _ => Ok((false, s)),
     }
 }
 
-/// Reads `digits[.digits]` into (mantissa, scale) exactly.
+/// Reads `digits[.digits]` into (mantissa, scale) exactly. Trailing zeros
+/// after the point carry no value: they are kept (`"1000.50"` stays two
+/// decimals, as written) unless the mantissa's 64 bits or the 18-decimal
+/// limit cannot hold them, when they are dropped (`"1.0000000000000000000000"`
+/// is 1).
 fn parse_unsigned(s: &[u8]) -> Result<(u64, u8), UnitError> {
+    let r = parse_digits(s);
+    // Signed values need the mantissa within i64 as well.
+    if matches!(r, Ok((m, _)) if m <= i64::MAX as u64) {
+        return r;
+    }
+    let t = trim_fraction_zeros(s);
+    if t.len() == s.len() {
+        return r;
+    }
+    parse_digits(t).or(r)
+}
+
+/// `s` without the zeros that end its fraction (and without the point if
+/// nothing else follows it); `"0"` for a fraction of zeros alone (`".000"`).
+fn trim_fraction_zeros(s: &[u8]) -> &[u8] {
+    let Some(p) = s.iter().position(|&b| b == b'.') else {
+        return s;
+    };
+    let mut end = s.len();
+    while end > p + 1 && s[end - 1] == b'0' {
+        end -= 1;
+    }
+    match (p, end == p + 1) {
+        (0, true) => b"0",
+        (_, true) => &s[..p],
+        _ => &s[..end],
+    }
+}
+
+fn parse_digits(s: &[u8]) -> Result<(u64, u8), UnitError> {
     let mut m: u64 = 0;
     let mut scale: u8 = 0;
     let mut seen_point = false;

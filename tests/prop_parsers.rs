@@ -556,46 +556,11 @@ fn model_i64(v: &serde_json::Value) -> Option<i64> {
     s.parse::<i64>().ok()
 }
 
-/// Whether valid JSON `text` holds an integer literal outside
-/// `i64::MIN..=u64::MAX`: serde_json reads it as a float, the crate's
-/// simd-json (built without `big-int-as-float`) refuses the document.
-fn has_huge_integer(text: &[u8]) -> bool {
-    let mut i = 0;
-    while i < text.len() {
-        match text[i] {
-            b'"' => {
-                i += 1;
-                while i < text.len() && text[i] != b'"' {
-                    i += if text[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-            }
-            b'-' | b'0'..=b'9' => {
-                let start = i;
-                i += 1;
-                while i < text.len()
-                    && matches!(text[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
-                {
-                    i += 1;
-                }
-                let lit = std::str::from_utf8(&text[start..i]).unwrap();
-                let integer = !lit.contains(['.', 'e', 'E']);
-                if integer && lit.parse::<i64>().is_err() && lit.parse::<u64>().is_err() {
-                    return true;
-                }
-            }
-            _ => i += 1,
-        }
-    }
-    false
-}
-
 /// The envelope check modelled on serde_json's reading of the body.
 fn model_empty(bytes: &[u8]) -> Option<Result<ExchMs, RestError>> {
+    // An integer beyond 64 bits is a float to serde_json and to the
+    // crate's simd-json (`big-int-as-float`): no error by itself.
     serde_json::from_slice::<serde_json::Value>(bytes).ok()?;
-    if has_huge_integer(bytes) {
-        return Some(Err(RestError::Json));
-    }
     let Some(members) = top_members(bytes) else {
         return Some(Err(RestError::BadField("envelope")));
     };
@@ -639,6 +604,8 @@ fn jsonish_bytes() -> impl Strategy<Value = Vec<u8>> {
         "7",
         "9223372036854775807",
         "-9223372036854775807",
+        "18446744073709551616",
+        "123456789012345678901234567890",
         "1.5",
         "1e3",
         "true",
@@ -971,32 +938,25 @@ proptest! {
             prop_assert!(step.units() > 0);
             prop_assert!(step.scale() <= MAX_SCALE);
             prop_assert!(step.scale() == 0 || step.units() % 10 != 0, "not normalised: {:?}", step);
-            // Only signs, digits and one point get this far.
-            let body = s.strip_prefix('+').unwrap_or(&s);
-            prop_assert!(is_valid_unsigned(body.as_bytes()), "accepted {:?}", s);
+            // Only digits and one point get this far.
+            prop_assert!(is_valid_unsigned(s.as_bytes()), "accepted {:?}", s);
         }
     }
 
     /// A valid step, written as Bybit writes it (with or without trailing
-    /// zeros, leading zeros or a `+`), parses to the step it denotes, and its
+    /// zeros or leading zeros), parses to the step it denotes, and its
     /// `Display` parses back to the same step — so a tick size read from the
     /// exchange and echoed in a log or error message is the same tick size.
+    /// Trailing zeros count toward neither the 64-bit mantissa nor the 18
+    /// decimals; a leading `+` is refused, as by every decimal parser.
     #[test]
     fn valid_steps_parse_and_round_trip_through_display(
         units in prop_oneof![1u64..=1_000, 1u64..=i64::MAX as u64],
         scale in 0u8..=MAX_SCALE,
-        trailing in 0usize..4,
+        trailing in prop_oneof![0usize..4, 18usize..24],
         leading in 0usize..3,
-        plus in any::<bool>(),
     ) {
         let want = Step::new(units, scale).unwrap();
-        // `Step::parse` reads every written digit, trailing zeros included,
-        // into a 64-bit mantissa (`"184467440737095517.00"` is `Overflow`),
-        // so the padded spelling must fit 64 bits.
-        let mut trailing = trailing;
-        while trailing > 0 && u128::from(units) * pow10(trailing) > u128::from(u64::MAX) {
-            trailing -= 1;
-        }
         let mut text = plain(u128::from(units), usize::from(scale));
         if trailing > 0 {
             if scale == 0 {
@@ -1005,13 +965,10 @@ proptest! {
             text.push_str(&"0".repeat(trailing));
         }
         text.insert_str(0, &"0".repeat(leading));
-        if plus {
-            text.insert(0, '+');
-        }
-        prop_assume!(text.len() <= MAX_DECIMAL_LEN);
-
-        let digits_after_point = text.split_once('.').map_or(0, |(_, f)| f.len());
-        prop_assume!(digits_after_point <= 18);
+        prop_assume!(text.len() < MAX_DECIMAL_LEN);
+        let plus = format!("+{text}");
+        prop_assert_eq!(Step::parse(&plus), Err(UnitError::InvalidChar));
+        prop_assert!(Decimal::parse(plus.as_bytes()).is_err());
         prop_assert_eq!(Step::parse(&text), Ok(want), "{}", text);
         let shown = want.to_string();
         prop_assert_eq!(Step::parse(&shown), Ok(want), "display {}", shown);
@@ -1036,7 +993,7 @@ proptest! {
             format!("{}.{}", "0".repeat(int_zeros), "0".repeat(frac_zeros))
         };
         prop_assert_eq!(Step::parse(&zero), Err(UnitError::BadStep), "{}", zero);
-        prop_assert_eq!(Step::parse(&format!("+{zero}")), Err(UnitError::BadStep));
+        prop_assert_eq!(Step::parse(&format!("+{zero}")), Err(UnitError::InvalidChar));
 
         let valid = plain(u128::from(good.0), usize::from(good.1));
         prop_assert_eq!(Step::parse(&format!("-{valid}")), Err(UnitError::Negative));
@@ -1162,6 +1119,8 @@ proptest! {
     fn count_floor_is_the_exact_floor(step in step_strategy(), s in unsigned_decimal()) {
         if let Ok(f) = step.count_floor(s.as_bytes()) {
             let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
+            // Zeros that end the fraction carry no value.
+            let frac = frac.trim_end_matches('0');
             let m: u128 = format!("0{int}{frac}").parse().unwrap();
             let want = m * pow10(usize::from(step.scale()))
                 / (u128::from(step.units()) * pow10(frac.len()));
@@ -1185,7 +1144,7 @@ proptest! {
         let _ = step.ticks(&b);
         let _ = step.lots(&b);
         if let Ok(d) = Decimal::parse(&b) {
-            let body = b.strip_prefix(b"-").or_else(|| b.strip_prefix(b"+")).unwrap_or(&b);
+            let body = b.strip_prefix(b"-").unwrap_or(&b);
             prop_assert!(is_valid_unsigned(body), "{:?}", String::from_utf8_lossy(&b));
             let _ = d.to_f64();
             for sc in [0u8, 3, 12, 18, 19, 255] {
@@ -1594,4 +1553,35 @@ fn string_ret_code_of_i64_min_is_read() {
     let as_string =
         dec.decode_empty(&mut br#"{"retCode":"-9223372036854775808","retMsg":"x"}"#.to_vec());
     assert_eq!(as_string, as_number);
+}
+
+/// A reply with an integer beyond 64 bits in a field the engine does not
+/// read is still a reply; in the field it reads, it is a typed error.
+#[test]
+fn an_integer_beyond_64_bits_fails_only_the_field_that_holds_it() {
+    let mut dec = RestDecoder::new();
+    let mut body = br#"{"retCode":0,"retMsg":"OK","result":{},"retExtInfo":{"n":123456789012345678901234567890},"time":1700000000000}"#.to_vec();
+    assert_eq!(dec.decode_empty(&mut body), Ok(ExchMs(1_700_000_000_000)));
+    let mut body =
+        br#"{"retCode":123456789012345678901234567890,"retMsg":"OK","result":{}}"#.to_vec();
+    assert_eq!(
+        dec.decode_empty(&mut body),
+        Err(RestError::Missing("retCode"))
+    );
+}
+
+proptest! {
+    /// Trailing zeros after the point carry no value: a decimal padded
+    /// with any number of them (within the length cap) parses to the same
+    /// value, past the 18-decimal limit and the mantissa's 64 bits.
+    #[test]
+    fn trailing_zeros_change_no_value(m in any::<i64>(), scale in 0u8..=18, extra in 1usize..30) {
+        let text = Decimal { mantissa: m, scale }.to_string();
+        let zeros = "0".repeat(extra);
+        let padded = if text.contains('.') { format!("{text}{zeros}") } else { format!("{text}.{zeros}") };
+        prop_assume!(padded.len() <= MAX_DECIMAL_LEN);
+        let d = Decimal::parse(padded.as_bytes());
+        prop_assert!(d.is_ok(), "{} -> {:?}", padded, d);
+        prop_assert_eq!(d.unwrap().rescale(scale), Ok(m), "{}", padded);
+    }
 }
