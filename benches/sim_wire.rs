@@ -170,6 +170,7 @@ fn echo(
             depth: 50,
             core: cores.map(|c| c.1),
             spin,
+            min_gap: std::time::Duration::ZERO,
         },
     )
     .expect("echo client");

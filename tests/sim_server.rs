@@ -546,6 +546,7 @@ fn echo_reactions_are_measured(busy_poll: bool, spin: bool) {
             depth: 50,
             core: None,
             spin,
+            min_gap: std::time::Duration::ZERO,
         },
     )
     .unwrap();

@@ -204,6 +204,7 @@ fn run() -> Result<(), String> {
                     depth: 50,
                     core: None,
                     spin: false,
+                    min_gap: std::time::Duration::ZERO,
                 },
             )
             .map_err(|e| e.to_string())?,

@@ -422,6 +422,10 @@ pub struct EchoConfig {
     /// (checking the stop flag) instead of blocking in `read`, so a market message never has to
     /// wake the thread; it keeps its core at 100 %. Off = block in `read` (50 ms timeout).
     pub spin: bool,
+    /// Answer a market message only if this long has passed since the last answer (zero:
+    /// answer every one), so the floor makes about as many requests as a client under a rate
+    /// budget. The messages in between are read and skipped.
+    pub min_gap: Duration,
 }
 
 /// Counters of the running echo client.
@@ -1033,6 +1037,7 @@ pub fn start_echo(
     let (stop2, stats2) = (stop.clone(), stats.clone());
     let core = cfg.core;
     let spin = cfg.spin;
+    let min_gap = cfg.min_gap;
     let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<io::Result<()>>(1);
     let thread =
         std::thread::Builder::new()
@@ -1050,12 +1055,20 @@ pub fn start_echo(
                 let mut since_drain = 0u32;
                 // Spinning: when the feed went quiet (`None` while messages flow).
                 let mut idle_since: Option<std::time::Instant> = None;
+                let mut next_answer = std::time::Instant::now();
                 while open && !stop2.load(Ordering::Acquire) {
                     while let Some(f) = public_rd.next_frame().map_err(frame_err)? {
                         match f.opcode {
                             opcode::TEXT | opcode::BINARY => {
                                 let Some(u) = scan_u(f.payload) else { continue };
                                 stats2.ticks.fetch_add(1, Ordering::Relaxed);
+                                if !min_gap.is_zero() {
+                                    let now = std::time::Instant::now();
+                                    if now < next_answer {
+                                        continue;
+                                    }
+                                    next_answer = now + min_gap;
+                                }
                                 n += 1;
                                 if !req.set(n, u, crate::time::wall_ms().0) {
                                     continue;

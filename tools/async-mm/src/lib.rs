@@ -8,9 +8,12 @@
 //!   instrument's [`Step`]s, applies the update to the book and runs analytics + strategy;
 //! - the target goes through a tokio `mpsc` channel to an order task, which sends the bid and the
 //!   ask **concurrently** (`tokio::join!`): over the WS trade API (amend when an order exists, else a
-//!   PostOnly create) or over REST with one keep-alive `reqwest` client. A side whose target price
-//!   equals the last one sent is not sent again; there is no rate budget and no wait for acks
-//!   (amends fire as soon as targets change);
+//!   PostOnly create) or over REST with one keep-alive `reqwest` client. It gates requests as
+//!   gapmm-hot's order manager does, so both decide to send on the same ticks: it acts on the
+//!   newest target only, a side whose target price equals the last one sent is not sent again, a
+//!   side with an unanswered request waits for the answer, and every request takes a unit of
+//!   [`gapmm::oms::RateBudget`] with Bybit's default limits (a target the gate refuses is dropped;
+//!   the next tick decides again);
 //! - a reader task (WS transport) consumes the trade replies and remembers order ids.
 //!
 //! Echo convention of the simulator's measuring point ([`gapmm::sim::measure`]): every order request
@@ -36,6 +39,7 @@ use gapmm::book::{Book, BookConfig};
 use gapmm::codec::public::{BookKind, BookUpdate, Level};
 use gapmm::codec::sign::{Credentials, Signer};
 use gapmm::ids::{Category, Seq, Symbol, UpdateId};
+use gapmm::oms::{Endpoint, RateBudget, RateLimits};
 use gapmm::strategy::{Strategy, StrategyParams, Target};
 use gapmm::time::{wall_ms, ExchMs};
 use gapmm::units::{Side, Step, Ticks};
@@ -169,6 +173,8 @@ pub struct RunStats {
     pub rejected: AtomicU64,
     /// Frames that failed to decode or apply.
     pub bad_frames: AtomicU64,
+    /// Side targets not sent: a request of that side was unanswered, or the rate budget was spent.
+    pub held: AtomicU64,
 }
 
 /// One orderbook WS message, borrowed from the frame.
@@ -286,11 +292,37 @@ pub fn on_frame(
 struct SideState {
     order_id: Option<String>,
     creating: bool,
+    /// A request for this side is unanswered: nothing more is sent for it
+    /// until the answer arrives (gapmm-hot's order manager waits the same way).
+    awaiting: bool,
     /// Price of the last request sent for this side (a side whose target is unchanged is not sent).
     last_sent: Option<Ticks>,
 }
 
-type Orders = Arc<Mutex<[SideState; 2]>>;
+/// The order task's state: both sides and the rate budget gapmm-hot's order
+/// manager uses ([`RateBudget`] with Bybit's default limits), so both
+/// engines decide to send on the same ticks.
+#[derive(Debug)]
+struct Gate {
+    sides: [SideState; 2],
+    budget: RateBudget,
+    origin: std::time::Instant,
+    /// Targets not sent because a request was unanswered or the budget was spent.
+    held: u64,
+}
+
+impl Gate {
+    fn new(category: Category) -> Gate {
+        Gate {
+            sides: Default::default(),
+            budget: RateBudget::new(RateLimits::bybit_default(category)),
+            origin: std::time::Instant::now(),
+            held: 0,
+        }
+    }
+}
+
+type Orders = Arc<Mutex<Gate>>;
 
 fn idx(side: Side) -> usize {
     match side {
@@ -315,30 +347,38 @@ fn plan(orders: &Orders, side: Side, px: Ticks) -> Action {
     let Ok(mut g) = orders.lock() else {
         return Action::Skip;
     };
-    let Some(s) = g.get_mut(idx(side)) else {
+    let now = g.origin.elapsed().as_nanos() as u64;
+    let g = &mut *g;
+    let Some(s) = g.sides.get_mut(idx(side)) else {
         return Action::Skip;
     };
-    let action = match (&s.order_id, s.creating) {
-        (Some(_), _) if s.last_sent == Some(px) => Action::Skip,
+    let want = match (&s.order_id, s.creating) {
+        (Some(_), _) if s.last_sent == Some(px) => return Action::Skip,
         (Some(id), _) => Action::Amend(id.clone()),
-        (None, true) => Action::Skip,
-        (None, false) => {
-            s.creating = true;
-            Action::Create
-        }
+        (None, true) => return Action::Skip,
+        (None, false) => Action::Create,
     };
-    if !matches!(action, Action::Skip) {
-        s.last_sent = Some(px);
+    let ep = match want {
+        Action::Create => Endpoint::Create,
+        _ => Endpoint::Amend,
+    };
+    if s.awaiting || !g.budget.try_take(ep, 1, now) {
+        g.held += 1;
+        return Action::Skip;
     }
-    action
+    s.awaiting = true;
+    s.creating |= matches!(want, Action::Create);
+    s.last_sent = Some(px);
+    want
 }
 
 /// Applies a reply (`retCode`, `orderId` if any) to one side's state.
 fn on_reply(orders: &Orders, side: Side, create: bool, code: i64, order_id: Option<&str>) {
     let Ok(mut g) = orders.lock() else { return };
-    let Some(s) = g.get_mut(idx(side)) else {
+    let Some(s) = g.sides.get_mut(idx(side)) else {
         return;
     };
+    s.awaiting = false;
     if create {
         s.creating = false;
         if code == 0 {
@@ -426,7 +466,7 @@ pub async fn run(
         qty: cfg.qty.clone(),
         spot: cfg.category == Category::Spot,
     });
-    let orders: Orders = Arc::default();
+    let orders: Orders = Arc::new(Mutex::new(Gate::new(cfg.category)));
     let (tx, rx) = mpsc::channel::<Quote>(1024);
     let replied = Arc::new(tokio::sync::Notify::new());
 
@@ -535,6 +575,9 @@ pub async fn run(
     }
     drop(tx);
     let _ = public.close(None).await;
+    if let Ok(g) = orders.lock() {
+        stats.held.store(g.held, Ordering::Relaxed);
+    }
     let (order_task, reader) = order_task;
     let _ = order_task.await;
     if let Some(r) = reader {
@@ -665,7 +708,12 @@ async fn ws_orders(
 ) {
     let sink = tokio::sync::Mutex::new(sink);
     let mut seq = 0u64;
-    while let Some(q) = rx.recv().await {
+    while let Some(mut q) = rx.recv().await {
+        // Act on the newest target only (gapmm-hot's order stage reads the
+        // latest too): a target that waited behind a request is stale.
+        while let Ok(newer) = rx.try_recv() {
+            q = newer;
+        }
         seq += 1;
         let one = |side: Side, px: Ticks| {
             let action = plan(&orders, side, px);
@@ -703,7 +751,12 @@ async fn rest_orders(
     stats: Arc<RunStats>,
 ) {
     let mut seq = 0u64;
-    while let Some(q) = rx.recv().await {
+    while let Some(mut q) = rx.recv().await {
+        // Act on the newest target only (gapmm-hot's order stage reads the
+        // latest too): a target that waited behind a request is stale.
+        while let Ok(newer) = rx.try_recv() {
+            q = newer;
+        }
         seq += 1;
         let one = |side: Side, px: Ticks| {
             let action = plan(&orders, side, px);

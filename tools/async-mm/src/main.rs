@@ -95,12 +95,13 @@ fn main() {
         .map_err(|e| e.to_string())?;
         let l = |x: &std::sync::atomic::AtomicU64| x.load(Ordering::Relaxed);
         println!(
-            "ticks={} sent={} replies={} rejected={} bad_frames={}",
+            "ticks={} sent={} replies={} rejected={} bad_frames={} held={}",
             l(&stats.ticks),
             l(&stats.sent),
             l(&stats.replies),
             l(&stats.rejected),
-            l(&stats.bad_frames)
+            l(&stats.bad_frames),
+            l(&stats.held)
         );
         Ok(())
     })();

@@ -88,3 +88,34 @@ fn current_thread_ws_variant_is_measured() {
 fn rest_variant_is_measured() {
     trades("asyncmtrest", RuntimeKind::Multi, Transport::Rest, "rest");
 }
+
+/// The baseline gates its requests as gapmm-hot's order manager does: over
+/// 2,000 ticks (about a second at one tick per 500 µs) the targets change far
+/// more often than Bybit's budget allows, so most are held, and what is sent
+/// stays inside the budget's combined 20 requests per second.
+#[test]
+fn requests_keep_to_the_rate_budget() {
+    let sim = sim();
+    let stats = Arc::new(RunStats::default());
+    let mut cfg = config(&sim, "asyncgate", Transport::Ws);
+    cfg.max_ticks = Some(2000);
+    let t0 = std::time::Instant::now();
+    run_blocking(
+        cfg,
+        RuntimeKind::Current,
+        Arc::new(AtomicBool::new(false)),
+        stats.clone(),
+    )
+    .expect("variant runs");
+    let secs = t0.elapsed().as_secs_f64();
+    let sent = stats.sent.load(Ordering::Relaxed);
+    let held = stats.held.load(Ordering::Relaxed);
+    assert!(
+        held > sent,
+        "sent {sent}, held {held}: the gate held nothing back"
+    );
+    // A sliding one-second window: at most 20 per started second.
+    let cap = 20 * (secs.ceil() as u64 + 1);
+    assert!(sent <= cap, "sent {sent} in {secs:.2} s (cap {cap})");
+    sim.shutdown().expect("shutdown");
+}

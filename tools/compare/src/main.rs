@@ -1,7 +1,16 @@
 //! `gapmm-compare`: one command that starts gapmm-sim in-process (fixed seed, paced ticks, plain
 //! TCP on 127.0.0.1) and measures, one after another on the same simulator, the wire-to-wire
-//! reaction time of: the echo floor, gapmm-hot (`--transport ws` and `rest`, as a subprocess) and the
+//! reaction time of: the floor, gapmm-hot (`--transport ws` and `rest`, as a subprocess) and the
 //! tokio baselines (multi/current thread × ws/rest, in-process on their own runtime threads).
+//!
+//! Like for like: every client variant decides on the same ticks under the same gating (the
+//! newest target only, one unanswered request per side, Bybit's default rate budget through
+//! [`gapmm::oms::RateBudget`]) and tags each request with the tick it reacts to (WS `reqId`, REST
+//! `orderLinkId`), so the rows count the same kind of decision and n is comparable. The floor is
+//! the cheapest possible reply: a busy-polling reader on gapmm-hot's core that writes a pre-built
+//! `order.cancel`, answering about as often as the amend budget lets the others send. The table
+//! ends with the bar the rows are held to (n within 2×; gapmm-hot's p50 and p99 at most half of
+//! the best async variant's over the same transport).
 //!
 //! Each variant runs until the simulator has written `--warmup` + `--ticks` book messages to it; the
 //! reaction histograms are reset after the warm-up and read right after the last measured tick.
@@ -15,6 +24,7 @@
 use clap::Parser;
 use gapmm::engine::topology::{available_cores, pin_current};
 use gapmm::ids::Category;
+use gapmm::oms::{Endpoint, RateLimits};
 use gapmm::sim::exchange::ExchangeConfig;
 use gapmm::sim::market::{MarketModel, SyntheticParams};
 use gapmm::sim::measure::{start_echo, EchoConfig};
@@ -76,7 +86,7 @@ enum Kind {
 impl Kind {
     fn label(self) -> &'static str {
         match self {
-            Kind::Echo => "floor (echo)",
+            Kind::Echo => "floor (busy echo)",
             Kind::Hot(Transport::Ws) => "gapmm-hot ws",
             Kind::Hot(Transport::Rest) => "gapmm-hot rest",
             Kind::Async(RuntimeKind::Multi, Transport::Ws) => "tokio multi ws",
@@ -161,7 +171,7 @@ fn run() -> Result<(), String> {
                 if let Some(&c) = cores.get(1) {
                     pin_current(c);
                 }
-                let r = measure(&sim, &a, k, round);
+                let r = measure(&sim, &a, k, round, cores.get(1).copied());
                 let _ = sim.shutdown();
                 r
             });
@@ -223,14 +233,14 @@ fn run() -> Result<(), String> {
     let mut t = table(&rows, &ratios);
     if rows.iter().any(|r| r.variant.starts_with("gapmm-hot")) {
         t.push_str(
-            "\nNote: the simulator measures every tagged request from the tick whose `u` it carries. \
-             gapmm-hot tags only the requests its order manager decided on that tick (those it held \
-             for a confirmation and sent later carry `-0`), so its ws row is a reaction time over \
-             few samples; its REST amends by orderId carry no tag, so its rest row is not. Its own \
-             tick_to_wire and tick_to_tx hops are in hot-*.log. See BENCHMARKS.md, \
-             \"Reading it honestly\".\n",
+            "\nEvery client variant gates its requests the same way (the newest target only, one \
+             unanswered request per side, Bybit's default rate budget) and tags a request with the \
+             tick it reacts to (WS `reqId`, REST `orderLinkId`), so each row is a reaction time over \
+             the same kind of decisions. The floor is a busy-polling reader on gapmm-hot's core that \
+             writes a pre-built `order.cancel`, answering about as often as the budget allows.\n",
         );
     }
+    t.push_str(&verdict(&kinds, &merged));
     let head = format!(
         "gapmm-compare: seed {}, pace {} µs, {} warm-up + {} measured ticks per variant, {} round(s), {} linear; {}\n",
         a.seed, a.pace_us, a.warmup, a.ticks, a.rounds, SYMBOL, machine
@@ -266,6 +276,61 @@ fn run() -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The issue's bar, checked on the merged histograms: n within 2× across
+/// the rows, and gapmm-hot's p50 and p99 at most half of the best async
+/// variant's over the same transport.
+fn verdict(kinds: &[Kind], merged: &[Option<Histogram<u64>>]) -> String {
+    let mut out = String::from("\n");
+    let ns: Vec<u64> = merged.iter().flatten().map(|h| h.len()).collect();
+    if let (Some(&lo), Some(&hi)) = (ns.iter().min(), ns.iter().max()) {
+        out.push_str(&format!(
+            "n: {lo} to {hi} ({:.2}x): {}\n",
+            hi as f64 / lo.max(1) as f64,
+            if hi <= 2 * lo {
+                "comparable"
+            } else {
+                "NOT within 2x"
+            }
+        ));
+    }
+    for t in [Transport::Ws, Transport::Rest] {
+        let of = |want: &dyn Fn(Kind) -> bool| {
+            kinds
+                .iter()
+                .zip(merged)
+                .filter(|(k, _)| want(**k))
+                .filter_map(|(_, h)| h.as_ref())
+                .map(|h| (h.value_at_quantile(0.5), h.value_at_quantile(0.99)))
+                .collect::<Vec<_>>()
+        };
+        let hot = of(&|k| k == Kind::Hot(t));
+        let asyncs = of(&|k| matches!(k, Kind::Async(_, tt) if tt == t));
+        let (Some(&(h50, h99)), Some(b50), Some(b99)) = (
+            hot.first(),
+            asyncs.iter().map(|x| x.0).min(),
+            asyncs.iter().map(|x| x.1).min(),
+        ) else {
+            continue;
+        };
+        let name = channel(t);
+        out.push_str(&format!(
+            "{name}: gapmm-hot p50 {:.1} µs vs best async {:.1} µs ({:.2}x), p99 {:.1} vs {:.1} µs ({:.2}x): {}\n",
+            h50 as f64 / 1e3,
+            b50 as f64 / 1e3,
+            b50 as f64 / h50.max(1) as f64,
+            h99 as f64 / 1e3,
+            b99 as f64 / 1e3,
+            b99 as f64 / h99.max(1) as f64,
+            if 2 * h50 <= b50 && 2 * h99 <= b99 {
+                "at most half"
+            } else {
+                "NOT at most half"
+            }
+        ));
+    }
+    out
 }
 
 /// A fresh simulator with the same seed and pacing for every variant: each one sees the same
@@ -317,8 +382,15 @@ fn wait_public(sim: &SimHandle, target: u64, timeout: Duration, alive: &dyn Fn()
     }
 }
 
-/// Runs one variant and returns its measured histogram.
-fn measure(sim: &SimHandle, a: &Args, k: Kind, round: u32) -> Result<Histogram<u64>, String> {
+/// Runs one variant and returns its measured histogram. `client_core` is the
+/// core every client variant runs on (the floor pins its reader there).
+fn measure(
+    sim: &SimHandle,
+    a: &Args,
+    k: Kind,
+    round: u32,
+    client_core: Option<usize>,
+) -> Result<Histogram<u64>, String> {
     let pace = Duration::from_micros(a.pace_us.max(1));
     let budget = |ticks: u64| pace * (ticks as u32) * 3 + Duration::from_secs(15);
     let base = sim.stats().public_out;
@@ -342,8 +414,11 @@ fn measure(sim: &SimHandle, a: &Args, k: Kind, round: u32) -> Result<Histogram<u
                         category: Category::Linear,
                         symbol: SYMBOL.into(),
                         depth: 50,
-                        core: None,
-                        spin: false,
+                        // gapmm-hot's placement: the second core, busy-polling.
+                        core: client_core,
+                        spin: true,
+                        // About as many answers as a client under the amend budget sends.
+                        min_gap: floor_gap(),
                     },
                 )
                 .map_err(|e| format!("echo client: {e}"))?,
@@ -492,6 +567,15 @@ fn measure(sim: &SimHandle, a: &Args, k: Kind, round: u32) -> Result<Histogram<u
         ));
     }
     Ok(out)
+}
+
+/// The floor answers at most as often as the amend budget lets gapmm-hot and
+/// the async variants send: one answer per `1 s / limit`.
+fn floor_gap() -> Duration {
+    let per_sec = RateLimits::bybit_default(Category::Linear)
+        .of(Endpoint::Amend)
+        .max(1);
+    Duration::from_secs(1) / per_sec
 }
 
 /// Asks a child to stop with SIGINT (it prints its per-hop histograms), then waits; SIGKILL after 10 s.
