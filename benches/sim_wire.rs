@@ -189,7 +189,7 @@ fn echo(
         if sent() < from + reactions as u64 + 10 && t0.elapsed() < Duration::from_secs(120) {
             continue;
         }
-        let (h, _) = sim.reactions().expect("reactions");
+        let (h, _, _) = sim.reactions().expect("reactions");
         let h = h
             .into_iter()
             .find(|(k, _)| k == "ws-trade/echo")

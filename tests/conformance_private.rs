@@ -351,7 +351,7 @@ fn linear_open_and_close_long_match_supported_fields() {
 
 #[test]
 fn amend_cancel_and_cancel_all_match_doc_bodies() {
-    let codec = RestCodec::new(signer(), "api.bybit.com", 5000).unwrap();
+    let mut codec = RestCodec::new(signer(), "api.bybit.com", 5000).unwrap();
     let body_of = |req: &[u8]| -> J {
         let pos = req.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
         js(&req[pos + 4..])
@@ -382,20 +382,15 @@ fn amend_cancel_and_cancel_all_match_doc_bodies() {
     assert_same_fields(&ours, &fx, &["category", "symbol", "orderId"]);
     assert!(fx["orderLinkId"].is_null() && ours.get("orderLinkId").is_none());
 
-    // The simulator-only tagged form: the doc's orderId, and the measuring
-    // tag as an orderLinkId beside it (Bybit takes the orderId).
-    let oid = OrderId::from_str(fx["orderId"].as_str().unwrap()).unwrap();
-    let tagged = OrderRef::Tagged(oid, link("gm1-r7-12345"));
-    codec
-        .cancel_order(&mut out, ExchMs(1), &i, &tagged)
-        .unwrap();
-    let ours = body_of(&out);
-    assert_same_fields(&ours, &fx, &["category", "symbol", "orderId"]);
-    assert_eq!(ours["orderLinkId"], "gm1-r7-12345");
-    let untagged = OrderRef::Tagged(OrderId::default(), link("gm1-r7-1"));
-    assert!(codec
-        .cancel_order(&mut out, ExchMs(1), &i, &untagged)
-        .is_err());
+    // The simulator's measuring tag rides in a header, never in the body.
+    codec.set_tag(b"gm1-r7-12345").unwrap();
+    codec.cancel_order(&mut out, ExchMs(1), &i, &id).unwrap();
+    let head = String::from_utf8_lossy(&out).into_owned();
+    assert!(head.contains("\r\nX-Gapmm-Tag: gm1-r7-12345\r\n"), "{head}");
+    assert_same_fields(&body_of(&out), &fx, &["category", "symbol", "orderId"]);
+    assert!(codec.set_tag(b"bad tag").is_err());
+    codec.cancel_order(&mut out, ExchMs(1), &i, &id).unwrap();
+    assert!(!String::from_utf8_lossy(&out).contains("X-Gapmm-Tag"));
 
     // The doc sample cancels by settleCoin; ours always names the symbol (required for linear).
     let fx = js(&ex("rest_order_cancel_all_request.json"));

@@ -31,26 +31,26 @@ fn trades_amends_and_stops_clean_over_rest() {
         assert!(Instant::now() < deadline, "{amends} amends in 20 s");
         engine.wait_status("a status line", Duration::from_secs(3), |_| true);
     }
-    // Every REST amend carries its reaction tag (orderLinkId beside the
-    // orderId, on the simulator only): the measuring point files each one,
-    // as a reaction to its market message or, if it was not sent on the
-    // tick it reacts to, as unattributed.
+    // Every REST order request carries its reaction tag (a header, to the
+    // simulator only): the measuring point files each one, as a reaction to
+    // its market message, as a repeat for a tick already timed or, if it was
+    // not sent on the tick it reacts to, as unattributed.
     let amends = of_type(&engine.journal(), "amend").len() as u64;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         // The simulator reads a request a moment after the journal has it.
-        let (hists, unattributed) = sim.reactions().unwrap();
+        let (hists, unattributed, repeats) = sim.reactions().unwrap();
         let timed: u64 = hists
             .iter()
             .filter(|(k, _)| k.starts_with("rest/"))
             .map(|(_, h)| h.len())
             .sum();
-        if timed > 0 && timed + unattributed >= amends {
+        if timed > 0 && timed + unattributed + repeats >= amends {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "{timed} timed + {unattributed} untimed REST requests < {amends} amends: {hists:?}"
+            "{timed} timed + {unattributed} untimed + {repeats} repeated REST requests < {amends} amends: {hists:?}"
         );
         engine.wait_status("a status line", Duration::from_secs(3), |_| true);
     }

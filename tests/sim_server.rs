@@ -554,7 +554,7 @@ fn echo_reactions_are_measured(busy_poll: bool, spin: bool) {
     // client holds 50 replies, 50 reactions are in.
     let replies = echo.stats.wait_replies(50, Duration::from_secs(20));
     assert!(replies >= 50, "echo replies: {replies}");
-    let (h, unattributed) = sim.reactions().unwrap();
+    let (h, unattributed, _) = sim.reactions().unwrap();
     let (_, hist) = h.iter().find(|(k, _)| k == "ws-trade/echo").unwrap();
     assert!(hist.len() >= 50, "reactions: {}", hist.len());
     assert_eq!(
@@ -690,7 +690,7 @@ fn a_reopened_topic_is_not_timed_from_the_old_topics_stamps() {
     // the reaction measured from the new snapshot fits inside this window; one measured from the
     // first life's snapshot would be at least 300 ms.
     let window = t0.elapsed().as_nanos() as u64;
-    let (h, unattributed) = sim.reactions().unwrap();
+    let (h, unattributed, _) = sim.reactions().unwrap();
     let (_, hist) = h.iter().find(|(k, _)| k == "ws-trade/echo").unwrap();
     assert_eq!((hist.len(), unattributed), (1, 0));
     assert!(

@@ -221,7 +221,7 @@ fn run() -> Result<(), String> {
     if let Some(e) = echo {
         let _ = e.stop();
     }
-    let (hists, unattributed) = sim.reactions().map_err(|e| e.to_string())?;
+    let (hists, unattributed, _) = sim.reactions().map_err(|e| e.to_string())?;
     for (k, h) in &hists {
         println!("{}", measure::summary(k, h));
     }

@@ -320,11 +320,6 @@ pub enum OrderRef {
     OrderId(OrderId),
     /// By client id.
     LinkId(OrderLinkId),
-    /// By exchange id, with a client tag beside it: Bybit takes `orderId`
-    /// when both are given, and the simulator reads the `orderLinkId` as
-    /// the measuring tag of a REST request (`sim::measure`). The engine
-    /// sends this form to the simulator only.
-    Tagged(OrderId, OrderLinkId),
 }
 
 /// An amend: new price and/or new total quantity.
@@ -446,16 +441,6 @@ fn push_ref(out: &mut Vec<u8>, id: &OrderRef) -> Result<(), RestError> {
             }
             check_link(l)?;
             push_kv(out, false, "orderLinkId", l.as_bytes());
-        }
-        OrderRef::Tagged(i, l) => {
-            if i.is_empty() {
-                return Err(RestError::BadParam("orderId"));
-            }
-            check_link(l)?;
-            push_kv(out, false, "orderId", i.as_bytes());
-            if !l.is_empty() {
-                push_kv(out, false, "orderLinkId", l.as_bytes());
-            }
         }
     }
     Ok(())
@@ -662,6 +647,7 @@ pub struct RestCodec {
     signer: Signer,
     host: FixedStr<128>,
     recv_window: FixedStr<10>,
+    tag: FixedStr<36>,
 }
 
 impl RestCodec {
@@ -680,7 +666,24 @@ impl RestCodec {
             signer,
             host,
             recv_window,
+            tag: FixedStr::default(),
         })
+    }
+
+    /// The simulator's measuring tag for the POSTs that follow: an
+    /// `X-Gapmm-Tag` header naming the market message a request reacts to
+    /// (`<variant>-…-<u>`, see `sim::measure`), so every kind of order
+    /// request is attributed the same way whatever its body carries. The
+    /// engine sets it only against the simulator; an empty tag (the
+    /// default) sends no header. A tag that is not printable ASCII is
+    /// refused and the previous one cleared.
+    pub fn set_tag(&mut self, tag: &[u8]) -> Result<(), RestError> {
+        self.tag = FixedStr::default();
+        if !tag.iter().all(|b| b.is_ascii_graphic()) {
+            return Err(RestError::BadParam("tag"));
+        }
+        self.tag = FixedStr::new(tag).map_err(|_| RestError::BadParam("tag"))?;
+        Ok(())
     }
 
     /// The signer in use.
@@ -726,6 +729,11 @@ impl RestCodec {
         h.push(self.host.as_bytes())?;
         h.push(b"\r\n")?;
         self.auth_headers(&mut h, ts, &sig)?;
+        if !self.tag.is_empty() {
+            h.push(b"X-Gapmm-Tag: ")?;
+            h.push(self.tag.as_bytes())?;
+            h.push(b"\r\n")?;
+        }
         h.push(b"Content-Type: application/json\r\nContent-Length: ")?;
         let mut lb = itoa::Buffer::new();
         h.push(lb.format(body_len).as_bytes())?;

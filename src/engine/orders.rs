@@ -139,10 +139,9 @@ pub struct OrderConfig {
     /// Heartbeat interval of the private and trade streams
     /// ([`ManagedWs::with_heartbeat`]).
     pub ping: Duration,
-    /// Tag REST amends and cancels with the market message they react to
-    /// (as an `orderLinkId` beside the `orderId`, see
-    /// [`crate::codec::rest::OrderRef::Tagged`]). The simulator only: the
-    /// measuring point reads it; a real venue is sent the plain form.
+    /// Tag REST order requests with the market message they react to
+    /// ([`crate::codec::rest::RestCodec::set_tag`]). The simulator only: the
+    /// measuring point reads it; a real venue is never sent the header.
     pub tag_rest: bool,
 }
 
@@ -1121,19 +1120,15 @@ impl OrderStage {
                     return false;
                 }
                 let inst = self.inst;
-                // On the simulator, an amend or cancel by orderId carries the
-                // reaction tag as its orderLinkId (orderId wins, as on Bybit):
-                // `-u` for a reaction to market message u, `-0` otherwise.
-                let tag = if self.tag_rest {
+                // On the simulator, every order request carries the reaction
+                // tag in a header: `-u` for a reaction to market message u,
+                // `-0` otherwise (a create's orderLinkId names the tick it
+                // was decided on, which may be long before it is sent).
+                if self.tag_rest {
                     let reaction = self.fresh && self.current.is_some_and(|q| q.u == u);
-                    Some(self.next_req_id(if reaction { u } else { UpdateId(0) }))
-                } else {
-                    None
-                };
-                let tagged = |r: WireRef| match (r, tag) {
-                    (WireRef::OrderId(id), Some(t)) => WireRef::Tagged(id, t),
-                    (r, _) => r,
-                };
+                    let tag = self.next_req_id(if reaction { u } else { UpdateId(0) });
+                    let _ = self.rest_codec.set_tag(tag.as_bytes());
+                }
                 let r = match a {
                     Action::Create {
                         side,
@@ -1148,9 +1143,8 @@ impl OrderStage {
                         &NewOrder::post_only(side, price, qty, link_id),
                     ),
                     Action::Amend { req, .. } => {
-                        let mut w = wire_amend(&req);
-                        w.id = tagged(w.id);
-                        self.rest_codec.amend_order(&mut self.wire, ts, &inst, &w)
+                        self.rest_codec
+                            .amend_order(&mut self.wire, ts, &inst, &wire_amend(&req))
                     }
                     Action::AmendBatch { reqs, .. } => self.rest_codec.amend_batch(
                         &mut self.wire,
@@ -1158,14 +1152,16 @@ impl OrderStage {
                         &inst,
                         &[wire_amend(&reqs[0]), wire_amend(&reqs[1])],
                     ),
-                    Action::Cancel { order, .. } => self.rest_codec.cancel_order(
-                        &mut self.wire,
-                        ts,
-                        &inst,
-                        &tagged(wire_ref(&order)),
-                    ),
+                    Action::Cancel { order, .. } => {
+                        self.rest_codec
+                            .cancel_order(&mut self.wire, ts, &inst, &wire_ref(&order))
+                    }
                     _ => return true,
                 };
+                if self.tag_rest {
+                    // Only this request: control calls go untagged.
+                    let _ = self.rest_codec.set_tag(b"");
+                }
                 if r.is_err() {
                     inc(&self.board.orders.rejects);
                     return true;

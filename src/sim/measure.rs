@@ -3,7 +3,8 @@
 //!
 //! **Echo convention.** A client that wants its reactions measured puts the update id `u` of the
 //! triggering orderbook message as a decimal after the **last** `-` of its WS-trade `reqId`, or of the
-//! `orderLinkId` of a REST/WS order request (the `reqId` is tried first). The text before the
+//! `orderLinkId` of a REST/WS order request (the `reqId` is tried first; a REST request may carry
+//! it instead in an `X-Gapmm-Tag` header, tried before its `orderLinkId`). The text before the
 //! **first** `-` names the variant the reaction is filed under (e.g. `echo-000017-12345` → variant
 //! `echo`, `u = 12345`). Ids without a `-`, or without digits after the last `-`, are not measured.
 //!
@@ -14,7 +15,9 @@
 //! the paced mode). When a `u` sequence starts again (a topic opened afresh after its last
 //! subscriber left, or the restart fault) all earlier stamps are forgotten, so a reaction to the new
 //! sequence is never timed from an old message that had the same `u`; reactions still in flight to
-//! the old sequence then count as unattributed. Histograms are in
+//! the old sequence then count as unattributed. A reaction is the first request a tick caused:
+//! further requests carrying the same `u` under the same variant are counted as repeats, not
+//! timed again. Histograms are in
 //! nanoseconds, keyed `"{channel}/{variant}"` with channel `ws-trade` or `rest`.
 //!
 //! Contract: `record`/`react` allocate only when a new variant appears; no locks (owned by the
@@ -175,9 +178,14 @@ pub struct Reactions {
     clock: Clock,
     /// Stamps of outgoing market messages.
     pub stamps: MarketStamps,
-    hists: Vec<(String, Histogram<u64>)>,
+    /// Per key: the histogram and the last `u` timed under it.
+    hists: Vec<(String, Histogram<u64>, u64)>,
     /// Requests whose id followed the convention but whose `u` was not (or no longer) stamped.
     pub unattributed: u64,
+    /// Requests for a tick already timed under the same key: a reaction is
+    /// the first request a tick caused (one client sends both sides in one
+    /// batch, another in two requests; both reacted once).
+    pub repeats: u64,
 }
 
 impl Reactions {
@@ -188,6 +196,7 @@ impl Reactions {
             stamps: MarketStamps::default(),
             hists: Vec::new(),
             unattributed: 0,
+            repeats: 0,
         }
     }
 
@@ -210,12 +219,19 @@ impl Reactions {
                 && k.ends_with(variant)
                 && k.as_bytes().get(channel.len()) == Some(&b'/')
         };
-        match self.hists.iter_mut().find(|(k, _)| is_key(k)) {
-            Some((_, h)) => h.saturating_record(ns),
+        match self.hists.iter_mut().find(|(k, _, _)| is_key(k)) {
+            Some((_, _, last)) if *last == u => {
+                self.repeats += 1;
+                return None;
+            }
+            Some((_, h, last)) => {
+                h.saturating_record(ns);
+                *last = u;
+            }
             None => {
                 let mut h = new_hist();
                 h.saturating_record(ns);
-                self.hists.push((format!("{channel}/{variant}"), h));
+                self.hists.push((format!("{channel}/{variant}"), h, u));
             }
         }
         Some(ns)
@@ -223,7 +239,11 @@ impl Reactions {
 
     /// Copies of all histograms, sorted by key.
     pub fn snapshot(&self) -> Vec<(String, Histogram<u64>)> {
-        let mut v = self.hists.clone();
+        let mut v: Vec<_> = self
+            .hists
+            .iter()
+            .map(|(k, h, _)| (k.clone(), h.clone()))
+            .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     }
@@ -232,6 +252,7 @@ impl Reactions {
     pub fn reset(&mut self) {
         self.hists.clear();
         self.unattributed = 0;
+        self.repeats = 0;
     }
 }
 
@@ -1226,6 +1247,13 @@ mod tests {
         assert_eq!(snap[0].1.len(), 1);
         r.react("rest", "echo-3-42", later);
         assert_eq!(r.snapshot().len(), 2);
+        // A second request for tick 42 under the same key is a repeat, not
+        // a second reaction; another variant's first request for it counts.
+        assert_eq!(r.react("ws-trade", "echo-4-42", later), None);
+        assert_eq!((r.repeats, r.snapshot()[1].1.len()), (1, 1));
+        assert!(r.react("ws-trade", "other-1-42", later).is_some());
+        r.reset();
+        assert_eq!((r.repeats, r.unattributed), (0, 0));
     }
 
     #[test]

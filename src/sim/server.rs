@@ -213,8 +213,9 @@ pub struct StatsSnapshot {
 /// Book levels as returned by [`Exchange::book_levels`]: (bids best-first, asks best-first) of (price, qty).
 pub type Levels = (Vec<(i64, i64)>, Vec<(i64, i64)>);
 
-/// Reaction histograms (ns) keyed `"{channel}/{variant}"`, and the count of unattributed requests.
-pub type ReactionReport = (Vec<(String, Histogram<u64>)>, u64);
+/// Reaction histograms (ns) keyed `"{channel}/{variant}"`, the count of unattributed requests,
+/// and the count of repeats (further requests for a tick already timed under the same key).
+pub type ReactionReport = (Vec<(String, Histogram<u64>)>, u64, u64);
 
 enum Cmd {
     Fault(Fault, Sender<()>),
@@ -1010,7 +1011,8 @@ impl Server {
                     let _ = tx.send(());
                 }
                 Cmd::Reactions(tx) => {
-                    let _ = tx.send((self.reactions.snapshot(), self.reactions.unattributed));
+                    let r = &self.reactions;
+                    let _ = tx.send((r.snapshot(), r.unattributed, r.repeats));
                 }
                 Cmd::ResetReactions(tx) => {
                     self.reactions.reset();
@@ -1946,8 +1948,12 @@ impl Server {
                 | Op::AmendBatch
                 | Op::CancelBatch
         ) {
-            if let Some(tag) = link_id_of(&params) {
-                let tag = tag.to_string();
+            // The measuring tag: the `X-Gapmm-Tag` header, else the orderLinkId.
+            let tag = req
+                .header_str("X-Gapmm-Tag")
+                .map(str::to_string)
+                .or_else(|| link_id_of(&params).map(str::to_string));
+            if let Some(tag) = tag {
                 self.reactions.react("rest", &tag, read_at);
             }
         }
