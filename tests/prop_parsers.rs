@@ -857,6 +857,7 @@ fn default_args() -> EngineArgs {
         sim_seed: "7".into(),
         sim_rate: "200".into(),
         sim_busy_poll: false,
+        sim_budget_scale: "1".into(),
         metrics: String::new(),
         metrics_any_host: false,
     }
@@ -890,6 +891,7 @@ const VARS: &[(&str, Setter)] = &[
     ("GAPMM_SIM_URL", |a, v| a.sim_url = Some(v)),
     ("GAPMM_SIM_SEED", |a, v| a.sim_seed = v),
     ("GAPMM_SIM_RATE", |a, v| a.sim_rate = v),
+    ("GAPMM_SIM_BUDGET_SCALE", |a, v| a.sim_budget_scale = v),
 ];
 
 /// Values an operator might type, near-misses of valid ones, numbers at and

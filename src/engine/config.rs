@@ -242,6 +242,17 @@ pub struct EngineArgs {
         default_value_t = false
     )]
     pub sim_busy_poll: bool,
+    /// Simulator only, benchmark only: multiply the order manager's rate
+    /// budget (Bybit's per-UID limits) by this, for a simulator started with
+    /// its limits scaled as much (gapmm-compare does); each limit is capped
+    /// at 128 requests a second. 1 = Bybit's limits.
+    #[arg(
+        global = true,
+        long = "sim-budget-scale",
+        env = "GAPMM_SIM_BUDGET_SCALE",
+        default_value = "1"
+    )]
+    pub sim_budget_scale: String,
     /// Serve Prometheus metrics at `http://ADDR/metrics` from the monitor
     /// thread (empty: off). Loopback only unless `--metrics-any-host`.
     #[arg(global = true, long, env = "GAPMM_METRICS", default_value = "")]
@@ -367,6 +378,8 @@ pub struct Config {
     pub sim_rate: u32,
     /// The embedded simulator busy-polls (benchmark only).
     pub sim_busy_poll: bool,
+    /// Multiplier of the order manager's rate budget (simulator only).
+    pub sim_budget_scale: u32,
     /// Where the metrics endpoint listens (`None`: off).
     pub metrics: Option<std::net::SocketAddr>,
 }
@@ -667,9 +680,27 @@ impl Config {
             sim_seed: parse_num("GAPMM_SIM_SEED", &a.sim_seed)?,
             sim_rate: parse_num("GAPMM_SIM_RATE", &a.sim_rate)?,
             sim_busy_poll: a.sim_busy_poll,
+            sim_budget_scale: budget_scale(&a.sim_budget_scale, venue)?,
             metrics: metrics_addr(&a.metrics, a.metrics_any_host)?,
         })
     }
+}
+
+/// `GAPMM_SIM_BUDGET_SCALE`: 1 to 1000, and only 1 on a real venue (its
+/// limits are Bybit's, whatever a benchmark would like).
+fn budget_scale(v: &str, venue: Venue) -> Result<u32, ConfigError> {
+    let k: u32 = parse_num("GAPMM_SIM_BUDGET_SCALE", v)?;
+    if !(1..=1000).contains(&k) {
+        return Err(bad("GAPMM_SIM_BUDGET_SCALE", v, "expected 1 to 1000"));
+    }
+    if k != 1 && venue.is_live() {
+        return Err(bad(
+            "GAPMM_SIM_BUDGET_SCALE",
+            v,
+            "the simulator only: a real venue's limits are Bybit's",
+        ));
+    }
+    Ok(k)
 }
 
 /// `GAPMM_METRICS`: empty is off; otherwise `ip:port`, on loopback unless

@@ -478,6 +478,7 @@ pub fn strategy_params(cfg: &Config, max_position: Lots) -> Result<StrategyParam
 /// with, and what the backtest replays with.
 pub fn oms_config(cfg: &Config, run_id: u32, max_position: Lots, quote_qty: Lots) -> OmsConfig {
     let mut ocfg = OmsConfig::new(cfg.category, run_id, max_position, quote_qty);
+    ocfg.limits = ocfg.limits.scaled(cfg.sim_budget_scale);
     ocfg.min_update_interval_ns = cfg.min_update_interval.as_nanos() as u64;
     // A request is accepted until recv_window after its timestamp (plus up
     // to 1 s of clock difference): a create given up sooner could still

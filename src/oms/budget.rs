@@ -141,6 +141,20 @@ impl RateLimits {
         }
     }
 
+    /// Every limit and reserve multiplied by `k` (at least 1), for a
+    /// simulator started with limits scaled the same way. Windows hold at
+    /// most [`MAX_LIMIT`] requests, so a scaled limit beyond it acts as
+    /// [`MAX_LIMIT`].
+    pub fn scaled(self, k: u32) -> RateLimits {
+        let k = k.max(1);
+        RateLimits {
+            per_sec: self.per_sec.map(|l| l.saturating_mul(k)),
+            combined_per_sec: self.combined_per_sec.saturating_mul(k),
+            cancel_reserve: self.cancel_reserve.saturating_mul(k),
+            amend_reserve: self.amend_reserve.saturating_mul(k),
+        }
+    }
+
     /// The limit for one endpoint.
     pub fn of(&self, ep: Endpoint) -> u32 {
         self.per_sec[ep.index()]
