@@ -12,8 +12,9 @@
 //!   gapmm-hot's order manager does, so both decide to send on the same ticks: it acts on the
 //!   newest target only, a side whose target price equals the last one sent is not sent again, a
 //!   side with an unanswered request waits for the answer, and every request takes a unit of
-//!   [`gapmm::oms::RateBudget`] with Bybit's default limits (a target the gate refuses is dropped;
-//!   the next tick decides again);
+//!   [`gapmm::oms::RateBudget`] with Bybit's default limits. A target the gate refuses is held
+//!   and sent as soon as the gate allows (checked every millisecond), tagged `-0`: like
+//!   gapmm-hot's held requests it is not a reaction to a tick;
 //! - a reader task (WS transport) consumes the trade replies and remembers order ids.
 //!
 //! Echo convention of the simulator's measuring point ([`gapmm::sim::measure`]): every order request
@@ -118,6 +119,9 @@ pub struct Config {
     pub max_ticks: Option<u64>,
     /// Stop after this long (None = no limit).
     pub duration: Option<Duration>,
+    /// Multiplies the rate budget (Bybit's per-UID limits; 1 = as Bybit), as
+    /// gapmm-hot's `--sim-budget-scale` does, for a simulator with scaled limits.
+    pub budget_scale: u32,
 }
 
 impl fmt::Debug for Config {
@@ -297,6 +301,8 @@ struct SideState {
     awaiting: bool,
     /// Price of the last request sent for this side (a side whose target is unchanged is not sent).
     last_sent: Option<Ticks>,
+    /// A target the gate refused, sent as soon as the gate allows (not a reaction: tagged `-0`).
+    held: Option<Ticks>,
 }
 
 /// The order task's state: both sides and the rate budget gapmm-hot's order
@@ -312,10 +318,10 @@ struct Gate {
 }
 
 impl Gate {
-    fn new(category: Category) -> Gate {
+    fn new(category: Category, scale: u32) -> Gate {
         Gate {
             sides: Default::default(),
-            budget: RateBudget::new(RateLimits::bybit_default(category)),
+            budget: RateBudget::new(RateLimits::bybit_default(category).scaled(scale)),
             origin: std::time::Instant::now(),
             held: 0,
         }
@@ -343,7 +349,10 @@ enum Action {
     Skip,
 }
 
-fn plan(orders: &Orders, side: Side, px: Ticks) -> Action {
+/// Decides one side for target `px`. A target the gate refuses is held and
+/// sent by [`plan_held`] once the gate allows, as gapmm-hot's order manager
+/// sends what it held back; `fresh` counts the refusal (a retry does not).
+fn plan(orders: &Orders, side: Side, px: Ticks, fresh: bool) -> Action {
     let Ok(mut g) = orders.lock() else {
         return Action::Skip;
     };
@@ -353,7 +362,10 @@ fn plan(orders: &Orders, side: Side, px: Ticks) -> Action {
         return Action::Skip;
     };
     let want = match (&s.order_id, s.creating) {
-        (Some(_), _) if s.last_sent == Some(px) => return Action::Skip,
+        (Some(_), _) if s.last_sent == Some(px) => {
+            s.held = None;
+            return Action::Skip;
+        }
         (Some(id), _) => Action::Amend(id.clone()),
         (None, true) => return Action::Skip,
         (None, false) => Action::Create,
@@ -363,13 +375,71 @@ fn plan(orders: &Orders, side: Side, px: Ticks) -> Action {
         _ => Endpoint::Amend,
     };
     if s.awaiting || !g.budget.try_take(ep, 1, now) {
-        g.held += 1;
+        s.held = Some(px);
+        if fresh {
+            g.held += 1;
+        }
         return Action::Skip;
     }
+    s.held = None;
     s.awaiting = true;
     s.creating |= matches!(want, Action::Create);
     s.last_sent = Some(px);
     want
+}
+
+/// The held target of one side, if the gate now lets it go.
+fn plan_held(orders: &Orders, side: Side) -> Option<(Action, Ticks)> {
+    let px = orders.lock().ok()?.sides.get(idx(side))?.held?;
+    match plan(orders, side, px, false) {
+        Action::Skip => None,
+        a => Some((a, px)),
+    }
+}
+
+/// One side's decision: the action, its price and the `u` it reacts to (0: not a reaction).
+type Plan = (Side, Action, Ticks, u64);
+
+/// The next decisions of the order task: on a new target (the newest one
+/// waiting: gapmm-hot's order stage reads the latest too), both sides
+/// reacting to its `u`; otherwise, every millisecond, what the gate now lets
+/// go of the held targets. `None` when the market task has finished.
+async fn next_plans(
+    rx: &mut mpsc::Receiver<Quote>,
+    orders: &Orders,
+    retry: &mut tokio::time::Interval,
+) -> Option<[Plan; 2]> {
+    loop {
+        tokio::select! {
+            biased;
+            m = rx.recv() => {
+                let mut q = m?;
+                while let Ok(newer) = rx.try_recv() {
+                    q = newer;
+                }
+                let (b, a) = (q.target.bid, q.target.ask);
+                return Some([
+                    (Side::Buy, plan(orders, Side::Buy, b, true), b, q.u),
+                    (Side::Sell, plan(orders, Side::Sell, a, true), a, q.u),
+                ]);
+            }
+            _ = retry.tick() => {
+                let plans = [Side::Buy, Side::Sell].map(|side| match plan_held(orders, side) {
+                    Some((a, px)) => (side, a, px, 0),
+                    None => (side, Action::Skip, Ticks(0), 0),
+                });
+                if plans.iter().any(|p| !matches!(p.1, Action::Skip)) {
+                    return Some(plans);
+                }
+            }
+        }
+    }
+}
+
+fn retry_timer() -> tokio::time::Interval {
+    let mut t = tokio::time::interval(Duration::from_millis(1));
+    t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    t
 }
 
 /// Applies a reply (`retCode`, `orderId` if any) to one side's state.
@@ -466,7 +536,7 @@ pub async fn run(
         qty: cfg.qty.clone(),
         spot: cfg.category == Category::Spot,
     });
-    let orders: Orders = Arc::new(Mutex::new(Gate::new(cfg.category)));
+    let orders: Orders = Arc::new(Mutex::new(Gate::new(cfg.category, cfg.budget_scale)));
     let (tx, rx) = mpsc::channel::<Quote>(1024);
     let replied = Arc::new(tokio::sync::Notify::new());
 
@@ -708,21 +778,16 @@ async fn ws_orders(
 ) {
     let sink = tokio::sync::Mutex::new(sink);
     let mut seq = 0u64;
-    while let Some(mut q) = rx.recv().await {
-        // Act on the newest target only (gapmm-hot's order stage reads the
-        // latest too): a target that waited behind a request is stale.
-        while let Ok(newer) = rx.try_recv() {
-            q = newer;
-        }
+    let mut retry = retry_timer();
+    while let Some(plans) = next_plans(&mut rx, &orders, &mut retry).await {
         seq += 1;
-        let one = |side: Side, px: Ticks| {
-            let action = plan(&orders, side, px);
+        let one = |(side, action, px, u): Plan| {
             let c = if matches!(action, Action::Create) {
                 "c"
             } else {
                 ""
             };
-            let req_id = format!("{variant}-{}{c}{seq}-{}", side_tag(side), q.u);
+            let req_id = format!("{variant}-{}{c}{seq}-{u}", side_tag(side));
             let msg = ws_request(&inst, &req_id, &action, side, px);
             let sink = &sink;
             let stats = &stats;
@@ -733,7 +798,8 @@ async fn ws_orders(
                 }
             }
         };
-        tokio::join!(one(Side::Buy, q.target.bid), one(Side::Sell, q.target.ask));
+        let [b, a] = plans;
+        tokio::join!(one(b), one(a));
     }
     let _ = sink.lock().await.close().await;
 }
@@ -751,21 +817,16 @@ async fn rest_orders(
     stats: Arc<RunStats>,
 ) {
     let mut seq = 0u64;
-    while let Some(mut q) = rx.recv().await {
-        // Act on the newest target only (gapmm-hot's order stage reads the
-        // latest too): a target that waited behind a request is stale.
-        while let Ok(newer) = rx.try_recv() {
-            q = newer;
-        }
+    let mut retry = retry_timer();
+    while let Some(plans) = next_plans(&mut rx, &orders, &mut retry).await {
         seq += 1;
-        let one = |side: Side, px: Ticks| {
-            let action = plan(&orders, side, px);
+        let one = |(side, action, px, u): Plan| {
             let c = if matches!(action, Action::Create) {
                 "c"
             } else {
                 ""
             };
-            let link = format!("{variant}-{}{c}{seq}-{}", side_tag(side), q.u);
+            let link = format!("{variant}-{}{c}{seq}-{u}", side_tag(side));
             let (path, body) = match &action {
                 Action::Create => ("/v5/order/create", Some(inst.create_body(side, px, &link))),
                 Action::Amend(id) => (
@@ -811,7 +872,8 @@ async fn rest_orders(
                 on_reply(orders, side, matches!(action, Action::Create), code, oid);
             }
         };
-        tokio::join!(one(Side::Buy, q.target.bid), one(Side::Sell, q.target.ask));
+        let [b, a] = plans;
+        tokio::join!(one(b), one(a));
     }
 }
 

@@ -84,6 +84,7 @@ fn main() {
             transport,
             max_ticks: None,
             duration: Some(Duration::from_secs_f64(a.duration.max(0.0))),
+            budget_scale: 1,
         };
         let stats = Arc::new(RunStats::default());
         run_blocking(

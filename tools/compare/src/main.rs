@@ -43,14 +43,20 @@ use std::time::{Duration, Instant};
 #[command(name = "gapmm-compare")]
 struct Args {
     /// Measured ticks (book messages) per variant.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 10_000)]
     ticks: u64,
     /// Ticks run before the histograms are reset (connection set-up, first creates, warm caches).
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, default_value_t = 500)]
     warmup: u64,
-    /// Microseconds between ticks (Pace::Every); keep it above the slowest reaction.
-    #[arg(long = "pace-us", default_value_t = 500)]
+    /// Microseconds between ticks (Pace::Every); keep it above the slowest reaction, and slow
+    /// enough that the scaled rate budget seldom holds a decision back.
+    #[arg(long = "pace-us", default_value_t = 2_000)]
     pace_us: u64,
+    /// Multiplies every client's rate budget (gapmm-hot `--sim-budget-scale`, the async
+    /// variants' gate): with Bybit's 10 amends/s most decisions would wait for the budget and
+    /// be no reaction at all. Capped at 128 requests/s per endpoint.
+    #[arg(long = "budget-scale", default_value_t = 10)]
+    budget_scale: u32,
     /// Seed of the simulator's synthetic market.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -69,6 +75,13 @@ struct Args {
     /// Multiply the simulator's per-UID rate limits (Bybit's defaults at 1).
     #[arg(long = "rate-limit-scale", default_value_t = 1000)]
     rate_limit_scale: u32,
+    /// Ticks the floor answers per second (the others it reads and skips): about as many as
+    /// the clients react to at the default pace, so its n is comparable.
+    #[arg(long = "floor-per-sec", default_value_t = 20)]
+    floor_per_sec: u32,
+    /// The floor answers every tick (for paces slow enough that nothing is held).
+    #[arg(long = "floor-every-tick")]
+    floor_every_tick: bool,
     /// Output directory.
     #[arg(long, default_value = "target/compare")]
     out: PathBuf,
@@ -234,10 +247,12 @@ fn run() -> Result<(), String> {
     if rows.iter().any(|r| r.variant.starts_with("gapmm-hot")) {
         t.push_str(
             "\nEvery client variant gates its requests the same way (the newest target only, one \
-             unanswered request per side, Bybit's default rate budget) and tags a request with the \
-             tick it reacts to (WS `reqId`, REST `orderLinkId`), so each row is a reaction time over \
-             the same kind of decisions. The floor is a busy-polling reader on gapmm-hot's core that \
-             writes a pre-built `order.cancel`, answering about as often as the budget allows.\n",
+             unanswered request per side, the same rate budget scaled by `--budget-scale`; what the \
+             gate holds is sent later and is no reaction) and tags a request with the tick it reacts \
+             to (WS `reqId`; REST a header, or the async variants' `orderLinkId`). A reaction is the \
+             first request a tick caused (a batch of both sides and two single requests count once). \
+             The floor is a busy-polling reader on gapmm-hot's core that writes a pre-built \
+             `order.cancel` for `--floor-per-sec` ticks a second.\n",
         );
     }
     t.push_str(&verdict(&kinds, &merged));
@@ -418,7 +433,11 @@ fn measure(
                         core: client_core,
                         spin: true,
                         // About as many answers as a client under the amend budget sends.
-                        min_gap: floor_gap(),
+                        min_gap: if a.floor_every_tick {
+                            Duration::ZERO
+                        } else {
+                            floor_gap(a.floor_per_sec, a.budget_scale)
+                        },
                     },
                 )
                 .map_err(|e| format!("echo client: {e}"))?,
@@ -457,6 +476,8 @@ fn measure(
                         "linear",
                         "--tick-size",
                         "0.1",
+                        "--sim-budget-scale",
+                        &a.budget_scale.to_string(),
                     ])
                     .arg("--journal")
                     .arg(&journal)
@@ -483,6 +504,7 @@ fn measure(
                 transport: t,
                 max_ticks: None,
                 duration: Some(budget(a.warmup + a.ticks)),
+                budget_scale: a.budget_scale,
             };
             let stop2 = stop.clone();
             thread = Some(
@@ -516,7 +538,7 @@ fn measure(
                 .to_string(),
         )
     };
-    let (hists, _) = sim.reactions().map_err(|e| e.to_string())?;
+    let (hists, _, _) = sim.reactions().map_err(|e| e.to_string())?;
 
     // Stop the variant.
     if let Some(e) = echo {
@@ -569,13 +591,14 @@ fn measure(
     Ok(out)
 }
 
-/// The floor answers at most as often as the amend budget lets gapmm-hot and
-/// the async variants send: one answer per `1 s / limit`.
-fn floor_gap() -> Duration {
-    let per_sec = RateLimits::bybit_default(Category::Linear)
+/// How often the floor answers: `--floor-per-sec`, at most as often as
+/// the scaled amend budget lets the clients send.
+fn floor_gap(per_sec: u32, scale: u32) -> Duration {
+    let budget = RateLimits::bybit_default(Category::Linear)
+        .scaled(scale)
         .of(Endpoint::Amend)
-        .max(1);
-    Duration::from_secs(1) / per_sec
+        .clamp(1, gapmm::oms::budget::MAX_LIMIT as u32);
+    Duration::from_secs(1) / per_sec.clamp(1, budget)
 }
 
 /// Asks a child to stop with SIGINT (it prints its per-hop histograms), then waits; SIGKILL after 10 s.
