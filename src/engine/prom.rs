@@ -50,11 +50,11 @@ impl Out<'_> {
         let _ = writeln!(self.text, "# HELP {name} {help}");
         let _ = writeln!(self.text, "# TYPE {name} {kind}");
     }
-    fn sample(&mut self, name: &str, extra: &str, v: f64) {
+    fn sample(&mut self, name: &str, extra: &str, v: impl std::fmt::Display) {
         let sep = if extra.is_empty() { "" } else { "," };
         let _ = writeln!(self.text, "{name}{{{}{sep}{extra}}} {v}", self.labels);
     }
-    fn one(&mut self, name: &str, kind: &str, help: &str, v: f64) {
+    fn one(&mut self, name: &str, kind: &str, help: &str, v: impl std::fmt::Display) {
         self.head(name, kind, help);
         self.sample(name, "", v);
     }
@@ -146,7 +146,8 @@ pub fn render(board: &Board, view: &View<'_>) -> String {
     ] {
         if t != 0 {
             let l = format!("kind=\"{which}\",side=\"{side}\"");
-            o.sample("gapmm_quote_price", &l, t as f64 * price);
+            // Exact decimals from the steps, not a float's rendering.
+            o.sample("gapmm_quote_price", &l, view.steps.0.display(t));
         }
     }
     o.one(
@@ -171,7 +172,7 @@ pub fn render(board: &Board, view: &View<'_>) -> String {
         "gapmm_position",
         gauge,
         "Net position in the base coin (contracts for linear).",
-        get(&r.position) as f64 * qty,
+        view.steps.1.display(get(&r.position)),
     );
     o.head("gapmm_pnl", gauge, "PnL in the quote coin.");
     o.sample(
@@ -340,14 +341,14 @@ mod tests {
             },
         );
         assert!(
-            text.contains("gapmm_position{symbol=\"BTCUSDT\"} 1.5\n"),
+            text.contains("gapmm_position{symbol=\"BTCUSDT\"} 1.500000\n"),
             "{text}"
         );
         assert!(text.contains("gapmm_fills_total{symbol=\"BTCUSDT\"} 7\n"));
         assert!(text.contains("gapmm_book_tradable{symbol=\"BTCUSDT\"} 1\n"));
         assert!(text.contains("gapmm_last_message_age_seconds{symbol=\"BTCUSDT\"} 2.5\n"));
         assert!(text.contains(
-            "gapmm_quote_price{symbol=\"BTCUSDT\",kind=\"working\",side=\"bid\"} 60000\n"
+            "gapmm_quote_price{symbol=\"BTCUSDT\",kind=\"working\",side=\"bid\"} 60000.00\n"
         ));
         // No working ask, no wanted quotes, no hop samples yet: absent, not 0.
         assert!(!text.contains("side=\"ask\""));
