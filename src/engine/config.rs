@@ -686,6 +686,24 @@ impl Config {
     }
 }
 
+/// Whether an environment variable configures gapmm-hot: `GAPMM_*`,
+/// `BYBIT_*` and the original's names. A harness that runs the engine with
+/// exactly the settings it passes removes these from the child's
+/// environment.
+pub fn is_config_var(name: &str) -> bool {
+    name.starts_with("GAPMM_")
+        || name.starts_with("BYBIT_")
+        || [
+            "TRADING_SYMBOL",
+            "MARKET_TYPE",
+            "TICK_SIZE",
+            "MAX_POSITION_SIZE",
+            "MIN_ORDER_SIZE",
+            "MIN_UPDATE_INTERVAL",
+        ]
+        .contains(&name)
+}
+
 /// `GAPMM_SIM_BUDGET_SCALE`: 1 to 1000, and only 1 on a real venue (its
 /// limits are Bybit's, whatever a benchmark would like).
 fn budget_scale(v: &str, venue: Venue) -> Result<u32, ConfigError> {
@@ -793,6 +811,11 @@ mod tests {
                 continue;
             };
             vars.push(var.to_string());
+            // A harness that clears the configuration clears this one too.
+            assert!(
+                is_config_var(var),
+                "{var} is not recognised by is_config_var"
+            );
             let listed = example.iter().find(|(k, _)| k == var);
             let Some((_, value)) = listed else {
                 panic!(".env.example does not list {var}");

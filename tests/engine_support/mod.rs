@@ -104,18 +104,7 @@ pub fn scratch(name: &str) -> PathBuf {
 pub fn command(dir: &PathBuf) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_gapmm-hot"));
     for (k, _) in std::env::vars() {
-        if k.starts_with("GAPMM_")
-            || k.starts_with("BYBIT_")
-            || [
-                "TRADING_SYMBOL",
-                "MARKET_TYPE",
-                "TICK_SIZE",
-                "MAX_POSITION_SIZE",
-                "MIN_ORDER_SIZE",
-                "MIN_UPDATE_INTERVAL",
-            ]
-            .contains(&k.as_str())
-        {
+        if gapmm::engine::config::is_config_var(&k) {
             c.env_remove(k);
         }
     }

@@ -169,18 +169,7 @@ fn spawn_engine(a: &Args, sim: &SimHandle, dir: &Path) -> Result<Engine, String>
     // Only what the soak sets: no developer's .env or variables (the engine
     // runs in the scratch directory, and these are removed).
     for (k, _) in std::env::vars() {
-        if k.starts_with("GAPMM_")
-            || k.starts_with("BYBIT_")
-            || [
-                "TRADING_SYMBOL",
-                "MARKET_TYPE",
-                "TICK_SIZE",
-                "MAX_POSITION_SIZE",
-                "MIN_ORDER_SIZE",
-                "MIN_UPDATE_INTERVAL",
-            ]
-            .contains(&k.as_str())
-        {
+        if gapmm::engine::config::is_config_var(&k) {
             c.env_remove(k);
         }
     }
