@@ -248,10 +248,14 @@ fn a_post_only_order_killed_for_crossing_is_replaced_one_tick_safer() {
     let sim = start_sim(13, 1000, &[]);
     let mut rest = Rest::new(&sim, KEY, SECRET);
     let mut taker = Rest::new(&sim, TAKER_KEY, TAKER_SECRET);
+    // Both quotes near the mid (wide 2 ticks, not 100): when our fill flips
+    // the signal, the bid it re-creates is a tick or two from where it was,
+    // not 100 ticks above the resting ask, which would take 100 kills (one
+    // tick safer each) to get below.
     let engine = Engine::spawn(
         &sim,
         "postonly",
-        &["--gamma", "0", "--stale-ms", "60000"],
+        &["--gamma", "0", "--stale-ms", "60000", "--wide-ticks", "2"],
         &[],
     );
     both_working(&engine);
