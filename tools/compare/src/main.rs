@@ -66,6 +66,11 @@ struct Args {
     /// The gapmm-hot binary.
     #[arg(long = "hot-bin", default_value = "target/release/gapmm-hot")]
     hot_bin: PathBuf,
+    /// gapmm-hot's `--warm-us`: while idle it rehearses the send path this often (WS transport),
+    /// as its latency benchmark runs it (README); 0 = off, the engine's default. Three rounds
+    /// with 50 showed no clear change (BENCHMARKS.md).
+    #[arg(long = "hot-warm-us", default_value_t = 0)]
+    hot_warm_us: u64,
     /// Skip gapmm-hot.
     #[arg(long = "no-hot")]
     no_hot: bool,
@@ -484,6 +489,8 @@ fn measure(
                         "0.1",
                         "--sim-budget-scale",
                         &a.budget_scale.to_string(),
+                        "--warm-us",
+                        &a.hot_warm_us.to_string(),
                     ])
                     .arg("--journal")
                     .arg(&journal)
