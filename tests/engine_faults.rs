@@ -344,11 +344,24 @@ fn at_the_position_limit_only_the_reducing_side_is_quoted() {
     let sim = start_sim(14, 200, &[]);
     let mut rest = Rest::new(&sim, KEY, SECRET);
     let mut taker = Rest::new(&sim, TAKER_KEY, TAKER_SECRET);
-    // One quote of 0.001 is the whole limit.
+    // One quote of 0.001 is the whole limit. Both quotes stay 20+ ticks from
+    // the mid, out of the synthetic flow's reach: with the tight one at the
+    // touch, the market sometimes took our ask within the second after the
+    // taker hit our bid, and no status line ever showed the position at the
+    // limit.
     let engine = Engine::spawn(
         &sim,
         "limit",
-        &["--max-position", "0.001", "--min-order-size", "0.001"],
+        &[
+            "--max-position",
+            "0.001",
+            "--min-order-size",
+            "0.001",
+            "--tight-ticks",
+            "20",
+            "--wide-ticks",
+            "40",
+        ],
         &[],
     );
     both_working(&engine);
