@@ -1629,21 +1629,24 @@ impl Exchange {
         true
     }
 
+    /// The two halves of execution `exec`'s `execId` ([`wire::put_quuid`]):
+    /// salted by this start's seed, so every writer renders it alike.
+    fn exec_id_halves(&self, exec: u64) -> (u64, u64) {
+        (market::mix(self.id_salt ^ exec), exec)
+    }
+
     /// The exchange's audit of one account on one book (see [`BookAudit`]),
     /// with the executions rendered as the `execId`s its pushes carried.
     pub fn audit(&self, api_key: &str, category: Category, symbol: &str) -> Option<AccountAudit> {
         let b = self.find_book(category, symbol)?;
         let a = self.accounts.get(*self.acct_by_key.get(api_key)?)?;
         let book = a.audit.get(b)?.clone();
-        let mut buf = Vec::with_capacity(40);
         let exec_ids = book
             .execs
             .iter()
             .map(|&e| {
-                buf.clear();
-                wire::put_quuid(&mut buf, market::mix(self.id_salt ^ e), e);
-                String::from_utf8_lossy(buf.get(1..buf.len().saturating_sub(1)).unwrap_or(&[]))
-                    .into_owned()
+                let (hi, lo) = self.exec_id_halves(e);
+                uuid_str(hi, lo)
             })
             .collect();
         Some(AccountAudit { book, exec_ids })
@@ -4055,7 +4058,8 @@ impl Exchange {
         put(out, b"\",\"symbol\":\"");
         put(out, book.symbol.as_bytes());
         put(out, b"\",\"execId\":");
-        wire::put_quuid(out, market::mix(self.id_salt ^ e.exec_id), e.exec_id);
+        let (hi, lo) = self.exec_id_halves(e.exec_id);
+        wire::put_quuid(out, hi, lo);
         put(out, b",\"execPrice\":");
         put_qstep(out, book.tick, e.price);
         put(out, b",\"execQty\":");
@@ -4116,7 +4120,8 @@ impl Exchange {
         put(out, b",\"feeCurrency\":");
         put_qstr(out, fee_coin);
         put(out, b",\"execId\":");
-        wire::put_quuid(out, market::mix(self.id_salt ^ e.exec_id), e.exec_id);
+        let (hi, lo) = self.exec_id_halves(e.exec_id);
+        wire::put_quuid(out, hi, lo);
         put(out, b",\"execPrice\":");
         put_qstep(out, book.tick, e.price);
         put(out, b",\"execQty\":");
