@@ -8,28 +8,13 @@ use gapmm::sim::{ConnKind, Fault};
 use std::fmt;
 use std::time::Duration;
 
-/// A small seeded generator (SplitMix64): the same seed gives the same run of
+/// The simulator's seeded generator: the same seed gives the same run of
 /// faults and taker orders.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub use gapmm::sim::market::Prng as Rng;
 
-impl Rng {
-    /// A generator from a seed.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-    /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// A number in `lo..=hi`.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
+/// A number in `lo..=hi`.
+pub fn between(rng: &mut Rng, lo: u64, hi: u64) -> u64 {
+    lo + rng.below(hi - lo + 1)
 }
 
 /// What the engine's metrics must show after a fault before it counts as
@@ -170,10 +155,10 @@ impl fmt::Display for Kind {
 /// Draws the next fault from `kinds` (not empty).
 pub fn draw(rng: &mut Rng, kinds: &[Kind]) -> Planned {
     let kind = kinds
-        .get(rng.range(0, kinds.len().max(1) as u64 - 1) as usize)
+        .get(rng.below(kinds.len() as u64) as usize)
         .copied()
         .unwrap_or(Kind::DropPublic);
-    let ms = |rng: &mut Rng, lo, hi| Duration::from_millis(rng.range(lo, hi));
+    let ms = |rng: &mut Rng, lo, hi| Duration::from_millis(between(rng, lo, hi));
     let plain = |fault, evidence| Planned {
         kind,
         fault,
@@ -197,8 +182,11 @@ pub fn draw(rng: &mut Rng, kinds: &[Kind]) -> Planned {
                 ..plain(Fault::Stall(hold), Evidence::None)
             }
         }
-        Kind::Reject10006 => plain(Fault::Reject10006(rng.range(1, 8) as u32), Evidence::None),
-        Kind::Http5xx => plain(Fault::Http5xx(rng.range(1, 8) as u32), Evidence::None),
+        Kind::Reject10006 => plain(
+            Fault::Reject10006(between(rng, 1, 8) as u32),
+            Evidence::None,
+        ),
+        Kind::Http5xx => plain(Fault::Http5xx(between(rng, 1, 8) as u32), Evidence::None),
         Kind::SlowAnswers => Planned {
             end: Some(Fault::Delay(Duration::ZERO)),
             hold: ms(rng, 500, 4_000),

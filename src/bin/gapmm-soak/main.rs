@@ -28,7 +28,7 @@ mod chaos;
 mod probe;
 mod taker;
 
-use chaos::{Evidence, Kind, Planned, Rng};
+use chaos::{between, Evidence, Kind, Planned, Rng};
 use clap::Parser;
 use gapmm::ids::Category;
 use gapmm::sim::exchange::{AccountConfig, ExchangeConfig, SymbolConfig};
@@ -372,7 +372,7 @@ fn soak(a: &Args) -> Result<bool, String> {
     let kinds = Kind::parse_list(&a.faults)?;
     let mut rng = Rng::new(a.seed);
     let gap = a.fault_gap_ms.max(2);
-    let pause = |rng: &mut Rng| Duration::from_millis(rng.range(gap / 2, gap + gap / 2));
+    let pause = |rng: &mut Rng| Duration::from_millis(between(rng, gap / 2, gap + gap / 2));
     let t0 = Instant::now();
     let end = t0 + Duration::from_secs(a.seconds);
     let stats0 = sim.stats();
@@ -416,10 +416,7 @@ fn soak(a: &Args) -> Result<bool, String> {
                 }
             }
             phase = match phase {
-                Phase::Idle(at) if now >= end => {
-                    let _ = at;
-                    break;
-                }
+                Phase::Idle(_) if now >= end => break,
                 Phase::Idle(at) if now >= at => {
                     let p = chaos::draw(&mut rng, &kinds);
                     if sim.fault(p.fault).is_err() {

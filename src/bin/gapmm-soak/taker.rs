@@ -2,7 +2,7 @@
 //! orders over signed REST, as another trader would, so that the engine's
 //! quotes are filled on both sides.
 
-use crate::chaos::Rng;
+use crate::chaos::{between, Rng};
 use gapmm::ids::Category;
 use gapmm::sim::SimHandle;
 use gapmm::units::Step;
@@ -62,8 +62,8 @@ pub fn run(
             continue;
         }
         next += every;
-        let buy = rng.next() & 1 == 0;
-        let depth = rng.range(1, 3) as usize;
+        let buy = rng.next_u64() & 1 == 0;
+        let depth = between(&mut rng, 1, 3) as usize;
         let Ok(Some((bids, asks))) = sim.book_levels(m.symbol, m.category, depth) else {
             continue;
         };
